@@ -1,0 +1,1 @@
+"""The live bridge: lead gestures in, ensemble gestures and touches out, over OSC and MIDI."""

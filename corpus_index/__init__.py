@@ -1,0 +1,1 @@
+"""Touch sequences from the corpus, found by gesture (see issue: corpus index)."""

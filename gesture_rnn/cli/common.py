@@ -1,0 +1,73 @@
+"""Argument helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+CORPUS_HELP = "corpus folder in the metatone-analysis layout (see: gesture-rnn corpus download)"
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit code 1."""
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def add_data_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, type=Path, help=CORPUS_HELP)
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser, default_type: str | None) -> None:
+    """--type/--context/--include-demonstrations, read back by :func:`selection`."""
+    parser.add_argument(
+        "--type",
+        action="append",
+        dest="types",
+        metavar="TYPE",
+        help="performance type to keep, repeatable; 'any' for all "
+        f"(default: {default_type or 'any'})",
+    )
+    parser.add_argument(
+        "--context",
+        action="append",
+        dest="contexts",
+        metavar="CONTEXT",
+        help="performance context to keep, repeatable (default: all but demonstration)",
+    )
+    parser.add_argument(
+        "--include-demonstrations",
+        action="store_true",
+        help="keep demonstrations too (left out by default, as in the original Gesture-RNN)",
+    )
+
+
+def selection(args, default_type: str | None, exclude_demonstrations: bool = True, **counts):
+    """The corpus Selection that the selection arguments ask for."""
+    from ..corpus import Selection
+
+    types = args.types or ([default_type] if default_type else None)
+    if types and "any" in types:
+        types = None
+    keep_all = args.include_demonstrations or args.contexts or not exclude_demonstrations
+    return Selection(
+        types=tuple(types) if types else None,
+        contexts=tuple(args.contexts) if args.contexts else None,
+        exclude_contexts=() if keep_all else ("demonstration",),
+        **counts,
+    )
+
+
+def check_output_path(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise CommandError(f"cannot write {path}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise CommandError(f"cannot write {path}: it is a folder")

@@ -1,0 +1,321 @@
+"""Load the Metatone corpus from a folder in the metatone-analysis layout.
+
+The layout::
+
+    DIR/metadata/metatone-performance-information.csv   one row per performance
+    DIR/data/<filename>-touches-posthoc-gestures.csv     time, then a column per player
+    DIR/data/<filename>-touches.csv[.gz]                 raw touch events
+
+Each performance becomes a ``seconds x players`` int8 array of gesture codes. Files that
+are missing or damaged are skipped with a warning; the rest still load.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .gestures import NUM_GESTURES
+
+log = logging.getLogger(__name__)
+
+METADATA_FILE = Path("metadata") / "metatone-performance-information.csv"
+SINGLE_FILE = Path("metadata") / "metatone_performances_dataframe.h5"
+GESTURE_SUFFIX = "-touches-posthoc-gestures.csv"
+TOUCH_SUFFIXES = ("-touches.csv", "-touches.csv.gz")
+METADATA_COLUMNS = (
+    "filename",
+    "number_performers",
+    "performance_context",
+    "performance_type",
+)
+DOWNLOAD_HINT = "get the corpus with: gesture-rnn corpus download --to DIR"
+
+
+class CorpusError(Exception):
+    """The corpus cannot be read or the selection leaves nothing to use."""
+
+
+class CorpusFileError(CorpusError):
+    """One file of the corpus is damaged; callers skip it."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which performances to use. ``None`` means no filter on that field.
+
+    The default is the original Gesture-RNN's: improvisations that are not
+    demonstrations, any number of players.
+    """
+
+    performers: int | None = None
+    min_performers: int | None = None
+    types: tuple[str, ...] | None = ("improvisation",)
+    contexts: tuple[str, ...] | None = None
+    exclude_contexts: tuple[str, ...] = ("demonstration",)
+
+    def describe(self) -> str:
+        parts = []
+        if self.performers is not None:
+            parts.append(f"exactly {self.performers} performers")
+        if self.min_performers is not None:
+            parts.append(f"at least {self.min_performers} performers")
+        if self.types is not None:
+            parts.append(f"type {' or '.join(self.types)}")
+        if self.contexts is not None:
+            parts.append(f"context {' or '.join(self.contexts)}")
+        if self.exclude_contexts:
+            parts.append(f"context not {' or '.join(self.exclude_contexts)}")
+        return ", ".join(parts) or "everything"
+
+
+EVERYTHING = Selection(types=None, exclude_contexts=())
+
+
+@dataclass
+class Performance:
+    """One performance: gestures per second per player, and its metadata."""
+
+    name: str
+    gestures: np.ndarray  # (seconds, players) int8
+    players: tuple[str, ...]
+    context: str = ""
+    type: str = ""
+    instruments: str = ""
+    touch_orientation: str = ""
+    start_time: str = ""
+    notes: str = ""
+    extra: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def seconds(self) -> int:
+        return int(self.gestures.shape[0])
+
+    @property
+    def num_players(self) -> int:
+        return int(self.gestures.shape[1])
+
+
+def read_metadata(root: str | Path) -> pd.DataFrame:
+    """The metadata table of a corpus folder, one row per performance."""
+    root = Path(root)
+    path = root / METADATA_FILE
+    if not root.is_dir():
+        raise CorpusError(f"corpus folder {root} does not exist; {DOWNLOAD_HINT}")
+    if not path.is_file():
+        raise CorpusError(
+            f"{root} is not a metatone-analysis corpus: {METADATA_FILE} is missing; {DOWNLOAD_HINT}"
+        )
+    try:
+        metadata = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise CorpusError(f"{path} is not a readable CSV file: {error}") from None
+    missing = [c for c in METADATA_COLUMNS if c not in metadata.columns]
+    if missing:
+        raise CorpusError(f"{path} lacks the column(s) {', '.join(missing)}")
+    performers = pd.to_numeric(metadata["number_performers"], errors="coerce")
+    if performers.isna().any():
+        row = int(performers.isna().to_numpy().nonzero()[0][0]) + 2
+        raise CorpusError(f"{path} line {row}: number_performers is not a number")
+    metadata["number_performers"] = performers.astype(int)
+    return metadata
+
+
+def select_performances(metadata: pd.DataFrame, selection: Selection) -> pd.DataFrame:
+    """The rows of ``metadata`` that ``selection`` keeps, in metadata order.
+
+    If a filter leaves nothing, the error names that filter and what was available.
+    """
+    rows = metadata
+    filters: list[tuple[str, pd.Series, str]] = []
+    if selection.types is not None:
+        filters.append(
+            (
+                f"type {' or '.join(selection.types)}",
+                rows["performance_type"].isin(selection.types),
+                "performance_type",
+            )
+        )
+    if selection.contexts is not None:
+        filters.append(
+            (
+                f"context {' or '.join(selection.contexts)}",
+                rows["performance_context"].isin(selection.contexts),
+                "performance_context",
+            )
+        )
+    if selection.exclude_contexts:
+        filters.append(
+            (
+                f"context not {' or '.join(selection.exclude_contexts)}",
+                ~rows["performance_context"].isin(selection.exclude_contexts),
+                "performance_context",
+            )
+        )
+    if selection.performers is not None:
+        filters.append(
+            (
+                f"exactly {selection.performers} performers",
+                rows["number_performers"] == selection.performers,
+                "number_performers",
+            )
+        )
+    if selection.min_performers is not None:
+        filters.append(
+            (
+                f"at least {selection.min_performers} performers",
+                rows["number_performers"] >= selection.min_performers,
+                "number_performers",
+            )
+        )
+    for label, mask, column in filters:
+        kept = rows[mask.loc[rows.index]]
+        if kept.empty:
+            available = sorted({str(v) for v in rows[column]})
+            raise CorpusError(
+                f"no performance left after the filter '{label}' "
+                f"({len(rows)} before it; their {column} values: {', '.join(available) or 'none'})"
+            )
+        rows = kept
+    return rows
+
+
+def gesture_file(root: str | Path, name: str) -> Path:
+    return Path(root) / "data" / f"{name}{GESTURE_SUFFIX}"
+
+
+def touch_file(root: str | Path, name: str) -> Path | None:
+    """The touch file of a performance, plain or gzipped, or None if it has none."""
+    for suffix in TOUCH_SUFFIXES:
+        path = Path(root) / "data" / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def read_gesture_file(path: str | Path) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Read one gesture file: (seconds x players int8 array, player names).
+
+    Raises :class:`CorpusFileError` naming the file and the problem.
+    """
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise CorpusFileError(f"{path}: not a CSV gesture file ({error})") from None
+    except OSError as error:
+        raise CorpusFileError(f"{path}: cannot be read ({error.strerror or error})") from None
+    columns = list(table.columns)
+    if not columns or columns[0] != "time" or len(columns) < 2:
+        raise CorpusFileError(
+            f"{path}: wrong columns {columns[:6]}; expected 'time' then one column per player"
+        )
+    if table.empty:
+        raise CorpusFileError(f"{path}: has a header but no rows")
+    players = table.iloc[:, 1:]
+    numbers = players.apply(pd.to_numeric, errors="coerce")
+    if numbers.isna().any().any():
+        row, col = np.argwhere(numbers.isna().to_numpy())[0]
+        raise CorpusFileError(
+            f"{path}: non-numeric value {players.iat[row, col]!r} "
+            f"in column {columns[col + 1]!r} on line {row + 2}"
+        )
+    values = numbers.to_numpy(dtype=float)
+    bad = (values < 0) | (values >= NUM_GESTURES) | (values != np.round(values))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise CorpusFileError(
+            f"{path}: gesture {players.iat[row, col]} in column {columns[col + 1]!r} "
+            f"on line {row + 2} is not a gesture code 0-8"
+        )
+    return values.astype(np.int8), tuple(columns[1:])
+
+
+def _text(row: pd.Series, column: str) -> str:
+    value = row.get(column, "")
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def load_corpus(path: str | Path, selection: Selection = Selection()) -> list[Performance]:
+    """Load the selected performances of a corpus, in metadata order.
+
+    ``path`` is a corpus folder, or the original project's single-file corpus
+    (``metatone_performances_dataframe.h5``). Missing and damaged files are skipped
+    with a warning naming them; a selection that leaves nothing is a :class:`CorpusError`.
+    """
+    path = Path(path)
+    if path.is_file() and path.suffix in (".h5", ".hdf5", ".hdf"):
+        from .corpus_h5 import load_single_file
+
+        return load_single_file(path, selection)
+    metadata = read_metadata(path)
+    rows = select_performances(metadata, selection)
+    performances = []
+    for _, row in rows.iterrows():
+        name = row["filename"]
+        file = gesture_file(path, name)
+        if not file.is_file():
+            log.warning("skipping %s: its gesture file %s is missing", name, file.name)
+            continue
+        try:
+            gestures, players = read_gesture_file(file)
+        except CorpusFileError as error:
+            log.warning("skipping %s: %s", name, error)
+            continue
+        if len(players) != row["number_performers"]:
+            log.warning(
+                "skipping %s: metadata says %d performers but %s has %d player columns",
+                name,
+                row["number_performers"],
+                file.name,
+                len(players),
+            )
+            continue
+        performances.append(_performance(name, gestures, players, row))
+    if not performances:
+        raise CorpusError(
+            f"none of the {len(rows)} performances selected ({selection.describe()}) "
+            f"has a readable gesture file in {path / 'data'}"
+        )
+    return performances
+
+
+def _performance(name: str, gestures: np.ndarray, players: Iterable[str], row) -> Performance:
+    return Performance(
+        name=name,
+        gestures=gestures,
+        players=tuple(players),
+        context=_text(row, "performance_context"),
+        type=_text(row, "performance_type"),
+        instruments=_text(row, "instruments"),
+        touch_orientation=_text(row, "touch_orientation"),
+        start_time=_text(row, "time"),
+        notes=_text(row, "notes"),
+    )
+
+
+def summarize(performances: list[Performance]) -> dict:
+    """Counts for ``gesture-rnn corpus summary``: sizes, types, contexts, gestures."""
+    from .gestures import GESTURE_NAMES
+
+    def count(key) -> dict[str, int]:
+        values = pd.Series([key(p) for p in performances], dtype=object)
+        return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
+
+    counts = np.zeros(NUM_GESTURES, dtype=np.int64)
+    for p in performances:
+        counts += np.bincount(p.gestures.ravel(), minlength=NUM_GESTURES)
+    return {
+        "performances": len(performances),
+        "seconds": int(sum(p.seconds for p in performances)),
+        "player_seconds": int(counts.sum()),
+        "by_ensemble_size": count(lambda p: p.num_players),
+        "by_type": count(lambda p: p.type),
+        "by_context": count(lambda p: p.context),
+        "gestures": {name: int(n) for name, n in zip(GESTURE_NAMES, counts, strict=True)},
+    }

@@ -1,0 +1,247 @@
+"""Training data: the lead's gesture and the ensemble's last gestures -> the ensemble's next.
+
+For an ensemble of k players (the lead and k-1 others) every ordered choice of k players
+of a performance is used: each player in turn is the lead, with every ordering of the
+others, so the model sees every role. At time t the input is one integer, the
+ensemble encoding of ``(lead[t], other_1[t-1], ..., other_{k-1}[t-1])``, and the target
+is the encoding of ``(other_1[t], ..., other_{k-1}[t])``.
+
+A performance of T seconds and one ordering give a *sequence* of T-1 steps (t = 1..T-1).
+Windows of ``steps`` consecutive steps are cut from it at every start 0..T-steps-2, the
+count the original Gesture-RNN used. Windows are ordered by performance (metadata order),
+window start, and ordering (lead in column order, then the others in
+``itertools.permutations`` order).
+
+:class:`TrainingSequences` keeps only the sequences (a few MB for the whole corpus) and
+cuts windows on demand, so training never needs every window in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from itertools import permutations
+from pathlib import Path
+
+import numpy as np
+
+from .corpus import Performance, Selection
+from .gestures import NUM_GESTURES
+
+log = logging.getLogger(__name__)
+
+ENSEMBLE_SIZES = (2, 3, 4)
+FRAMINGS = ("all", "last")
+
+
+class PrepareError(ValueError):
+    """Training data cannot be made as asked."""
+
+
+def selection_for(ensemble: int, base: Selection | None = None) -> Selection:
+    """Quartets come from 4-player performances; trios and duets from any with >= k."""
+    if ensemble not in ENSEMBLE_SIZES:
+        raise PrepareError(f"ensemble size must be one of {ENSEMBLE_SIZES}, got {ensemble}")
+    base = base or Selection()
+    if ensemble == 4:
+        return replace(base, performers=4, min_performers=None)
+    return replace(base, performers=None, min_performers=ensemble)
+
+
+def orderings(num_players: int, ensemble: int) -> np.ndarray:
+    """Every ordered choice of ``ensemble`` players: (n, ensemble), lead first."""
+    return np.array(list(permutations(range(num_players), ensemble)), dtype=np.intp).reshape(
+        -1, ensemble
+    )
+
+
+def encode_sequences(gestures: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets of every ordering: two int16 arrays (len(order), seconds - 1)."""
+    g = gestures.astype(np.int16)
+    place = NUM_GESTURES ** np.arange(order.shape[1] - 1, dtype=np.int16)
+    lead_now = g[1:, order[:, 0]]  # (T-1, n)
+    others_before = g[:-1][:, order[:, 1:]]  # (T-1, n, k-1)
+    others_now = g[1:][:, order[:, 1:]]
+    x = lead_now + NUM_GESTURES * (others_before @ place)
+    y = others_now @ place
+    return np.ascontiguousarray(x.T), np.ascontiguousarray(y.T)
+
+
+def window_count(seconds: int, steps: int) -> int:
+    return max(0, seconds - steps - 1)
+
+
+@dataclass
+class TrainingSequences:
+    """Every (performance, ordering) sequence, flat, with windows cut on demand.
+
+    ``x`` and ``y`` hold all sequences back to back; sequence j is
+    ``x[offsets[j]:offsets[j+1]]``. Window i is ``window_start[i]`` .. ``+ steps``.
+    """
+
+    ensemble: int
+    steps: int
+    performance_names: tuple[str, ...]
+    x: np.ndarray  # int16, every sequence back to back
+    y: np.ndarray
+    offsets: np.ndarray  # int64, len = sequences + 1
+    sequence_performance: np.ndarray  # int32, the performance of each sequence
+    sequence_order: np.ndarray  # (sequences, ensemble) player columns used
+    window_start: np.ndarray  # int64, flat index of each window's first step
+    window_performance: np.ndarray  # int32
+
+    def __len__(self) -> int:
+        return len(self.window_start)
+
+    @property
+    def num_sequences(self) -> int:
+        return len(self.offsets) - 1
+
+    def sequence(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs and targets of one whole sequence, from the performance's start."""
+        a, b = self.offsets[j], self.offsets[j + 1]
+        return self.x[a:b], self.y[a:b]
+
+    def windows(self, indices, framing: str = "all") -> tuple[np.ndarray, np.ndarray]:
+        """Cut windows: X (n, steps) and y (n, steps) for "all", (n,) for "last"."""
+        _check_framing(framing)
+        starts = self.window_start[np.asarray(indices, dtype=np.int64)]
+        cut = starts[:, None] + np.arange(self.steps)
+        if framing == "all":
+            return self.x[cut], self.y[cut]
+        return self.x[cut], self.y[starts + self.steps - 1]
+
+    def arrays(self, framing: str = "all") -> tuple[np.ndarray, np.ndarray]:
+        """Every window at once (for ``gesture-rnn prepare --out``)."""
+        _check_framing(framing)
+        n, steps = len(self), self.steps
+        X = np.empty((n, steps), dtype=np.int16)
+        Y = np.empty((n, steps) if framing == "all" else (n,), dtype=np.int16)
+        done = 0
+        for p in range(len(self.performance_names)):
+            seqs = np.flatnonzero(self.sequence_performance == p)
+            if not len(seqs):
+                continue
+            a, b = self.offsets[seqs[0]], self.offsets[seqs[-1] + 1]
+            length = self.offsets[seqs[0] + 1] - a
+            nwin = window_count(int(length) + 1, steps)
+            if nwin == 0:
+                continue
+            x = self.x[a:b].reshape(len(seqs), length)
+            y = self.y[a:b].reshape(len(seqs), length)
+            # (orderings, windows, steps) -> windows major, as documented
+            xw = np.lib.stride_tricks.sliding_window_view(x, steps, axis=1)[:, :nwin]
+            count = nwin * len(seqs)
+            X[done : done + count] = xw.transpose(1, 0, 2).reshape(count, steps)
+            if framing == "all":
+                yw = np.lib.stride_tricks.sliding_window_view(y, steps, axis=1)[:, :nwin]
+                Y[done : done + count] = yw.transpose(1, 0, 2).reshape(count, steps)
+            else:
+                Y[done : done + count] = y[:, steps - 1 : steps - 1 + nwin].T.reshape(count)
+            done += count
+        assert done == n
+        return X, Y
+
+    def subset(self, performance_names) -> TrainingSequences:
+        """Only the windows and sequences of the named performances (for splits)."""
+        wanted = [self.performance_names.index(name) for name in performance_names]
+        keep_seq = np.isin(self.sequence_performance, wanted)
+        keep_win = np.isin(self.window_performance, wanted)
+        return self._subset(keep_seq, keep_win)
+
+    def _subset(self, keep_seq: np.ndarray, keep_win: np.ndarray) -> TrainingSequences:
+        # Copy the kept sequences so offsets stay a simple cumulative array.
+        starts, ends = self.offsets[:-1][keep_seq], self.offsets[1:][keep_seq]
+        lengths = ends - starts
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        take = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+        shift = np.zeros(len(self.x), dtype=np.int64)
+        for a, b, new in zip(starts, ends, offsets[:-1], strict=True):
+            shift[a:b] = new - a
+        window_start = self.window_start[keep_win]
+        return TrainingSequences(
+            ensemble=self.ensemble,
+            steps=self.steps,
+            performance_names=self.performance_names,
+            x=self.x[take],
+            y=self.y[take],
+            offsets=offsets,
+            sequence_performance=self.sequence_performance[keep_seq],
+            sequence_order=self.sequence_order[keep_seq],
+            window_start=window_start + shift[window_start],
+            window_performance=self.window_performance[keep_win],
+        )
+
+
+def _check_framing(framing: str) -> None:
+    if framing not in FRAMINGS:
+        raise PrepareError(f"framing must be one of {', '.join(FRAMINGS)}, got {framing!r}")
+
+
+def build_sequences(
+    performances: list[Performance], ensemble: int = 4, steps: int = 120
+) -> TrainingSequences:
+    """Encode every (performance, ordering) sequence of an ensemble of ``ensemble``."""
+    if ensemble not in ENSEMBLE_SIZES:
+        raise PrepareError(f"ensemble size must be one of {ENSEMBLE_SIZES}, got {ensemble}")
+    if steps < 1:
+        raise PrepareError(f"steps must be at least 1, got {steps}")
+    xs, ys, lengths, seq_perf, seq_order, win_start, win_perf = [], [], [], [], [], [], []
+    flat = 0
+    for p, performance in enumerate(performances):
+        seconds, players = performance.gestures.shape
+        if players < ensemble:
+            log.warning(
+                "skipping %s: %d players, fewer than an ensemble of %d",
+                performance.name,
+                players,
+                ensemble,
+            )
+            continue
+        if seconds < 2:
+            continue
+        order = orderings(players, ensemble)
+        x, y = encode_sequences(performance.gestures, order)
+        length = seconds - 1
+        xs.append(x.ravel())
+        ys.append(y.ravel())
+        lengths.extend([length] * len(order))
+        seq_perf.extend([p] * len(order))
+        seq_order.append(order)
+        seq_starts = flat + length * np.arange(len(order), dtype=np.int64)
+        nwin = window_count(seconds, steps)
+        win_start.append((np.arange(nwin, dtype=np.int64)[:, None] + seq_starts[None, :]).ravel())
+        win_perf.append(np.full(nwin * len(order), p, dtype=np.int32))
+        flat += length * len(order)
+    if not xs:
+        raise PrepareError(f"no performance has {ensemble} or more players and 2 or more seconds")
+    return TrainingSequences(
+        ensemble=ensemble,
+        steps=steps,
+        performance_names=tuple(p.name for p in performances),
+        x=np.concatenate(xs),
+        y=np.concatenate(ys),
+        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        sequence_performance=np.array(seq_perf, dtype=np.int32),
+        sequence_order=np.concatenate(seq_order),
+        window_start=np.concatenate(win_start),
+        window_performance=np.concatenate(win_perf),
+    )
+
+
+def save_npz(path: str | Path, sequences: TrainingSequences, framing: str) -> tuple[int, int]:
+    """Write every window as int16 ``X`` and ``y`` (plain arrays, no pickle)."""
+    X, y = sequences.arrays(framing)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as f:
+        np.savez(
+            f,
+            X=X,
+            y=y,
+            window_performance=sequences.window_performance.astype(np.int16),
+            performance_names=np.array(sequences.performance_names, dtype=str),
+            ensemble=np.int16(sequences.ensemble),
+        )
+    tmp.replace(path)
+    return X.shape
