@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -68,8 +69,5 @@ def register(commands) -> None:
     summary.set_defaults(func=cmd_summary)
 
     # The corpus index (corpus_index package) adds build/info/plot here.
-    try:
-        from corpus_index.cli import register as register_index
-    except ImportError:
-        return
-    register_index(actions)
+    if importlib.util.find_spec("corpus_index.cli") is not None:
+        importlib.import_module("corpus_index.cli").register(actions)
