@@ -1,0 +1,71 @@
+import subprocess
+import sys
+
+import numpy as np
+
+from tests.synthetic import random_performance, write_corpus
+
+
+def run(*args, check=False):
+    return subprocess.run(
+        [sys.executable, "-m", "gesture_rnn", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=120,
+    )
+
+
+def test_help_lists_commands_and_does_not_import_tensorflow():
+    code = (
+        "import sys\n"
+        "from gesture_rnn.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('TF' if 'tensorflow' in sys.modules or 'keras' in sys.modules else 'no TF')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "prepare" in result.stdout and "corpus" in result.stdout
+    assert result.stdout.strip().endswith("no TF")
+
+
+def test_summary_prints_sizes_types_contexts_and_gestures(tmp_path):
+    write_corpus(
+        tmp_path,
+        [random_performance("a", 30, 4, seed=1), random_performance("b", 20, 2, seed=2)],
+    )
+    result = run("corpus", "summary", "--data", tmp_path, check=True)
+    assert "2 performances, 50 seconds" in result.stdout
+    assert "FSA" in result.stdout and "by context" in result.stdout
+
+
+def test_prepare_writes_int16_npz(tmp_path):
+    write_corpus(tmp_path, [random_performance(f"q{i}", 40, 4, seed=i) for i in range(2)])
+    out = tmp_path / "train.npz"
+    result = run("prepare", "--data", tmp_path, "--steps", 10, "--out", out, check=True)
+    assert "wrote" in result.stdout
+    with np.load(out, allow_pickle=False) as data:
+        assert data["X"].dtype == np.int16 and data["y"].dtype == np.int16
+        assert data["X"].shape == data["y"].shape == (2 * 24 * (40 - 10 - 1), 10)
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    missing = run("prepare", "--data", tmp_path / "nope", "--out", tmp_path / "x.npz")
+    assert missing.returncode == 1
+    assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+    write_corpus(tmp_path, [random_performance("d", 30, 2, seed=3)])
+    no_quartets = run("prepare", "--data", tmp_path, "--out", tmp_path / "x.npz")
+    assert no_quartets.returncode == 1
+    assert "exactly 4 performers" in no_quartets.stderr and "Traceback" not in no_quartets.stderr
+
+    too_long = run("prepare", "--data", tmp_path, "--ensemble", 2, "--steps", 500,
+                   "--out", tmp_path / "x.npz")  # fmt: skip
+    assert too_long.returncode == 1 and "smaller --steps" in too_long.stderr
+
+    bad_out = run(
+        "prepare", "--data", tmp_path, "--ensemble", 2, "--out", tmp_path / "no" / "x.npz"
+    )
+    assert bad_out.returncode == 1 and "does not exist" in bad_out.stderr
+
+    bad_flag = run("prepare", "--data", tmp_path, "--steps", "zero", "--out", tmp_path / "x.npz")
+    assert bad_flag.returncode == 2 and "--steps" in bad_flag.stderr
