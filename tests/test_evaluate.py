@@ -1,0 +1,175 @@
+"""Evaluation figures on tiny hand-made cases, the baselines, and ``gesture-rnn evaluate``."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from gesture_rnn.corpus import Performance
+from gesture_rnn.evaluate import (
+    EvaluationError,
+    MarkovBaseline,
+    count_steps,
+    evaluate_model,
+    persistence_baseline,
+)
+from gesture_rnn.gestures import NUM_GESTURES, encode_ensemble
+from gesture_rnn.prepare import build_sequences
+
+
+def performance(columns, name="toy") -> Performance:
+    """A performance from one list of gestures per player."""
+    gestures = np.array(columns, dtype=np.int8).T
+    return Performance(name, gestures, tuple(f"p{i}" for i in range(gestures.shape[1])))
+
+
+# Two players, four seconds. Orderings (lead, other): (p0, p1) and (p1, p0).
+# (last other state, next other state) at t = 1..3:
+#   lead p0: (0,0) (0,1) (1,1)      lead p1: (0,1) (1,2) (2,1)
+DUET = performance([[0, 1, 2, 1], [0, 0, 1, 1]])
+
+
+class FixedModel:
+    """A model-like object: probability ``p`` on one state, the rest spread evenly.
+
+    It records every batch of input codes and how often it was reset, so tests can
+    check that evaluation feeds it exactly the training inputs.
+    """
+
+    def __init__(self, ensemble: int, state, p: float):
+        self.ensemble = ensemble
+        self.states = NUM_GESTURES ** (ensemble - 1)
+        self.state, self.p = state, p
+        self.calls: list[np.ndarray] = []
+        self.resets: list[int] = []
+
+    def initial_state(self, batch):
+        self.resets.append(batch)
+        return 0
+
+    def step_codes(self, codes, state):
+        self.calls.append(np.array(codes))
+        probabilities = np.full((len(codes), self.states), (1 - self.p) / (self.states - 1))
+        target = self.state(codes) if callable(self.state) else np.full(len(codes), self.state)
+        probabilities[np.arange(len(codes)), target] = self.p
+        return probabilities, state + 1
+
+
+def test_persistence_on_a_duet_by_hand():
+    figures = persistence_baseline([DUET], ensemble=2)
+    # 6 steps, the state stays on 2 of them: eps = 4/6, others get eps / 8 = 1/12 each
+    assert figures["accuracy"] == pytest.approx(2 / 6)
+    assert figures["per_player_accuracy"] == [pytest.approx(2 / 6)]
+    assert figures["epsilon"] == pytest.approx(4 / 6)
+    assert figures["nll"] == pytest.approx((2 * math.log(3) + 4 * math.log(12)) / 6)
+    assert figures["perplexity"] == pytest.approx(math.exp(figures["nll"]))
+
+
+def test_persistence_with_a_given_epsilon():
+    figures = persistence_baseline([DUET], ensemble=2, epsilon=0.2)
+    assert figures["nll"] == pytest.approx((-2 * math.log(0.8) - 4 * math.log(0.2 / 8)) / 6)
+    assert figures["epsilon"] == 0.2
+
+
+def test_markov_on_a_duet_by_hand():
+    markov = MarkovBaseline.fit([DUET], ensemble=2, alpha=1.0)
+    assert markov.transitions == 6
+    assert markov.counts[0, 0] == 1 and markov.counts[0, 1] == 2 and markov.counts[2, 1] == 1
+    # add-1 over 9 states: row 0 has 3 counts (/12), row 1 has 2 (/11), row 2 has 1 (/10)
+    expected = -(math.log(2 / 12) + 2 * math.log(3 / 12) + 2 * math.log(2 / 11) + math.log(2 / 10))
+    figures = markov.evaluate([DUET])
+    assert figures["nll"] == pytest.approx(expected / 6)
+    # most likely next state: 1 after 0, 1 after 1 (a tie with 2: the lower), 1 after 2
+    assert figures["accuracy"] == pytest.approx(4 / 6)
+    assert figures["alpha"] == 1.0 and figures["fitted_transitions"] == 6
+    rows = markov.probabilities(np.array([0, 5]))
+    assert rows.shape == (2, 9) and np.allclose(rows.sum(axis=1), 1)
+    assert np.allclose(rows[1], 1 / 9)  # never seen: uniform
+
+
+def test_markov_matches_a_plain_count_on_random_trios():
+    rng = np.random.default_rng(3)
+    fit_on = [performance(rng.integers(0, 3, size=(3, 30)), f"f{i}") for i in range(3)]
+    held_out = [performance(rng.integers(0, 3, size=(4, 20)), "h")]  # 4 players: 24 orderings
+    markov = MarkovBaseline.fit(fit_on, ensemble=3, alpha=0.5)
+    counts: Counter = Counter()
+    rows: Counter = Counter()
+    for p in fit_on:
+        g = p.gestures
+        for _lead, a, b in [(0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)]:
+            for t in range(1, len(g)):
+                last = g[t - 1, a] + 9 * g[t - 1, b]
+                counts[last, g[t, a] + 9 * g[t, b]] += 1
+                rows[last] += 1
+    total = 0.0
+    steps = 0
+    g = held_out[0].gestures
+    for a in range(4):
+        for b in range(4):
+            for lead in range(4):
+                if len({a, b, lead}) < 3:
+                    continue
+                for t in range(1, len(g)):
+                    last, nxt = g[t - 1, a] + 9 * g[t - 1, b], g[t, a] + 9 * g[t, b]
+                    total -= math.log((counts[last, nxt] + 0.5) / (rows[last] + 0.5 * 81))
+                    steps += 1
+    assert steps == count_steps(held_out, 3) == 24 * 19
+    assert markov.evaluate(held_out)["nll"] == pytest.approx(total / steps)
+
+
+def test_model_figures_and_per_player_accuracy_on_a_trio_by_hand():
+    # Seconds 1 and 2 of three players: (1, 0, 1) then (0, 0, 2).
+    trio = performance([[5, 1, 0], [5, 0, 0], [5, 1, 2]])
+    # The model always says: player1 plays 1, player2 plays 0 (state 1), probability 1/2.
+    model = FixedModel(3, encode_ensemble([1, 0]), 0.5)
+    figures = evaluate_model(model, [trio])
+    # 6 orderings x 2 steps. Joint hits: second 1, others (p0, p1) or (p2, p1): 2 of 12.
+    assert figures["accuracy"] == pytest.approx(2 / 12)
+    # player1 = 1: second 1, 4 of 6 orderings; player2 = 0: 2 of 6, then 4 of 6
+    assert figures["per_player_accuracy"] == [pytest.approx(4 / 12), pytest.approx(6 / 12)]
+    assert figures["nll"] == pytest.approx((2 * math.log(2) + 10 * math.log(160)) / 12)
+
+
+def test_evaluation_feeds_the_training_inputs_one_batch_per_performance():
+    rng = np.random.default_rng(0)
+    performances = [
+        performance(rng.integers(0, 9, size=(3, 12)), "a"),
+        performance(rng.integers(0, 9, size=(3, 7)), "b"),
+    ]
+    # Probability 0.9 on whatever the lead plays now: NLL is easy to recount by hand.
+    model = FixedModel(2, lambda codes: codes % 9, 0.9)
+    figures = evaluate_model(model, performances)
+    assert model.resets == [6, 6]  # a zero state per performance, all 3 x 2 orderings at once
+    sequences = build_sequences(performances, ensemble=2, steps=1)
+    fed_a, fed_b = np.stack(model.calls[:11], axis=1), np.stack(model.calls[11:], axis=1)
+    assert np.array_equal(fed_a, np.stack([sequences.sequence(j)[0] for j in range(6)]))
+    assert np.array_equal(fed_b, np.stack([sequences.sequence(j)[0] for j in range(6, 12)]))
+    hits = sum(int(np.sum(x % 9 == y)) for x, y in (sequences.sequence(j) for j in range(12)))
+    steps = count_steps(performances, 2)
+    assert steps == 6 * 11 + 6 * 6
+    assert figures["accuracy"] == pytest.approx(hits / steps)
+    assert figures["nll"] == pytest.approx(
+        (hits * -math.log(0.9) + (steps - hits) * -math.log(0.1 / 8)) / steps
+    )
+
+
+def test_a_zero_probability_gives_a_finite_nll():
+    model = FixedModel(2, 8, 1.0)  # every other state gets probability 0
+    figures = evaluate_model(model, [DUET])
+    assert figures["accuracy"] == 0 and math.isfinite(figures["nll"])
+
+
+def test_bad_inputs_are_clear_errors():
+    with pytest.raises(EvaluationError, match="fewer than an ensemble of 3"):
+        persistence_baseline([DUET], ensemble=3)
+    with pytest.raises(EvaluationError, match="no performances"):
+        evaluate_model(FixedModel(2, 0, 0.5), [])
+    with pytest.raises(EvaluationError, match="no steps"):
+        persistence_baseline([performance([[1], [2]])], ensemble=2)
+    with pytest.raises(EvaluationError, match="alpha"):
+        MarkovBaseline.fit([DUET], ensemble=2, alpha=0)
+    with pytest.raises(EvaluationError, match="epsilon"):
+        persistence_baseline([DUET], ensemble=2, epsilon=1.0)
