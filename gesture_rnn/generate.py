@@ -67,9 +67,12 @@ def generate(
     rng: np.random.Generator | int | None = None,
 ) -> np.ndarray:
     """The lead with a generated ensemble: an int8 array (seconds, k), lead in column 0."""
+    from .runtime import TEMPERATURE_RANGE
+
     lead = check_gestures(np.asarray(lead), "the lead part").reshape(-1)
-    if not temperature > 0:
-        raise GenerationError(f"the temperature must be above 0, got {temperature}")
+    low, high = TEMPERATURE_RANGE
+    if not low <= temperature <= high:
+        raise GenerationError(f"the temperature must be in {low}-{high}, got {temperature}")
     rng = np.random.default_rng(rng)
     out = np.zeros((len(lead), model.ensemble), dtype=np.int8)
     before: tuple[int, ...] = (0,) * (model.ensemble - 1)

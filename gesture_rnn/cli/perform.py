@@ -1,0 +1,306 @@
+"""``gesture-rnn evaluate`` and ``gesture-rnn generate``: a trained model at work."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import math
+from dataclasses import replace
+from pathlib import Path
+
+from .common import CommandError, add_selection_arguments, selection
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("all", "train", "validation", "test")
+OUTPUT_SUFFIXES = {"csv": ".csv", "png": ".png", "midi": ".mid"}
+
+
+def _one_line_errors(command):
+    """Turn the library's user errors into CommandError: one line, exit code 1."""
+
+    @functools.wraps(command)
+    def run(args):
+        from ..evaluate import EvaluationError
+        from ..generate import GenerationError
+        from ..runtime import ModelFileError
+
+        try:
+            return command(args)
+        except (EvaluationError, GenerationError, ModelFileError) as error:
+            raise CommandError(str(error)) from None
+
+    return run
+
+
+def _load_model(path: Path | None):
+    from ..runtime import load
+
+    if path is not None and not path.is_file():
+        raise CommandError(f"model file {path} does not exist")
+    return load(path)
+
+
+def _model_name(path: Path | None) -> str:
+    return str(path) if path is not None else "bundled"
+
+
+def _split_names(model, split: str, option: str) -> set[str] | None:
+    """The performance names the model's metadata puts in ``split`` (None for all)."""
+    if split == "all":
+        return None
+    recorded = (model.metadata or {}).get("split")
+    if not isinstance(recorded, dict) or not isinstance(recorded.get(split), list | tuple):
+        raise CommandError(
+            f"{option} {split}: the model records no {split} split of its performances "
+            "(models trained elsewhere may not); use --split all or --baseline-train DIR"
+        )
+    return {str(name) for name in recorded[split]}
+
+
+def _keep(performances, names: set[str] | None, what: str):
+    if names is None:
+        return performances
+    kept = [p for p in performances if p.name in names]
+    if not kept:
+        raise CommandError(
+            f"none of the {len(names)} performances of the model's {what} is among the "
+            f"{len(performances)} selected in the data folder"
+        )
+    if len(kept) < len(names):
+        log.info("%d of the %d performances of the %s are in the data", len(kept), len(names), what)
+    return kept
+
+
+@_one_line_errors
+def cmd_evaluate(args) -> None:
+    from ..corpus import CorpusError, load_corpus
+    from ..evaluate import MarkovBaseline, count_steps, evaluate_model, persistence_baseline
+    from ..prepare import selection_for
+
+    model = _load_model(args.model)
+    k = model.ensemble
+    base = selection(args, default_type="improvisation")
+    # Evaluation: exactly k players. The Markov fit: the training selection (>= k for
+    # trios and duets), so it learns from what the model learned from.
+    try:
+        performances = load_corpus(
+            args.data, replace(selection_for(k, base), performers=k, min_performers=None)
+        )
+    except CorpusError as error:
+        raise CommandError(f"the model is for an ensemble of {k} players: {error}") from None
+    performances = _keep(performances, _split_names(model, args.split, "--split"), args.split)
+    markov = None
+    if args.baseline_train is not None or args.baseline_split:
+        fit_names = (
+            _split_names(model, "train", "--baseline-split") if args.baseline_split else None
+        )
+        fit_on = args.baseline_train or args.data
+        markov = MarkovBaseline.fit(
+            _keep(load_corpus(fit_on, selection_for(k, base)), fit_names, "train split"),
+            k,
+            args.markov_alpha,
+        )
+    log.info(
+        "evaluating on %d performances, %d steps",
+        len(performances),
+        count_steps(performances, k),
+    )
+    result = {
+        "model": evaluate_model(model, performances),
+        "persistence": persistence_baseline(performances, k),
+    }
+    if markov is not None:
+        result["markov"] = {
+            **markov.evaluate(performances),
+            "fitted_on": str(fit_on)
+            + (" (the model's train split)" if args.baseline_split else ""),
+            "fitted_performances": markov.performances,
+        }
+    result.update(
+        performances=len(performances),
+        steps=count_steps(performances, k),
+        ensemble=k,
+        split=args.split,
+        model_file=_model_name(args.model),
+    )
+    print(json.dumps(result, indent=2))
+
+
+def _outputs(args) -> dict[str, Path]:
+    outputs: dict[str, Path] = {}
+    if args.out is not None:
+        outputs = {
+            kind: args.out.with_name(args.out.name + suffix)
+            for kind, suffix in OUTPUT_SUFFIXES.items()
+        }
+    for kind in OUTPUT_SUFFIXES:
+        path = getattr(args, f"out_{kind}")
+        if path is not None:
+            outputs[kind] = path
+    if not outputs:
+        raise CommandError("say where to write: --out PREFIX, or --out-csv, --out-png, --out-midi")
+    paths = [p.resolve() for p in outputs.values()]
+    if len(set(paths)) < len(paths):
+        raise CommandError("the output files must be different files")
+    return outputs
+
+
+@_one_line_errors
+def cmd_generate(args) -> None:
+    import numpy as np
+
+    from ..generate import (
+        check_new_output,
+        column_names,
+        generate,
+        lead_from_corpus,
+        read_lead_csv,
+        write_csv,
+        write_midi,
+        write_png,
+    )
+
+    outputs = _outputs(args)
+    for path in outputs.values():
+        check_new_output(path, args.force)
+    if (args.lead is None) == (args.data is None):
+        raise CommandError(
+            "give the lead part either as --lead FILE or as --data DIR --performance NAME "
+            "--player NAME"
+        )
+    if args.lead is not None:
+        if args.performance or args.player:
+            raise CommandError("--performance and --player go with --data, not with --lead")
+        lead = read_lead_csv(args.lead, args.lead_column)
+        source = f"{args.lead}" + (f" ({args.lead_column})" if args.lead_column else "")
+    else:
+        if args.lead_column:
+            raise CommandError("--lead-column goes with --lead; with --data use --player")
+        if not args.performance:
+            raise CommandError("--data needs --performance NAME (and --player NAME)")
+        lead = lead_from_corpus(args.data, args.performance, args.player)
+        source = f"{args.performance} ({args.player})"
+    model = _load_model(args.model)
+    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**32)
+    gestures = generate(model, lead, args.temperature, np.random.default_rng(seed))
+    columns = column_names(model.ensemble)
+    title = f"{source} with {model.ensemble - 1} generated players (temperature {args.temperature})"
+    writers = {
+        "csv": write_csv,
+        "midi": write_midi,
+        "png": functools.partial(write_png, title=title),
+    }
+    for kind, path in outputs.items():
+        writers[kind](path, gestures, columns, force=args.force)
+    print(
+        f"wrote {', '.join(str(p) for p in outputs.values())}: {len(gestures)} seconds, "
+        f"lead and {model.ensemble - 1} players (temperature {args.temperature}, seed {seed})"
+    )
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+def _temperature(text: str) -> float:
+    from ..runtime import TEMPERATURE_RANGE
+
+    value, (low, high) = _number(text), TEMPERATURE_RANGE
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected a temperature in {low}-{high}, got {text}")
+    return value
+
+
+def _alpha(text: str) -> float:
+    value = _number(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text}")
+    return value
+
+
+def _add_model_argument(parser) -> None:
+    parser.add_argument(
+        "--model", type=Path, help="model file (.h5) to use (default: the bundled quartet model)"
+    )
+
+
+def register(commands) -> None:
+    from ..evaluate import MARKOV_ALPHA
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a model on corpus performances, beside persistence and Markov baselines",
+        description="Teacher-forced NLL and accuracy of the model over every performance with "
+        "exactly as many players as the model's ensemble, every lead and every ordering of "
+        "the others; JSON on stdout.",
+    )
+    _add_model_argument(evaluate)
+    evaluate.add_argument("--data", required=True, type=Path, help="corpus folder to evaluate on")
+    evaluate.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="all",
+        help="only the performances the model's metadata puts in this split (default: all)",
+    )
+    fit = evaluate.add_mutually_exclusive_group()
+    fit.add_argument(
+        "--baseline-train",
+        type=Path,
+        metavar="DIR",
+        help="also fit a first-order Markov baseline on this corpus folder",
+    )
+    fit.add_argument(
+        "--baseline-split",
+        action="store_true",
+        help="also fit the Markov baseline on the model's own train split of --data",
+    )
+    evaluate.add_argument(
+        "--markov-alpha",
+        type=_alpha,
+        default=MARKOV_ALPHA,
+        help=f"add-alpha smoothing of the Markov baseline (default {MARKOV_ALPHA})",
+    )
+    add_selection_arguments(evaluate, default_type="improvisation")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    generate = commands.add_parser(
+        "generate",
+        help="generate an ensemble for a lead part; write CSV, PNG and MIDI",
+        description="The lead comes from a gesture CSV (--lead) or a performer of a corpus "
+        "performance (--data, --performance, --player); the model answers it second by "
+        "second, each answer fed back.",
+    )
+    _add_model_argument(generate)
+    source = generate.add_argument_group("the lead part")
+    source.add_argument(
+        "--lead", type=Path, metavar="CSV", help="gesture CSV: a time column, then a column each"
+    )
+    source.add_argument("--lead-column", metavar="NAME", help="the lead's column in --lead")
+    source.add_argument("--data", type=Path, help="corpus folder (with --performance, --player)")
+    source.add_argument("--performance", metavar="NAME", help="performance name in --data")
+    source.add_argument("--player", metavar="NAME", help="the performer in it to follow")
+    generate.add_argument(
+        "--temperature",
+        type=_temperature,
+        default=1.0,
+        help="sampling temperature, 0.05-5: below 1 safer, above 1 wilder (default 1.0)",
+    )
+    generate.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
+    out = generate.add_argument_group("outputs (at least one)")
+    out.add_argument(
+        "--out", type=Path, metavar="PREFIX", help="write PREFIX.csv, PREFIX.png and PREFIX.mid"
+    )
+    out.add_argument("--out-csv", type=Path, metavar="FILE", help="the performance as CSV")
+    out.add_argument("--out-png", type=Path, metavar="FILE", help="a plot of it (needs matplotlib)")
+    out.add_argument("--out-midi", type=Path, metavar="FILE", help="a MIDI file, CC 20 = gesture")
+    out.add_argument("--force", action="store_true", help="overwrite output files that exist")
+    generate.set_defaults(func=cmd_generate)
