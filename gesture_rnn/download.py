@@ -62,8 +62,13 @@ def download_corpus(
             f"{to} already holds a corpus ({METADATA_FILE} exists); "
             "add --force (force=True) to replace it"
         )
-    to.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{to.name}.download-", dir=to.parent))
+    try:
+        to.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{to.name}.download-", dir=to.parent))
+    except OSError as error:
+        raise DownloadError(
+            f"cannot unpack the corpus next to {to}: {error.strerror or error}"
+        ) from None
     try:
         local = _local_path(url)
         if local is not None:
@@ -73,7 +78,12 @@ def download_corpus(
             _fetch(url, archive, progress)
         unpacked = staging / "unpacked"
         _unpack(archive, unpacked)
-        _install(unpacked, to, staging / "replaced", force)
+        try:
+            _install(unpacked, to, staging / "replaced", force)
+        except OSError as error:
+            raise DownloadError(
+                f"cannot move the corpus into {to}: {error.strerror or error}"
+            ) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("corpus unpacked into %s", to)
