@@ -70,13 +70,18 @@ def _keep(performances, names: set[str] | None, what: str):
             f"{len(performances)} selected in the data folder"
         )
     if len(kept) < len(names):
-        log.info("%d of the %d performances of the %s are in the data", len(kept), len(names), what)
+        log.info(
+            "%d of the %d performances of the model's %s are among those selected in the data",
+            len(kept),
+            len(names),
+            what,
+        )
     return kept
 
 
 @_one_line_errors
 def cmd_evaluate(args) -> None:
-    from ..corpus import CorpusError, load_corpus
+    from ..corpus import CorpusError, load_corpus, read_metadata
     from ..evaluate import MarkovBaseline, count_steps, evaluate_model, persistence_baseline
     from ..prepare import selection_for
 
@@ -85,13 +90,15 @@ def cmd_evaluate(args) -> None:
     base = selection(args, default_type="improvisation")
     # Evaluation: exactly k players. The Markov fit: the training selection (>= k for
     # trios and duets), so it learns from what the model learned from.
+    read_metadata(args.data)  # a missing or unreadable folder: its own error, unprefixed
     try:
         performances = load_corpus(
             args.data, replace(selection_for(k, base), performers=k, min_performers=None)
         )
     except CorpusError as error:
         raise CommandError(f"the model is for an ensemble of {k} players: {error}") from None
-    performances = _keep(performances, _split_names(model, args.split, "--split"), args.split)
+    split = _split_names(model, args.split, "--split")
+    performances = _keep(performances, split, f"{args.split} split")
     markov = None
     if args.baseline_train is not None or args.baseline_split:
         fit_names = (
@@ -229,7 +236,10 @@ def _alpha(text: str) -> float:
 
 def _add_model_argument(parser) -> None:
     parser.add_argument(
-        "--model", type=Path, help="model file (.h5) to use (default: the bundled quartet model)"
+        "--model",
+        type=Path,
+        metavar="FILE",
+        help="model file (.h5) to use (default: the bundled quartet model)",
     )
 
 
@@ -244,7 +254,9 @@ def register(commands) -> None:
         "the others; JSON on stdout.",
     )
     _add_model_argument(evaluate)
-    evaluate.add_argument("--data", required=True, type=Path, help="corpus folder to evaluate on")
+    evaluate.add_argument(
+        "--data", required=True, type=Path, metavar="DIR", help="corpus folder to evaluate on"
+    )
     evaluate.add_argument(
         "--split",
         choices=SPLITS,
@@ -267,6 +279,7 @@ def register(commands) -> None:
         "--markov-alpha",
         type=_alpha,
         default=MARKOV_ALPHA,
+        metavar="ALPHA",
         help=f"add-alpha smoothing of the Markov baseline (default {MARKOV_ALPHA})",
     )
     add_selection_arguments(evaluate, default_type="improvisation")
@@ -285,16 +298,21 @@ def register(commands) -> None:
         "--lead", type=Path, metavar="CSV", help="gesture CSV: a time column, then a column each"
     )
     source.add_argument("--lead-column", metavar="NAME", help="the lead's column in --lead")
-    source.add_argument("--data", type=Path, help="corpus folder (with --performance, --player)")
+    source.add_argument(
+        "--data", type=Path, metavar="DIR", help="corpus folder (with --performance, --player)"
+    )
     source.add_argument("--performance", metavar="NAME", help="performance name in --data")
     source.add_argument("--player", metavar="NAME", help="the performer in it to follow")
     generate.add_argument(
         "--temperature",
         type=_temperature,
         default=1.0,
+        metavar="T",
         help="sampling temperature, 0.05-5: below 1 safer, above 1 wilder (default 1.0)",
     )
-    generate.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
+    generate.add_argument(
+        "--seed", type=int, metavar="N", help="random seed (default: a fresh one, printed)"
+    )
     out = generate.add_argument_group("outputs (at least one)")
     out.add_argument(
         "--out", type=Path, metavar="PREFIX", help="write PREFIX.csv, PREFIX.png and PREFIX.mid"
