@@ -1,0 +1,281 @@
+"""The bridge's one loop: clock, OSC, MIDI and touch timing around a :class:`Session`.
+
+One thread does everything that touches the session, so nothing needs a lock. It sleeps
+in ``select`` until the next deadline (a tick or a touch event) or until a datagram,
+a MIDI message (handed over from rtmidi's thread through a queue and a wake-up pipe)
+or a signal arrives.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import queue
+import select
+import signal
+import socket
+import sys
+import time
+from collections import Counter
+from typing import TextIO
+
+from gesture_rnn.gestures import GESTURE_NAMES
+
+from .clock import InternalClock, MidiClock, PeriodEstimate
+from .config import BridgeConfig
+from .osc import Command, OscRejected, OscSender, RateLimitedLog, parse_command
+from .session import Session, Tick
+
+log = logging.getLogger(__name__)
+
+MAX_DATAGRAM = 65536
+READ_BATCH = 64  # datagrams read between looks at the clock
+
+
+class Bridge:
+    def __init__(
+        self,
+        config: BridgeConfig,
+        session: Session,
+        sock: socket.socket,
+        sender: OscSender,
+        midi=None,
+        recorder=None,
+        out: TextIO = sys.stdout,
+    ):
+        self.config = config
+        self.session = session
+        self.sock = sock
+        self.sender = sender
+        self.midi = midi
+        self.recorder = recorder
+        self.out = out
+        self.counts: Counter[str] = Counter()
+        self.rejections = RateLimitedLog(log)
+        self.stopping = False
+        self.period = PeriodEstimate(config.period)
+        self.midi_clock = MidiClock() if config.clock == "midi" else None
+        self.clock: InternalClock | None = None
+        self._events: list = []  # heap of (due, order, kind, payload, tick number)
+        self._order = 0
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        sock.setblocking(False)
+
+    # -- called from other threads ----------------------------------------------------
+
+    def on_midi(self, message) -> None:
+        """rtmidi's callback: queue the message and wake the loop."""
+        self._inbox.put(message)
+        self._wake()
+
+    def stop(self, *_args) -> None:
+        self.stopping = True
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"!")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full, so the loop is waking anyway
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        previous = {s: signal.signal(s, self.stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            if self.config.clock == "internal":
+                self.clock = InternalClock(self.config.period, time.monotonic())
+            while not self.stopping:
+                self._run_once()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            self.close()
+        return 0
+
+    def _run_once(self) -> None:
+        now = time.monotonic()
+        if self.clock is not None and now >= self.clock.deadline:
+            self.tick(self.clock.deadline, self.config.period)
+            self.clock.advance(time.monotonic())
+        self._fire_due_events(time.monotonic())
+        deadline = self._next_deadline()
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if timeout is not None:
+            timeout = min(timeout, 0.5)  # also bounds how long a stop request waits
+        readable, _, _ = select.select([self.sock, self._wake_r], [], [], timeout)
+        if self.sock in readable:
+            self._read_datagrams(deadline)
+        if self._wake_r in readable:
+            self._drain_wake_pipe()
+
+    def _next_deadline(self) -> float | None:
+        candidates = []
+        if self.clock is not None:
+            candidates.append(self.clock.deadline)
+        if self._events:
+            candidates.append(self._events[0][0])
+        return min(candidates) if candidates else None
+
+    def _read_datagrams(self, deadline: float | None) -> None:
+        while True:
+            for _ in range(READ_BATCH):
+                try:
+                    data, sender = self.sock.recvfrom(MAX_DATAGRAM)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as error:  # e.g. ICMP port unreachable reported on some OSes
+                    log.debug("receive error: %s", error)
+                    return
+                self.handle_datagram(data, sender)
+            if deadline is not None and time.monotonic() >= deadline:
+                return  # serve the clock first; the rest waits in the socket buffer
+
+    def _drain_wake_pipe(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                message = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            self.handle_midi(message)
+
+    # -- input --------------------------------------------------------------------------
+
+    def handle_datagram(self, data: bytes, sender) -> None:
+        try:
+            command = parse_command(data)
+        except OscRejected as error:
+            self.counts["rejected"] += 1
+            self.rejections.warning(error.address, f"rejected OSC message: {error}")
+            return
+        if command is None:
+            self.counts["ignored"] += 1
+            return
+        self.counts["received"] += 1
+        self.apply(command, sender)
+
+    def apply(self, command: Command, sender=None) -> None:
+        if command.kind == "lead":
+            self.session.lead = command.value
+        elif command.kind == "temperature":
+            self.session.set_temperature(command.value)
+        elif command.kind == "reset":
+            self.session.reset()
+            self._cancel_touches()
+        elif command.kind == "ping" and sender is not None:
+            try:
+                self.sock.sendto(command.value, sender)
+            except OSError as error:
+                log.debug("pong to %s failed: %s", sender, error)
+        elif command.kind == "tick":
+            if self.config.clock != "osc":
+                self.counts["rejected"] += 1
+                self.rejections.warning(
+                    "/bridge/tick", "/bridge/tick ignored: the clock is not osc"
+                )
+                return
+            now = time.monotonic()
+            self.tick(now, self.period.tick(now))
+
+    def handle_midi(self, message) -> None:
+        from .midi import MidiRejected, lead_gesture  # only here when MIDI is open
+
+        kind = message.type
+        if self.midi_clock is not None and kind in ("clock", "start", "continue", "stop"):
+            if kind == "clock":
+                if self.midi_clock.pulse():
+                    now = time.monotonic()
+                    self.tick(now, self.period.tick(now))
+            elif kind == "start":
+                self.midi_clock.start()
+            elif kind == "continue":
+                self.midi_clock.resume()
+            else:
+                self.midi_clock.stop()
+            return
+        try:
+            gesture = lead_gesture(message, self.config.midi)
+        except MidiRejected as error:
+            self.counts["rejected"] += 1
+            self.rejections.warning("midi", f"rejected MIDI message: {error}")
+            return
+        if gesture is not None:
+            self.counts["received"] += 1
+            self.session.lead = gesture
+
+    # -- output -------------------------------------------------------------------------
+
+    def tick(self, start: float, duration: float) -> Tick:
+        """Step the ensemble, send it, and schedule its touches from ``start``."""
+        self._cancel_touches()  # a new tick replaces what is left of the last one
+        tick = self.session.tick(duration)
+        self.sender.tick(tick)
+        if self.midi is not None:
+            self.midi.tick(tick)
+        if self.recorder is not None:
+            self.recorder.tick(tick.lead, tick.ensemble)
+        for event in tick.touches:
+            self._schedule(start + event.time, "touch", event)
+        if not self.config.quiet:
+            self._show(tick)
+        return tick
+
+    def _schedule(self, due: float, kind: str, payload) -> None:
+        self._order += 1
+        heapq.heappush(self._events, (due, self._order, kind, payload))
+
+    def _cancel_touches(self) -> None:
+        kept = [e for e in self._events if e[2] != "touch"]
+        self.counts["touches_dropped"] += len(self._events) - len(kept)
+        heapq.heapify(kept)
+        self._events = kept
+
+    def _fire_due_events(self, now: float) -> None:
+        while self._events and self._events[0][0] <= now:
+            _, _, kind, payload = heapq.heappop(self._events)
+            if kind == "touch":
+                self.sender.touch(payload)
+                if self.midi is not None:
+                    note = self.midi.touch(payload)
+                    if note is not None:
+                        self._schedule(now + self.config.midi.note_length, "note_off", note)
+            elif kind == "note_off" and self.midi is not None:
+                self.midi.note_off(*payload)
+
+    def _show(self, tick: Tick) -> None:
+        players = "  ".join(f"{i} {GESTURE_NAMES[g]:<3}" for i, g in enumerate(tick.ensemble, 1))
+        self.out.write(
+            f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
+            f"in {self.counts['received']} rejected {self.counts['rejected']}\n"
+        )
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.midi is not None:
+            self.midi.all_notes_off()
+            self.midi.close()
+        if self.recorder is not None:
+            self.recorder.close()
+        self.sock.close()
+        self.sender.close()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        log.info(
+            "stopped after %d ticks (%d messages in, %d rejected, %d ignored)",
+            self.session.ticks,
+            self.counts["received"],
+            self.counts["rejected"],
+            self.counts["ignored"],
+        )

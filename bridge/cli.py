@@ -1,0 +1,178 @@
+"""``gesture-rnn bridge``: options, start-up checks, then the loop.
+
+Every option is checked before anything starts; a bad one, or a missing, corrupt or
+wrong model or index file, prints one line naming it and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+EXIT_BAD_OPTION = 2
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "bridge",
+        help="the live ensemble: lead gestures in, ensemble gestures and touches out",
+        description="Answer a lead performer with a neural ensemble over OSC and MIDI. "
+        "Options can also come from a TOML file (--config); flags win.",
+    )
+    add = parser.add_argument
+    add("--config", type=Path, help="TOML file with any of these options (flags win)")
+    add("--model", help="exported model file (default: the bundled quartet model)")
+    add("--corpus", help="corpus index file for touches (default: the procedural fallback)")
+    add("--host", help="address to listen on (default 127.0.0.1: this computer only)")
+    add("--port", help="UDP port to listen on for OSC (default 9000)")
+    add(
+        "--osc-out",
+        action="append",
+        metavar="HOST:PORT",
+        help="where to send OSC, repeatable (default 127.0.0.1:57120)",
+    )
+    add("--virtual-midi", action="store_true", default=None, help="open 'Gesture-RNN In/Out'")
+    add("--midi-in", metavar="NAME", help="MIDI input port, by name or part of it")
+    add("--midi-out", metavar="NAME", help="MIDI output port, by name or part of it")
+    add("--clock", help="internal (default), midi (24 pulses a step) or osc (/bridge/tick)")
+    add("--period", help="seconds between ticks of the internal clock (default 1.0)")
+    add("--temperature", help="sampling temperature, 0.05-5 (default 1.0)")
+    add("--seed", help="random seed, for repeatable performances")
+    add("--record", metavar="FILE.csv", help="write every tick to this CSV file")
+    add("--force", action="store_true", default=None, help="overwrite the --record file")
+    add("--cc-scale", help="gesture CC values: raw 0-8 (default) or spread over 0-127")
+    add("--quiet", action="store_true", default=None, help="no live view, one line a tick")
+    parser.set_defaults(func=cmd_bridge)
+
+
+def _flag_values(args) -> dict:
+    values = {
+        "model": args.model,
+        "corpus": args.corpus,
+        "host": args.host,
+        "port": args.port,
+        "osc_out": args.osc_out,
+        "virtual_midi": args.virtual_midi,
+        "midi_in": args.midi_in,
+        "midi_out": args.midi_out,
+        "clock": args.clock,
+        "period": args.period,
+        "temperature": args.temperature,
+        "seed": args.seed,
+        "record": args.record,
+        "force": args.force,
+        "cc_scale": args.cc_scale,
+        "quiet": args.quiet,
+    }
+    if args.seed is not None:
+        try:
+            values["seed"] = int(args.seed)
+        except ValueError:
+            values["seed"] = args.seed  # the check names it
+    return values
+
+
+def _fail(message: str) -> int:
+    print(f"gesture-rnn bridge: error: {message}", file=sys.stderr)
+    return EXIT_BAD_OPTION
+
+
+def cmd_bridge(args) -> int:
+    from .config import ConfigError, from_sources, load_toml
+
+    try:
+        file_values = load_toml(args.config) if args.config else {}
+        config = from_sources(file_values, _flag_values(args), args.config)
+    except ConfigError as error:
+        return _fail(str(error))
+    try:
+        bridge = build(config)
+    except StartupError as error:
+        return _fail(str(error))
+    targets = ", ".join(config.osc_out)
+    midi = ""
+    if bridge.midi is not None:
+        ins, outs = bridge.midi.names
+        midi = f"; MIDI in {ins or '-'}, out {outs or '-'}"
+    clock = f"{config.clock} clock" + (
+        f" every {config.period:g} s" if config.clock == "internal" else ""
+    )
+    print(
+        f"gesture-rnn bridge ready: listening on {config.host}:{config.port} (OSC), "
+        f"sending to {targets}{midi}; {clock}; {bridge.session.players} players, "
+        f"model {bridge.model_name}; touches from {bridge.touch_name}",
+        flush=True,
+    )
+    return bridge.run()
+
+
+class StartupError(Exception):
+    pass
+
+
+def build(config):
+    """Open everything the config names, or raise StartupError saying what failed."""
+    from gesture_rnn.runtime import ModelFileError, load
+
+    from .app import Bridge
+    from .osc import OscSender
+    from .session import Session
+
+    try:
+        model = load(config.model)
+    except ModelFileError as error:
+        raise StartupError(f"--model: {error}") from None
+    touches, touch_name = open_touches(config.corpus)
+    sock = socket.socket(
+        socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_DGRAM
+    )
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        raise StartupError(f"cannot listen on {config.host}:{config.port}: {reason}") from None
+    except UnicodeError:
+        sock.close()
+        raise StartupError(f"--host {config.host!r} is not an address") from None
+    bridge = None
+    try:
+        sender = OscSender(config.osc_targets())
+        session = Session(model, touches, temperature=config.temperature, seed=config.seed)
+        bridge = Bridge(config, session, sock, sender)
+        if config.virtual_midi or config.midi_in or config.midi_out:
+            from .midi import MidiError, MidiIO
+
+            try:
+                bridge.midi = MidiIO(config, session.players, bridge.on_midi)
+            except MidiError as error:
+                raise StartupError(str(error)) from None
+        if config.record is not None:  # last, so a failed start leaves no empty recording
+            from .recorder import Recorder
+
+            bridge.recorder = Recorder(config.record, session.players, overwrite=config.force)
+    except BaseException:
+        if bridge is not None:
+            bridge.close()
+        else:
+            sock.close()
+        raise
+    bridge.model_name = model.path.name if model.path else "bundled"
+    bridge.touch_name = touch_name
+    return bridge
+
+
+def open_touches(path):
+    """The corpus index at ``path``, or the procedural fallback when there is none."""
+    import corpus_index
+
+    if path is None:
+        return corpus_index.open(None), "the procedural fallback"
+    try:
+        return corpus_index.open(path), f"corpus index {Path(path).name}"
+    except corpus_index.IndexFileError as error:
+        raise StartupError(f"--corpus: {error}") from None

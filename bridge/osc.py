@@ -1,0 +1,164 @@
+"""OSC in and out, as plain messages (never bundles): see docs/osc.md.
+
+Parsing and building use python-osc's message classes; the sockets are ours, so the
+bridge's one loop decides when to read them and the tick keeps its time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import socket
+import time
+from dataclasses import dataclass
+
+from pythonosc.osc_message import OscMessage, ParseError
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from gesture_rnn.gestures import GESTURE_NAMES, GestureError, parse_gesture
+from gesture_rnn.runtime import TEMPERATURE_RANGE
+
+from .session import Tick, TouchEvent
+
+log = logging.getLogger(__name__)
+
+
+class OscRejected(ValueError):
+    """A message that breaks the protocol; counted and logged, never fatal."""
+
+    def __init__(self, message: str, address: str = "(not OSC)"):
+        super().__init__(message)
+        self.address = address
+
+
+@dataclass(frozen=True)
+class Command:
+    """A checked incoming message: ``kind`` is lead, temperature, reset, tick or ping."""
+
+    kind: str
+    value: object = None
+
+
+def _osc_string(text: str) -> bytes:
+    raw = text.encode() + b"\0"
+    return raw + b"\0" * (-len(raw) % 4)
+
+
+def _number(args: list, address: str) -> float:
+    if len(args) != 1:
+        raise OscRejected(f"{address} takes 1 number, got {len(args)} arguments")
+    value = args[0]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise OscRejected(f"{address} takes a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise OscRejected(f"{address} got {value!r}, not a finite number")
+    return float(value)
+
+
+def _no_arguments(args: list, address: str) -> None:
+    if args:
+        raise OscRejected(f"{address} takes no arguments, got {len(args)}")
+
+
+def parse_command(data: bytes) -> Command | None:
+    """Check one datagram. Returns a Command, None for an unknown address, or raises
+    :class:`OscRejected` saying what is wrong."""
+    if data.startswith(b"#bundle"):
+        raise OscRejected("OSC bundles are not accepted; send plain messages", "#bundle")
+    try:
+        message = OscMessage(data)
+        address, args = message.address, list(message.params)
+    except (ParseError, IndexError, ValueError, UnicodeDecodeError) as error:
+        raise OscRejected(f"not an OSC message ({error})") from None
+    try:
+        return _check(address, args, data)
+    except OscRejected as error:
+        raise OscRejected(str(error), address) from None
+
+
+def _check(address: str, args: list, data: bytes) -> Command | None:
+    if address == "/lead/gesture":
+        if len(args) != 1:
+            raise OscRejected(f"/lead/gesture takes 1 gesture, got {len(args)} arguments")
+        try:
+            return Command("lead", parse_gesture(args[0]))
+        except GestureError as error:
+            raise OscRejected(f"/lead/gesture {error}") from None
+    if address == "/bridge/temperature":
+        t = _number(args, address)
+        low, high = TEMPERATURE_RANGE
+        if not low <= t <= high:
+            raise OscRejected(f"/bridge/temperature must be from {low} to {high}, got {t}")
+        return Command("temperature", t)
+    if address == "/bridge/reset":
+        _no_arguments(args, address)
+        return Command("reset")
+    if address == "/bridge/tick":
+        _no_arguments(args, address)
+        return Command("tick")
+    if address == "/bridge/ping":
+        # The pong carries the ping's arguments byte for byte: same types, same values.
+        return Command("ping", _osc_string("/bridge/pong") + data[len(_osc_string(address)) :])
+    return None
+
+
+def build(address: str, *args) -> bytes:
+    builder = OscMessageBuilder(address)
+    for value in args:
+        builder.add_arg(value)
+    return builder.build().dgram
+
+
+class OscSender:
+    """Sends the ensemble to every ``--osc-out`` target from one UDP socket."""
+
+    def __init__(self, targets: list[tuple[str, int]], sock: socket.socket | None = None):
+        self.targets = list(targets)
+        self.sock = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sent = 0
+        self.failed = 0
+        self._touch_addresses: dict[int, str] = {}
+
+    def send(self, data: bytes) -> None:
+        for target in self.targets:
+            try:
+                self.sock.sendto(data, target)
+                self.sent += 1
+            except OSError as error:  # e.g. nobody listening yet on some systems
+                self.failed += 1
+                log.debug("could not send to %s:%d: %s", *target, error)
+
+    def tick(self, tick: Tick) -> None:
+        self.send(build("/ensemble/tick", tick.number))
+        self.send(build("/ensemble/gestures", *tick.ensemble))
+        for player, gesture in enumerate(tick.ensemble, start=1):
+            self.send(build(f"/ensemble/{player}/gesture", gesture, GESTURE_NAMES[gesture]))
+
+    def touch(self, event: TouchEvent) -> None:
+        address = self._touch_addresses.get(event.player)
+        if address is None:
+            address = self._touch_addresses[event.player] = f"/ensemble/{event.player}/touch"
+        self.send(build(address, event.x, event.y, event.velocity))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class RateLimitedLog:
+    """Log a warning at most once a second per key, saying how many were suppressed."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 1.0):
+        self.logger = logger
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def warning(self, key: str, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last.get(key, -math.inf) < self.interval:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return
+        suppressed = self._suppressed.pop(key, 0)
+        self._last[key] = now
+        more = f" ({suppressed} more like it since the last report)" if suppressed else ""
+        self.logger.warning("%s%s", message, more)

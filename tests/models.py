@@ -1,0 +1,29 @@
+"""Tiny model files with random weights, written with numpy alone (no TensorFlow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gesture_rnn.config import ModelConfig
+from gesture_rnn.export import metadata_for, write_model_file
+
+
+def tiny_model_file(path: Path, ensemble: int = 4, units: int = 8, seed: int = 0) -> Path:
+    """A real model file in our format, with a 1 x ``units`` LSTM and random weights."""
+    config = ModelConfig(ensemble=ensemble, layers=1, units=units, embedding=4, input="players")
+    rng = np.random.default_rng(seed)
+
+    def w(*shape):
+        return rng.normal(0, 0.5, size=shape).astype(np.float32)
+
+    weights = {
+        "embedding": w(ensemble, 9, 4),
+        "lstm_0/kernel": w(ensemble * 4, 4 * units),
+        "lstm_0/recurrent_kernel": w(units, 4 * units),
+        "lstm_0/bias": w(4 * units),
+        "output/kernel": w(units, 9 ** (ensemble - 1)),
+        "output/bias": w(9 ** (ensemble - 1)),
+    }
+    return write_model_file(path, weights, metadata_for(config, {"note": "random test model"}))
