@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import sys
 
@@ -16,7 +17,7 @@ from .. import __version__
 from .common import CommandError
 
 # Modules of this package that register subcommands, in --help order.
-COMMAND_MODULES = ("corpus", "prepare")
+COMMAND_MODULES = ("corpus", "prepare", "model", "perform")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(commands)
+    # The live bridge is its own package; the library never imports it, the CLI does.
+    if importlib.util.find_spec("bridge.cli") is not None:
+        importlib.import_module("bridge.cli").register(commands)
     return parser
 
 

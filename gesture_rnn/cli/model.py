@@ -1,0 +1,168 @@
+"""``gesture-rnn train`` and ``gesture-rnn export``: make a model file.
+
+TensorFlow is imported inside the command functions only, never when the CLI loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from ..config import INPUTS, SIZES
+from .common import (
+    CommandError,
+    add_data_argument,
+    add_selection_arguments,
+    check_output_path,
+    positive_int,
+    selection,
+)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def cmd_train(args) -> None:
+    import logging
+
+    from ..config import ConfigError, config_for
+    from ..corpus import load_corpus
+    from ..prepare import selection_for
+    from ..train import TrainingError, TrainOptions
+
+    check_output_path(args.out)
+    checkpoint = args.checkpoint or args.out.with_suffix(".keras")
+    if checkpoint.suffix != ".keras":
+        raise CommandError(f"--checkpoint {checkpoint} must end in .keras (a Keras checkpoint)")
+    check_output_path(checkpoint)
+    try:
+        config = config_for(
+            args.size,
+            ensemble=args.ensemble,
+            layers=args.layers,
+            units=args.units,
+            embedding=args.embedding,
+            input=args.input,
+            dropout=args.dropout,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+        )
+    except ConfigError as error:
+        raise CommandError(str(error)) from None
+    chosen = selection_for(args.ensemble, selection(args, default_type="improvisation"))
+    performances = load_corpus(args.data, chosen)
+    options = TrainOptions(
+        epochs=args.epochs,
+        minutes=args.minutes,
+        patience=args.patience,
+        seed=args.seed,
+        progress=not args.quiet,
+        record={
+            "data": str(args.data),
+            "selection": chosen.describe(),
+            "command": shlex.join(["gesture-rnn", *sys.argv[1:]]),
+        },
+    )
+    from ..train import train  # imports TensorFlow
+
+    logging.getLogger("gesture_rnn").info(
+        "training a %s model for an ensemble of %d on %d performances",
+        args.size,
+        args.ensemble,
+        len(performances),
+    )
+    try:
+        result = train(performances, config, options, checkpoint=checkpoint, out=args.out)
+    except TrainingError as error:
+        raise CommandError(str(error)) from None
+    test = result.metadata["metrics"]["test"]
+    print(
+        f"wrote {args.out} and {checkpoint}: {result.epochs} epochs in {result.seconds:.0f} s, "
+        f"validation NLL {result.metadata['metrics']['validation']['nll']:.4f}, "
+        f"test NLL {test['nll']:.4f}, test accuracy {test['accuracy']:.4f}"
+    )
+
+
+def cmd_export(args) -> None:
+    from ..export import ExportError, export_checkpoint
+
+    check_output_path(args.out)
+    try:
+        path = export_checkpoint(args.checkpoint, args.out)
+    except ExportError as error:
+        raise CommandError(str(error)) from None
+    print(f"wrote {path}")
+
+
+def register(commands) -> None:
+    train = commands.add_parser(
+        "train", help="train a model on the corpus and export it (needs TensorFlow)"
+    )
+    add_data_argument(train)
+    train.add_argument(
+        "--ensemble",
+        type=int,
+        choices=(2, 3, 4),
+        default=4,
+        help="players in the ensemble, lead included: 4 quartet (default), 3 trio, 2 duet",
+    )
+    train.add_argument(
+        "--size",
+        choices=tuple(SIZES),
+        default="medium",
+        help="named size: "
+        + ", ".join(f"{name} {s['layers']} x {s['units']}" for name, s in SIZES.items())
+        + " (default medium)",
+    )
+    train.add_argument("--out", required=True, type=Path, help="the model file (.h5) to write")
+    train.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="Keras checkpoint of the best epoch (default: --out with .keras); "
+        "its training record goes beside it as CHECKPOINT.json",
+    )
+    train.add_argument(
+        "--epochs", type=positive_int, default=200, help="at most this many (default 200)"
+    )
+    train.add_argument(
+        "--minutes", type=positive_float, help="time budget for training (default: none)"
+    )
+    train.add_argument(
+        "--patience",
+        type=positive_int,
+        default=10,
+        help="stop after this many epochs without a better validation NLL (default 10)",
+    )
+    train.add_argument(
+        "--seed", type=int, default=0, help="seed of the split, windows and weights (default 0)"
+    )
+    train.add_argument(
+        "--input", choices=INPUTS, help="input representation (default: the size's, players)"
+    )
+    train.add_argument("--layers", type=positive_int, help="override the size's LSTM layers")
+    train.add_argument("--units", type=positive_int, help="override the size's units a layer")
+    train.add_argument("--embedding", type=positive_int, help="override the embedding width")
+    train.add_argument("--dropout", type=float, help="dropout after each LSTM layer (0.1)")
+    train.add_argument("--steps", type=positive_int, help="training window in seconds (120)")
+    train.add_argument("--batch-size", type=positive_int, help="windows a batch (64)")
+    train.add_argument("--learning-rate", type=positive_float, help="Adam learning rate (0.001)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_selection_arguments(train, default_type="improvisation")
+    train.set_defaults(func=cmd_train)
+
+    export = commands.add_parser(
+        "export", help="export a Keras checkpoint to a portable model file (needs TensorFlow)"
+    )
+    export.add_argument("checkpoint", type=Path, help="checkpoint written by gesture-rnn train")
+    export.add_argument("--out", required=True, type=Path, help="the model file (.h5) to write")
+    export.set_defaults(func=cmd_export)

@@ -1,0 +1,95 @@
+"""The Gesture-RNN model in Keras 3: input codes in, the others' next joint state out.
+
+For an ensemble of k players, step t reads one integer, the input code
+``enc(lead[t], others[t-1])`` (0 .. 9**k - 1, see :mod:`gesture_rnn.prepare`), and
+gives logits over the others' next joint state ``enc(others[t])`` (9**(k-1) classes,
+729 for a quartet)::
+
+    codes (batch, time) int
+      -> embedding            "joint": one row per code; "players": one table per player
+      -> LSTM x layers        return_sequences, each followed by dropout while training
+      -> Dense                logits over 9**(k-1) states (softmax gives probabilities)
+
+Every layer has a fixed name (``embedding``, ``lstm_0`` .., ``output``) that
+:mod:`gesture_rnn.export` reads the weights from. The numpy runtime
+(:mod:`gesture_rnn.runtime`) computes exactly this network one step at a time.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from .config import ModelConfig
+from .gestures import NUM_GESTURES
+
+
+@keras.saving.register_keras_serializable(package="gesture_rnn")
+class PlayerGestures(layers.Layer):
+    """Split input codes into each player's gesture, offset by 9 * player.
+
+    The offset lets one (9k, E) embedding table hold k separate 9-row tables, one per
+    player, so that ``Embedding`` then ``Reshape`` is "embed each player, concatenate".
+    """
+
+    def __init__(self, players: int, **kwargs):
+        super().__init__(**kwargs)
+        self.players = players
+
+    def call(self, codes):
+        codes = ops.expand_dims(ops.cast(codes, "int32"), -1)
+        place = ops.convert_to_tensor(NUM_GESTURES ** np.arange(self.players), dtype="int32")
+        offset = ops.convert_to_tensor(NUM_GESTURES * np.arange(self.players), dtype="int32")
+        return (codes // place) % NUM_GESTURES + offset
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.players)
+
+    def get_config(self):
+        return {**super().get_config(), "players": self.players}
+
+
+def build_model(config: ModelConfig, batch_size: int | None = None, stateful: bool = False):
+    """The network of ``config``; ``stateful=True`` (with a batch size) runs step by step."""
+    codes = keras.Input(shape=(None,), batch_size=batch_size, dtype="int32", name="codes")
+    if config.input == "joint":
+        x = layers.Embedding(config.num_inputs, config.embedding, name="embedding")(codes)
+    else:
+        gestures = PlayerGestures(config.ensemble, name="player_gestures")(codes)
+        x = layers.Embedding(NUM_GESTURES * config.ensemble, config.embedding, name="embedding")(
+            gestures
+        )
+        x = layers.Reshape((-1, config.input_width), name="concatenate")(x)
+    for i in range(config.layers):
+        # Dropout as its own layer, not the LSTM's argument, so GPUs keep the cuDNN kernel.
+        x = layers.LSTM(config.units, return_sequences=True, stateful=stateful, name=f"lstm_{i}")(x)
+        if config.dropout:
+            x = layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    logits = layers.Dense(config.num_outputs, name="output")(x)
+    return keras.Model(codes, logits, name=f"gesture_rnn_{config.ensemble}")
+
+
+def compile_model(model, config: ModelConfig) -> None:
+    """Adam on the cross-entropy of every step's target, the loss the exported NLL reports."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=1.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log probabilities along the last axis, in numpy (stable: the max is taken out)."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def probabilities(model, codes: np.ndarray) -> np.ndarray:
+    """Softmax of the model's logits for (batch, time) codes: (batch, time, 9**(k-1))."""
+    logits = np.asarray(model.predict_on_batch(np.asarray(codes, dtype=np.int32)))
+    return np.exp(log_softmax(logits.astype(np.float64)))
+
+
+def load_checkpoint(path):
+    """A Keras checkpoint written by training (``.keras``)."""
+    return keras.saving.load_model(path, compile=False)

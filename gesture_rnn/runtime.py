@@ -1,0 +1,432 @@
+"""Run an exported Gesture-RNN model with numpy alone: no TensorFlow, no Keras.
+
+>>> from gesture_rnn import runtime
+>>> model = runtime.load()                      # the bundled quartet model
+>>> p = model.step("FS", ["N", "ST", "N"])      # lead now, the 3 others one second before
+>>> model.sample(p, temperature=0.8)            # the 3 others' next gestures
+(0, 2, 0)
+
+:class:`GestureModel` keeps its own recurrent state between :meth:`~GestureModel.step`
+calls. For many independent ensembles at once there is a functional core,
+:meth:`~GestureModel.initial_state` and :meth:`~GestureModel.step_codes`, and
+:meth:`~GestureModel.batch` wraps it like ``step``.
+
+Speed: at load the embedding is multiplied by the first layer's input kernel once for
+every input code (there are only 9**k), so a step is a row lookup, the recurrent matrix
+products and the output layer, in float32 on buffers allocated once. The sigmoid gates'
+weights are pre-scaled by 1/2 so that one ``tanh`` over all four gates gives them all
+(``sigmoid(x) = (1 + tanh(x / 2)) / 2``).
+
+The file format is documented in docs/model-format.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .gestures import NUM_GESTURES, decode_ensemble, parse_gesture
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "TEMPERATURE_RANGE",
+    "BatchedGestureModel",
+    "GestureModel",
+    "ModelFileError",
+    "bundled_path",
+    "load",
+    "load_bundled",
+]
+
+FORMAT = "gesture-rnn-model"
+FORMAT_VERSION = 1
+METADATA_ATTRIBUTE = "gesture_rnn"
+TEMPERATURE_RANGE = (0.05, 5.0)
+"""Sampling temperatures accepted by :meth:`GestureModel.sample`: below 1 sharpens the
+distribution toward the most likely state, above 1 flattens it toward uniform."""
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+BUNDLED = {4: "quartet.h5", 3: "trio.h5", 2: "duet.h5"}
+
+
+class ModelFileError(Exception):
+    """A model file that cannot be used: missing, damaged, not ours, or a wrong version."""
+
+
+def bundled_path(ensemble: int = 4) -> Path:
+    if ensemble not in BUNDLED:
+        raise ModelFileError(
+            f"no bundled model for an ensemble of {ensemble}; "
+            f"bundled sizes are {', '.join(map(str, sorted(BUNDLED)))}"
+        )
+    return MODELS_DIR / BUNDLED[ensemble]
+
+
+def load_bundled(ensemble: int = 4) -> GestureModel:
+    """The model shipped with the package for an ensemble of 4, 3 or 2 players."""
+    return load(bundled_path(ensemble))
+
+
+def load(path: str | Path | None = None) -> GestureModel:
+    """Load an exported model file; no path gives the bundled quartet model."""
+    path = bundled_path(4) if path is None else Path(path)
+    weights, metadata = _read_file(path)
+    return GestureModel(weights, metadata, path)
+
+
+def _read_file(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    import h5py  # here, so that importing the runtime stays cheap
+
+    if not path.exists():
+        raise ModelFileError(f"model file {path} does not exist")
+    if path.is_dir():
+        raise ModelFileError(f"model file {path} is a folder")
+    if not h5py.is_hdf5(path):
+        raise ModelFileError(f"{path} is not an HDF5 file (a Gesture-RNN model file is one)")
+    try:
+        with h5py.File(path, "r") as f:
+            if METADATA_ATTRIBUTE not in f.attrs:
+                raise ModelFileError(
+                    f"{path} is an HDF5 file but not a Gesture-RNN model "
+                    f"(no '{METADATA_ATTRIBUTE}' attribute)"
+                )
+            metadata = _parse_metadata(path, f.attrs[METADATA_ATTRIBUTE])
+            names = _expected_shapes(path, metadata)
+            weights = {}
+            for name, shape in names.items():
+                if name not in f:
+                    raise ModelFileError(f"{path} lacks the weights dataset '{name}'")
+                array = np.asarray(f[name][()], dtype=np.float32)
+                if array.shape != shape:
+                    raise ModelFileError(
+                        f"{path}: dataset '{name}' has shape {array.shape}, expected {shape}"
+                    )
+                weights[name] = array
+    except ModelFileError:
+        raise
+    except OSError as error:
+        reason = str(error) or type(error).__name__
+        raise ModelFileError(f"{path} is damaged or truncated: {reason}") from None
+    except (KeyError, ValueError, TypeError, RuntimeError) as error:
+        raise ModelFileError(f"{path} is damaged: {error}") from None
+    for name, array in weights.items():
+        if not np.isfinite(array).all():
+            raise ModelFileError(f"{path}: dataset '{name}' holds NaN or infinite values")
+    return weights, metadata
+
+
+def _parse_metadata(path: Path, raw) -> dict:
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    try:
+        metadata = json.loads(str(raw))
+    except ValueError as error:
+        raise ModelFileError(f"{path}: its metadata is not valid JSON ({error})") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a Gesture-RNN model file (format is not '{FORMAT}')")
+    version = metadata.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has model format version {version!r}; this version of gesture-rnn "
+            f"reads version {FORMAT_VERSION}"
+        )
+    return metadata
+
+
+def _expected_shapes(path: Path, metadata: dict) -> dict[str, tuple[int, ...]]:
+    """Dataset names and shapes that the metadata's architecture implies."""
+    try:
+        k = int(metadata["ensemble"])
+        arch = metadata["architecture"]
+        layers, units, width = int(arch["layers"]), int(arch["units"]), int(arch["embedding"])
+        representation = arch["input"]
+        cell = arch["cell"]
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: metadata lacks a valid {error} entry") from None
+    if k not in BUNDLED or layers < 1 or units < 1 or width < 1 or cell != "lstm":
+        raise ModelFileError(
+            f"{path}: unsupported architecture (ensemble {k}, {layers} x {units} {cell})"
+        )
+    if representation == "joint":
+        shapes = {"embedding": (NUM_GESTURES**k, width)}
+        first = width
+    elif representation == "players":
+        shapes = {"embedding": (k, NUM_GESTURES, width)}
+        first = k * width
+    else:
+        raise ModelFileError(f"{path}: unknown input representation {representation!r}")
+    for i in range(layers):
+        shapes[f"lstm_{i}/kernel"] = (first if i == 0 else units, 4 * units)
+        shapes[f"lstm_{i}/recurrent_kernel"] = (units, 4 * units)
+        shapes[f"lstm_{i}/bias"] = (4 * units,)
+    shapes["output/kernel"] = (units, NUM_GESTURES ** (k - 1))
+    shapes["output/bias"] = (NUM_GESTURES ** (k - 1),)
+    return shapes
+
+
+class _Buffers:
+    """Scratch arrays for one batch size, allocated once and reused every step."""
+
+    def __init__(self, batch: int, units: int, outputs: int):
+        self.z = np.empty((batch, 4 * units), dtype=np.float32)
+        self.zr = np.empty((batch, 4 * units), dtype=np.float32)
+        self.ig = np.empty((batch, units), dtype=np.float32)
+        self.logits = np.empty((batch, outputs), dtype=np.float32)
+        self.total = np.empty((batch, 1), dtype=np.float32)
+
+
+class GestureModel:
+    """An exported model, run one second at a time.
+
+    Attributes: ``ensemble`` (k, lead included), ``others`` (k-1), ``num_states``
+    (9**(k-1), the length of every probability vector), ``metadata`` (the file's JSON),
+    ``path``.
+    """
+
+    def __init__(self, weights: dict[str, np.ndarray], metadata: dict, path: Path | None = None):
+        arch = metadata["architecture"]
+        self.metadata = metadata
+        self.path = path
+        self.ensemble = int(metadata["ensemble"])
+        self.others = self.ensemble - 1
+        self.num_states = NUM_GESTURES**self.others
+        self.num_inputs = NUM_GESTURES**self.ensemble
+        self.layers = int(arch["layers"])
+        self.units = int(arch["units"])
+        u = self.units
+        # Halve the sigmoid gates' (input, forget, output) pre-activations; see module doc.
+        scale = np.full(4 * u, 0.5, dtype=np.float64)
+        scale[2 * u : 3 * u] = 1.0
+        self._table = (
+            (_input_projection(weights, arch["input"], self.ensemble) + weights["lstm_0/bias"])
+            * scale
+        ).astype(np.float32)
+        self._kernels = [None] + [
+            (weights[f"lstm_{i}/kernel"] * scale).astype(np.float32) for i in range(1, self.layers)
+        ]
+        self._biases = [None] + [
+            (weights[f"lstm_{i}/bias"] * scale).astype(np.float32) for i in range(1, self.layers)
+        ]
+        self._recurrent = [
+            np.ascontiguousarray(weights[f"lstm_{i}/recurrent_kernel"] * scale, dtype=np.float32)
+            for i in range(self.layers)
+        ]
+        self._out_kernel = np.ascontiguousarray(weights["output/kernel"], dtype=np.float32)
+        self._out_bias = np.ascontiguousarray(weights["output/bias"], dtype=np.float32)
+        self._place = [NUM_GESTURES**i for i in range(self.ensemble)]
+        self._state = self.initial_state(1)
+        self._buffers = _Buffers(1, u, self.num_states)
+        self._code = np.zeros(1, dtype=np.intp)
+
+    def __repr__(self) -> str:
+        return (
+            f"GestureModel(ensemble={self.ensemble}, {self.layers} x {self.units} LSTM, "
+            f"input={self.metadata['architecture']['input']!r}, path={str(self.path)!r})"
+        )
+
+    # -- the functional core ------------------------------------------------------------
+
+    def initial_state(self, batch: int) -> np.ndarray:
+        """Zero recurrent state for ``batch`` ensembles: (layers, 2, batch, units), h then c."""
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, got {batch}")
+        return np.zeros((self.layers, 2, batch, self.units), dtype=np.float32)
+
+    def step_codes(self, codes: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One step for a batch: input codes (batch,) and state -> (probabilities, new state).
+
+        ``probabilities`` is (batch, 9**(k-1)), each row summing to 1; ``state`` is not
+        changed.
+        """
+        codes = self._check_codes(codes)
+        state = np.asarray(state)
+        expected = (self.layers, 2, len(codes), self.units)
+        if state.shape != expected:
+            raise ValueError(f"state has shape {state.shape}, expected {expected}")
+        new_state = state.astype(np.float32, copy=True)
+        buffers = _Buffers(len(codes), self.units, self.num_states)
+        probabilities = self._advance(codes, new_state, buffers).copy()
+        return probabilities, new_state
+
+    def encode_input(self, lead, ensemble_before: Sequence) -> int:
+        """The input code of the lead's gesture now and the others' gestures before."""
+        before = list(ensemble_before) if not isinstance(ensemble_before, str) else None
+        if before is None or len(before) != self.others:
+            raise ValueError(
+                f"ensemble_before must be {self.others} gestures (one per other player), "
+                f"got {ensemble_before!r}"
+            )
+        code = parse_gesture(lead)
+        for place, gesture in zip(self._place[1:], before, strict=True):
+            code += place * parse_gesture(gesture)
+        return code
+
+    # -- one ensemble, stateful -----------------------------------------------------------
+
+    def step(self, lead, ensemble_before: Sequence) -> np.ndarray:
+        """Probabilities (9**(k-1),) of the others' next joint state; index = its encoding.
+
+        ``lead``: the lead's gesture now; ``ensemble_before``: the k-1 others' gestures
+        one step before (anything :func:`~gesture_rnn.gestures.parse_gesture` accepts).
+        """
+        self._code[0] = self.encode_input(lead, ensemble_before)
+        return self._advance(self._code, self._state, self._buffers)[0].copy()
+
+    def reset(self) -> None:
+        """Forget the recurrent state: the next step starts a new performance."""
+        self._state[...] = 0.0
+
+    def sample(
+        self,
+        probabilities: np.ndarray,
+        temperature: float = 1.0,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[int, ...]:
+        """Draw the others' next gestures (k-1 codes) from ``probabilities``.
+
+        ``temperature`` in :data:`TEMPERATURE_RANGE` (0.05-5): the distribution becomes
+        ``p ** (1 / temperature)``, renormalised; 1 samples the model as it is.
+        """
+        p = np.asarray(probabilities, dtype=np.float64)
+        if p.shape != (self.num_states,):
+            raise ValueError(f"probabilities must have shape ({self.num_states},), got {p.shape}")
+        index = _draw(p[None, :], temperature, rng)[0]
+        return decode_ensemble(int(index), self.others)
+
+    def batch(self, n: int) -> BatchedGestureModel:
+        """A stateful view running ``n`` independent ensembles in step."""
+        return BatchedGestureModel(self, n)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _check_codes(self, codes) -> np.ndarray:
+        codes = np.asarray(codes)
+        if codes.ndim != 1 or codes.dtype.kind not in "iu":
+            raise ValueError(f"codes must be a 1-D integer array, got {codes.dtype} {codes.shape}")
+        if codes.size and (codes.min() < 0 or codes.max() >= self.num_inputs):
+            raise ValueError(f"input codes must be in 0..{self.num_inputs - 1}")
+        if codes.size == 0:
+            raise ValueError("codes is empty: a step needs at least one ensemble")
+        return codes.astype(np.intp, copy=False)
+
+    def _advance(self, codes: np.ndarray, state: np.ndarray, b: _Buffers) -> np.ndarray:
+        """Advance ``state`` in place by one step; return probabilities in ``b.logits``."""
+        u = self.units
+        z, zr, ig = b.z, b.zr, b.ig
+        x = None
+        for i in range(self.layers):
+            h, c = state[i, 0], state[i, 1]
+            if i == 0:
+                np.take(self._table, codes, axis=0, out=z)  # input kernel and bias, per code
+            else:
+                np.dot(x, self._kernels[i], out=z)
+                z += self._biases[i]
+            np.dot(h, self._recurrent[i], out=zr)
+            z += zr
+            np.tanh(z, out=z)
+            gates = z[:, : 2 * u]  # input, forget: sigmoid = (1 + tanh) / 2
+            gates *= 0.5
+            gates += 0.5
+            out_gate = z[:, 3 * u :]
+            out_gate *= 0.5
+            out_gate += 0.5
+            np.multiply(z[:, :u], z[:, 2 * u : 3 * u], out=ig)  # input gate * candidate
+            c *= z[:, u : 2 * u]
+            c += ig
+            np.tanh(c, out=h)
+            h *= out_gate
+            x = h
+        logits = b.logits
+        np.dot(x, self._out_kernel, out=logits)
+        logits += self._out_bias
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        np.sum(logits, axis=1, keepdims=True, out=b.total)
+        logits /= b.total
+        return logits
+
+
+class BatchedGestureModel:
+    """``n`` independent ensembles stepped together, each like :meth:`GestureModel.step`."""
+
+    def __init__(self, model: GestureModel, n: int):
+        self.model = model
+        self.n = n
+        self.state = model.initial_state(n)
+        self._buffers = _Buffers(n, model.units, model.num_states)
+
+    def step(self, leads: Sequence, ensembles_before: Sequence) -> np.ndarray:
+        """Probabilities (n, 9**(k-1)) for ``n`` leads and ``n`` lists of k-1 gestures."""
+        if len(leads) != self.n or len(ensembles_before) != self.n:
+            raise ValueError(
+                f"expected {self.n} leads and {self.n} ensembles, "
+                f"got {len(leads)} and {len(ensembles_before)}"
+            )
+        codes = np.array(
+            [
+                self.model.encode_input(lead, before)
+                for lead, before in zip(leads, ensembles_before, strict=True)
+            ],
+            dtype=np.intp,
+        )
+        return self.model._advance(codes, self.state, self._buffers).copy()
+
+    def reset(self) -> None:
+        self.state[...] = 0.0
+
+    def sample(
+        self,
+        probabilities: np.ndarray,
+        temperature: float = 1.0,
+        rng: np.random.Generator | None = None,
+    ) -> np.ndarray:
+        """One draw per row: (n, k-1) gesture codes."""
+        p = np.asarray(probabilities, dtype=np.float64)
+        if p.shape != (self.n, self.model.num_states):
+            raise ValueError(
+                f"probabilities must have shape ({self.n}, {self.model.num_states}), got {p.shape}"
+            )
+        return decode_ensemble(_draw(p, temperature, rng), self.model.others)
+
+
+def _draw(p: np.ndarray, temperature: float, rng: np.random.Generator | None) -> np.ndarray:
+    """One index per row of ``p`` (rows of probabilities), at ``temperature``."""
+    low, high = TEMPERATURE_RANGE
+    if not (isinstance(temperature, int | float) and math.isfinite(temperature)):
+        raise ValueError(f"temperature must be a number in {low}-{high}, got {temperature!r}")
+    if not low <= temperature <= high:
+        raise ValueError(f"temperature must be in {low}-{high}, got {temperature}")
+    if not np.isfinite(p).all() or (p < 0).any():
+        raise ValueError("probabilities must be finite and non-negative")
+    peak = p.max(axis=1, keepdims=True)
+    if (peak <= 0).any():
+        raise ValueError("probabilities are all zero")
+    # p ** (1/T), computed relative to the peak so that small T cannot underflow to all zeros
+    weights = (p / peak) ** (1.0 / temperature)
+    cumulative = np.cumsum(weights, axis=1)
+    rng = rng if rng is not None else np.random.default_rng()
+    u = rng.random(len(p)) * cumulative[:, -1]
+    index = (cumulative < u[:, None]).sum(axis=1)
+    return np.minimum(index, p.shape[1] - 1)
+
+
+def _input_projection(weights: dict[str, np.ndarray], representation: str, k: int) -> np.ndarray:
+    """Embedding times the first input kernel for every input code: (9**k, 4 * units)."""
+    kernel = weights["lstm_0/kernel"].astype(np.float64)
+    table = weights["embedding"].astype(np.float64)
+    if representation == "joint":
+        return table @ kernel
+    width = table.shape[2]
+    # Player p's contribution for each of its 9 gestures; the code's digits pick one each.
+    parts = [table[p] @ kernel[p * width : (p + 1) * width] for p in range(k)]
+    total = np.zeros((NUM_GESTURES,) * k + (kernel.shape[1],))
+    for p, part in enumerate(parts):
+        shape = [1] * k + [kernel.shape[1]]
+        shape[k - 1 - p] = NUM_GESTURES  # player 0 is the last (least significant) axis
+        total += part.reshape(shape)
+    return total.reshape(NUM_GESTURES**k, kernel.shape[1])

@@ -1,0 +1,343 @@
+"""Train a Gesture-RNN model on the corpus, then export it.
+
+What one run does:
+
+1. Split the selected performances, seeded, into train, validation and test *whole
+   performances*: every window and every ordering of a performance falls on one side.
+   The test performances are kept out of training and model selection; the split is
+   recorded in the exported file (``metadata["split"]``) for held-out evaluation.
+2. Each epoch, cut every training sequence (one performance, one ordering of its players)
+   into back-to-back windows of ``steps`` seconds starting at a fresh random offset in
+   0..steps-1, and shuffle them. So each step is seen about once an epoch, not once per
+   overlapping window (``steps`` times), which keeps epochs short on a small CPU, and
+   window boundaries move from epoch to epoch. Every step of a window has a target.
+3. After each epoch, measure the validation NLL on whole validation sequences, run from
+   the start of the performance with zero state, as the runtime runs. Keep the best
+   weights (and the Keras checkpoint); stop early when it has not improved for
+   ``patience`` epochs, after ``epochs`` epochs, or when the time budget is spent.
+4. Measure the best weights on the test performances and export them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import ModelConfig
+from .corpus import Performance
+from .prepare import TrainingSequences, build_sequences
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(ValueError):
+    """Training cannot run as asked (too few performances, bad paths)."""
+
+
+@dataclass
+class TrainOptions:
+    epochs: int = 200  # at most this many epochs
+    minutes: float | None = None  # time budget for the training loop (None: no limit)
+    patience: int = 10  # epochs without a better validation NLL before stopping
+    seed: int = 0  # split, window offsets, shuffling and weight initialisation
+    validation: float = 0.15  # fraction of performances (at least one)
+    test: float = 0.15  # fraction of performances (at least one)
+    progress: bool = True  # a progress bar per epoch
+    record: dict = field(default_factory=dict)  # data, selection, command: for the metadata
+
+
+@dataclass
+class TrainResult:
+    model: object  # the Keras model with the best weights
+    metadata: dict  # the record exported with it
+    epochs: int
+    seconds: float
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def split_performances(
+    names: list[str], seed: int, validation: float = 0.15, test: float = 0.15
+) -> dict[str, list[str]]:
+    """Whole performances to train, validation and test sides, seeded.
+
+    Validation and test get ``round(fraction * n)`` performances each, at least one.
+    """
+    n = len(names)
+    n_test = max(1, round(test * n))
+    n_val = max(1, round(validation * n))
+    if n - n_test - n_val < 1:
+        raise TrainingError(
+            f"{n} performance(s) cannot be split into train, validation and test sides; "
+            "at least 3 are needed"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    test_side = sorted(names[i] for i in order[:n_test])
+    val_side = sorted(names[i] for i in order[n_test : n_test + n_val])
+    train_side = sorted(names[i] for i in order[n_test + n_val :])
+    return {"train": train_side, "validation": val_side, "test": test_side}
+
+
+def epoch_windows(
+    sequences: TrainingSequences, steps: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """This epoch's windows: each sequence cut into back-to-back windows of ``steps`` at a
+    random offset, shuffled. Returns int32 inputs and targets, both (windows, steps)."""
+    starts = []
+    for j in range(sequences.num_sequences):
+        a, b = int(sequences.offsets[j]), int(sequences.offsets[j + 1])
+        length = b - a
+        if length < steps:
+            continue
+        offset = int(rng.integers(0, min(steps, length - steps + 1)))
+        count = (length - offset) // steps
+        starts.append(a + offset + steps * np.arange(count, dtype=np.int64))
+    if not starts:
+        raise TrainingError(f"no training sequence is {steps} steps long; try a smaller --steps")
+    starts = rng.permutation(np.concatenate(starts))
+    cut = starts[:, None] + np.arange(steps)
+    return sequences.x[cut].astype(np.int32), sequences.y[cut].astype(np.int32)
+
+
+def whole_sequences(sequences: TrainingSequences, chunk: int = 32):
+    """Yield (inputs, targets) of whole sequences, up to ``chunk`` of one length at a time."""
+    lengths = np.diff(sequences.offsets)
+    for length in np.unique(lengths):
+        same = np.flatnonzero(lengths == length)
+        for i in range(0, len(same), chunk):
+            rows = sequences.offsets[same[i : i + chunk]][:, None] + np.arange(length)
+            yield sequences.x[rows].astype(np.int32), sequences.y[rows].astype(np.int64)
+
+
+def sequence_metrics(model, sequences: TrainingSequences) -> dict:
+    """Mean NLL (nats a step) and accuracy of the most likely state over whole sequences,
+    each run from its performance's start with zero state."""
+    from .model import log_softmax
+
+    total_nll, hits, count = 0.0, 0, 0
+    for x, y in whole_sequences(sequences):
+        logits = np.asarray(model.predict_on_batch(x), dtype=np.float64)
+        logp = log_softmax(logits)
+        total_nll -= np.take_along_axis(logp, y[..., None], axis=-1).sum()
+        hits += int((logits.argmax(axis=-1) == y).sum())
+        count += y.size
+    if count == 0:
+        return {"nll": math.nan, "accuracy": math.nan, "steps": 0}
+    return {"nll": total_nll / count, "accuracy": hits / count, "steps": count}
+
+
+def baselines(train: TrainingSequences, held_out: TrainingSequences, alpha: float = 0.1) -> dict:
+    """Persistence and a first-order Markov model of the ensemble state on ``held_out``.
+
+    The Markov model, P(others[t] | others[t-1]), is counted on ``train`` with
+    add-``alpha`` smoothing. ``others[t-1]`` is the input code without the lead's digit.
+    """
+    from .gestures import NUM_GESTURES
+
+    states = NUM_GESTURES ** (train.ensemble - 1)
+    counts = np.full((states, states), alpha)
+    np.add.at(counts, (train.x // NUM_GESTURES, train.y), 1.0)
+    logp = np.log(counts / counts.sum(axis=1, keepdims=True))
+    before = held_out.x.astype(np.int64) // NUM_GESTURES
+    after = held_out.y.astype(np.int64)
+    return {
+        "markov": {
+            "nll": float(-logp[before, after].mean()),
+            "accuracy": float((logp[before].argmax(axis=1) == after).mean()),
+            "alpha": alpha,
+        },
+        "persistence": {"accuracy": float((before == after).mean())},
+    }
+
+
+# -- the loop --------------------------------------------------------------------------------
+
+
+def _strategy():
+    """MirroredStrategy over several GPUs, else the default (one device)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if len(gpus) > 1:
+        log.info("training on %d GPUs with MirroredStrategy", len(gpus))
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _save_checkpoint(model, path: Path, record: dict) -> None:
+    """Write the Keras checkpoint and its record (config, split, metrics) atomically."""
+    from .export import checkpoint_record_path
+
+    tmp = path.with_name(path.stem + ".partial" + path.suffix)
+    model.save(tmp)
+    os.replace(tmp, path)
+    record_path = checkpoint_record_path(path)
+    tmp_record = record_path.with_name(record_path.name + ".partial")
+    tmp_record.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    os.replace(tmp_record, record_path)
+
+
+def train(
+    performances: list[Performance],
+    config: ModelConfig,
+    options: TrainOptions,
+    checkpoint: str | Path | None = None,
+    out: str | Path | None = None,
+) -> TrainResult:
+    """Train on ``performances``; write the best checkpoint and export it to ``out``."""
+    import keras
+
+    from .export import export_model, metadata_for
+    from .model import build_model, compile_model
+
+    started = time.monotonic()
+    deadline = None if options.minutes is None else started + 60 * options.minutes
+    keras.utils.set_random_seed(options.seed)
+    rng = np.random.default_rng(options.seed)
+
+    names = [p.name for p in performances]
+    if len(set(names)) != len(names):
+        raise TrainingError("the selection holds two performances of the same name")
+    split = split_performances(names, options.seed, options.validation, options.test)
+    everything = build_sequences(performances, config.ensemble, config.steps)
+    sides = {side: everything.subset(split[side]) for side in split}
+    sizes = {side: int(len(s.x)) for side, s in sides.items()}
+    log.info(
+        "performances: %d train, %d validation, %d test (steps: %s)",
+        *(len(split[s]) for s in ("train", "validation", "test")),
+        sizes,
+    )
+
+    strategy = _strategy()
+    with strategy.scope():
+        model = build_model(config)
+        compile_model(model, config)
+    log.info("model: %s, %d parameters", config, model.count_params())
+
+    record = {
+        "config": config.to_dict(),
+        "split": split,
+        "training": {
+            **options.record,
+            "performances": {side: len(names) for side, names in split.items()},
+            "steps": sizes,
+            "seed": options.seed,
+            "options": {k: v for k, v in asdict(options).items() if k != "record"},
+            "parameters": int(model.count_params()),
+            "windows": "each epoch, back-to-back windows at a random offset per sequence",
+        },
+        "metrics": {},
+    }
+    best_nll, best_weights, best_epoch, waited, epoch = math.inf, None, 0, 0, 0
+    history = []
+    out_of_time = False
+    for epoch in range(1, options.epochs + 1):
+        x, y = epoch_windows(sides["train"], config.steps, rng)
+        loss, out_of_time = _train_epoch(model, x, y, config.batch_size, deadline, epoch, options)
+        trained = time.monotonic()
+        val = sequence_metrics(model, sides["validation"])
+        log.debug("validation took %.1f s", time.monotonic() - trained)
+        history.append({"epoch": epoch, "loss": loss, "validation_nll": val["nll"]})
+        better = val["nll"] < best_nll
+        log.info(
+            "epoch %d: train loss %.4f, validation NLL %.4f, accuracy %.4f%s (%.0f s)",
+            epoch,
+            loss,
+            val["nll"],
+            val["accuracy"],
+            " (best)" if better else "",
+            time.monotonic() - started,
+        )
+        if better:
+            best_nll, best_weights, best_epoch, waited = val["nll"], model.get_weights(), epoch, 0
+            record["metrics"]["validation"] = {**val, "epoch": epoch}
+            if checkpoint is not None:
+                record["training"]["seconds"] = round(time.monotonic() - started, 1)
+                _save_checkpoint(model, Path(checkpoint), record)
+        else:
+            waited += 1
+        if waited >= options.patience:
+            log.info("validation NLL has not improved for %d epochs: stopping", waited)
+            break
+        if out_of_time:
+            log.info("time budget of %s minutes spent: stopping", options.minutes)
+            break
+    model.set_weights(best_weights)
+    seconds = time.monotonic() - started
+    record["metrics"]["test"] = sequence_metrics(model, sides["test"])
+    record["metrics"]["test_baselines"] = baselines(sides["train"], sides["test"])
+    record["training"].update(
+        {"seconds": round(seconds, 1), "epochs": epoch, "best_epoch": best_epoch}
+    )
+    record["history"] = history
+    log.info(
+        "best epoch %d; test NLL %.4f, accuracy %.4f (Markov NLL %.4f, persistence accuracy %.4f)",
+        best_epoch,
+        record["metrics"]["test"]["nll"],
+        record["metrics"]["test"]["accuracy"],
+        record["metrics"]["test_baselines"]["markov"]["nll"],
+        record["metrics"]["test_baselines"]["persistence"]["accuracy"],
+    )
+    if checkpoint is not None:
+        _save_checkpoint(model, Path(checkpoint), record)
+    if out is not None:
+        export_model(model, config, out, record)
+    metadata = metadata_for(config, record)
+    return TrainResult(model=model, metadata=metadata, epochs=epoch, seconds=seconds)
+
+
+def _train_epoch(model, x, y, batch_size, deadline, epoch, options) -> tuple[float, bool]:
+    """One pass over this epoch's windows; returns (mean loss, whether time ran out).
+
+    On one device, ``train_on_batch`` in a plain loop; on several GPUs, ``fit`` for one
+    epoch, so that the strategy splits each batch between them.
+    """
+    import keras
+    from tqdm import tqdm
+
+    if len(x) > batch_size:
+        keep = len(x) - len(x) % batch_size  # drop a short last batch: reshuffled every epoch
+        x, y = x[:keep], y[:keep]
+    batches = math.ceil(len(x) / batch_size)
+    bar = tqdm(total=batches, desc=f"epoch {epoch}", unit="batch", disable=not options.progress)
+    losses: list[float] = []
+
+    def after_batch(loss: float) -> bool:
+        losses.append(loss)
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        return deadline is not None and time.monotonic() > deadline
+
+    out_of_time = False
+    with bar:
+        if model.distribute_strategy.num_replicas_in_sync == 1:
+            for start in range(0, len(x), batch_size):
+                end = start + batch_size
+                if after_batch(float(model.train_on_batch(x[start:end], y[start:end]))):
+                    out_of_time = True
+                    break
+        else:
+
+            class Progress(keras.callbacks.Callback):
+                def on_train_batch_end(self, batch, logs=None):
+                    nonlocal out_of_time
+                    # Keras reports the running mean of the epoch; keep the batch's own loss.
+                    mean = float((logs or {}).get("loss", math.nan))
+                    n = len(losses) + 1
+                    if after_batch(mean * n - sum(losses)):
+                        out_of_time = True
+                        self.model.stop_training = True
+
+            model.fit(
+                x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
+                callbacks=[Progress()],
+            )  # fmt: skip
+    return float(np.mean(losses)), out_of_time
