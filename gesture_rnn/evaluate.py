@@ -144,14 +144,16 @@ def evaluate_model(model: BatchModel, performances: list[Performance]) -> dict:
     tally = Tally(ensemble)
     for performance in performances:
         x, y = performance_sequences(performance, ensemble)
+        rows = np.arange(x.shape[0])
+        chosen = np.empty(x.shape, dtype=np.float64)
+        predicted = np.empty(x.shape, dtype=np.int64)
         state = model.initial_state(x.shape[0])
         for t in range(x.shape[1]):
             probabilities, state = model.step_codes(x[:, t], state)
             probabilities = np.asarray(probabilities)
-            target = y[:, t]
-            chosen = probabilities[np.arange(len(target)), target]
-            nll = -np.log(np.maximum(chosen, MIN_PROBABILITY))
-            tally.add(nll, np.argmax(probabilities, axis=1), target)
+            chosen[:, t] = probabilities[rows, y[:, t]]
+            predicted[:, t] = np.argmax(probabilities, axis=1)
+        tally.add(-np.log(np.maximum(chosen, MIN_PROBABILITY)), predicted, y)
         log.debug("evaluated %s: %d orderings x %d steps", performance.name, *x.shape)
     return tally.figures()
 
