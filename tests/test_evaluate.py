@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 
 import numpy as np
 import pytest
 
-from gesture_rnn.corpus import Performance
+from gesture_rnn.corpus import Performance, Selection
 from gesture_rnn.evaluate import (
     EvaluationError,
     MarkovBaseline,
@@ -16,8 +17,10 @@ from gesture_rnn.evaluate import (
     evaluate_model,
     persistence_baseline,
 )
-from gesture_rnn.gestures import NUM_GESTURES, encode_ensemble
+from gesture_rnn.gestures import NUM_GESTURES, decode_ensemble, encode_ensemble
 from gesture_rnn.prepare import build_sequences
+from tests.synthetic import FakePerformance, write_corpus
+from tests.test_generate import gesture_rnn, write_tiny_model
 
 
 def performance(columns, name="toy") -> Performance:
@@ -173,3 +176,124 @@ def test_bad_inputs_are_clear_errors():
         MarkovBaseline.fit([DUET], ensemble=2, alpha=0)
     with pytest.raises(EvaluationError, match="epsilon"):
         persistence_baseline([DUET], ensemble=2, epsilon=1.0)
+
+
+# -- with real model files (numpy runtime; the files are written without TensorFlow) --------
+
+
+def test_a_model_file_with_a_constant_answer_by_hand(tmp_path):
+    from gesture_rnn.runtime import load
+
+    # The LSTM is all zeros, so every step gives state 1 probability 0.99, the rest 0.01/8.
+    model = load(write_tiny_model(tmp_path / "m.h5", ensemble=2, favour=1))
+    figures = evaluate_model(model, [DUET])
+    # targets: 0 1 1 (lead p0), 1 2 1 (lead p1): 4 hits of 6
+    assert figures["accuracy"] == pytest.approx(4 / 6)
+    expected = (-4 * math.log(0.99) - 2 * math.log(0.01 / 8)) / 6
+    assert figures["nll"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_batched_evaluation_equals_stepping_each_ordering_alone(tmp_path):
+    from gesture_rnn.runtime import load
+
+    model = load(write_tiny_model(tmp_path / "m.h5", ensemble=3, seed=4))
+    rng = np.random.default_rng(1)
+    performances = [performance(rng.integers(0, 9, size=(4, 15)), "q")]  # 24 orderings
+    total, steps = 0.0, 0
+    for x, y in (build_sequences(performances, 3, 1).sequence(j) for j in range(24)):
+        model.reset()
+        for code, target in zip(x, y, strict=True):
+            lead, before = int(code) % 9, decode_ensemble(int(code) // 9, 2)
+            total -= math.log(model.step(lead, before)[target])
+            steps += 1
+    assert evaluate_model(model, performances)["nll"] == pytest.approx(total / steps, rel=1e-5)
+
+
+def trio_corpus(root, seed: int = 0):
+    """Trios (two of them a demonstration or a composition, left out) and quartets."""
+    rng = np.random.default_rng(seed)
+
+    def fake(name, players, seconds, **kw):
+        return FakePerformance(name, rng.integers(0, 3, size=(seconds, players)), **kw)
+
+    return write_corpus(
+        root,
+        [
+            fake("t1", 3, 20),
+            fake("t2", 3, 12),
+            fake("t3", 3, 9),
+            fake("t-demo", 3, 10, context="demonstration"),
+            fake("t-comp", 3, 10, type="composition"),
+            fake("q1", 4, 11),
+            fake("q2", 4, 8),
+        ],
+    )
+
+
+SPLIT = {"train": ["t1", "q1"], "validation": ["t2"], "test": ["t3", "q2"]}
+
+
+def test_evaluate_command_end_to_end(tmp_path):
+    from gesture_rnn.corpus import load_corpus
+    from gesture_rnn.runtime import load
+
+    corpus = trio_corpus(tmp_path / "corpus")
+    model_file = write_tiny_model(tmp_path / "m.h5", ensemble=3, seed=5, split=SPLIT)
+    result = gesture_rnn("evaluate", "--model", model_file, "--data", corpus, "--baseline-split")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) == {
+        "model", "persistence", "markov", "performances", "steps", "ensemble", "split",
+        "model_file",
+    }  # fmt: skip
+    # exactly 3 players, improvisations, not demonstrations: t1 t2 t3, 6 orderings each
+    assert report["performances"] == 3 and report["ensemble"] == 3 and report["split"] == "all"
+    assert report["steps"] == 6 * (19 + 11 + 8)
+    trios = load_corpus(corpus, Selection(performers=3))
+    assert [p.name for p in trios] == ["t1", "t2", "t3"]
+    assert report["model"] == evaluate_model(load(model_file), trios)
+    assert report["persistence"] == persistence_baseline(trios, 3)
+    # the Markov baseline learns from the train split as training did: t1, and q1 (4 >= 3)
+    train = load_corpus(corpus, Selection(min_performers=3))
+    train = [p for p in train if p.name in SPLIT["train"]]
+    markov = MarkovBaseline.fit(train, 3).evaluate(trios)
+    assert report["markov"]["fitted_performances"] == 2
+    assert report["markov"]["fitted_transitions"] == 6 * 19 + 24 * 10
+    assert report["markov"]["nll"] == pytest.approx(markov["nll"])
+    assert len(report["model"]["per_player_accuracy"]) == 2
+
+
+def test_evaluate_command_splits_and_bad_input(tmp_path, capsys):
+    from gesture_rnn.cli import main
+
+    corpus = trio_corpus(tmp_path / "corpus")
+    other = trio_corpus(tmp_path / "other", seed=1)
+    model = str(write_tiny_model(tmp_path / "m.h5", ensemble=3, seed=5, split=SPLIT))
+
+    def run(*argv) -> dict:
+        assert main(["evaluate", "--model", model, "--data", str(corpus), *argv]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    test = run("--split", "test", "--baseline-train", str(other))
+    assert test["performances"] == 1 and test["steps"] == 6 * 8  # t3 (q2 has 4 players)
+    assert test["split"] == "test" and test["markov"]["fitted_performances"] == 5
+    assert "markov" not in run("--split", "validation")
+
+    def error(*argv, model=model, data=corpus) -> str:
+        assert main(["evaluate", "--model", str(model), "--data", str(data), *argv]) == 1
+        message = capsys.readouterr().err.strip()
+        assert message.startswith("gesture-rnn: error: ") and "\n" not in message
+        return message
+
+    quartet = write_tiny_model(tmp_path / "q.h5", ensemble=4)
+    duets = write_corpus(tmp_path / "duets", [FakePerformance("d", np.zeros((5, 2), int))])
+    assert "model is for an ensemble of 4 players" in error(model=quartet, data=duets)
+    assert "records no test split" in error("--split", "test", model=quartet)
+    assert "records no train split" in error("--baseline-split", model=quartet)
+    elsewhere = write_tiny_model(tmp_path / "e.h5", ensemble=3, split={"test": ["x", "y"]})
+    assert "none of the 2 performances" in error("--split", "test", model=elsewhere)
+    assert "does not exist" in error(data=tmp_path / "nowhere")
+    assert "does not exist" in error(model=tmp_path / "nope.h5")
+    with pytest.raises(SystemExit) as exit:
+        main(["evaluate", "--data", str(corpus), "--baseline-split", "--baseline-train", "x"])
+    assert exit.value.code == 2

@@ -1,0 +1,313 @@
+"""Generation, lead parts, the CSV/PNG/MIDI writers, and ``gesture-rnn generate``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from gesture_rnn.corpus import read_gesture_file
+from gesture_rnn.generate import (
+    GenerationError,
+    OutputExistsError,
+    column_names,
+    generate,
+    lead_from_corpus,
+    read_lead_csv,
+    write_csv,
+    write_midi,
+    write_png,
+)
+from gesture_rnn.gestures import NUM_GESTURES, decode_ensemble, encode_ensemble
+from tests.synthetic import FakePerformance, write_corpus
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_tiny_model(
+    path: Path,
+    ensemble: int = 3,
+    *,
+    seed: int = 0,
+    favour: int | None = None,
+    split: dict | None = None,
+) -> Path:
+    """A real model file with a 1 x 4 LSTM: random weights, or with ``favour`` an LSTM of
+    zeros (its output stays 0) and an output bias that makes that state 0.99 likely."""
+    from gesture_rnn.config import ModelConfig
+    from gesture_rnn.export import metadata_for, write_model_file
+
+    config = ModelConfig(ensemble=ensemble, layers=1, units=4, embedding=3, input="players")
+    rng = np.random.default_rng(seed)
+    states = NUM_GESTURES ** (ensemble - 1)
+    weights = {
+        "embedding": rng.normal(size=(ensemble, NUM_GESTURES, 3)),
+        "lstm_0/kernel": rng.normal(size=(3 * ensemble, 16)),
+        "lstm_0/recurrent_kernel": rng.normal(size=(4, 16)),
+        "lstm_0/bias": rng.normal(size=16),
+        "output/kernel": rng.normal(size=(4, states)),
+        "output/bias": rng.normal(size=states),
+    }
+    if favour is not None:
+        weights = {name: np.zeros_like(w) for name, w in weights.items()}
+        weights["output/bias"][favour] = np.log(0.99 * (states - 1) / 0.01)
+    weights = {name: w.astype(np.float32) for name, w in weights.items()}
+    return write_model_file(path, weights, metadata_for(config, {"split": split} if split else {}))
+
+
+def gesture_rnn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gesture_rnn", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=120,
+    )
+
+
+def write_lead(path: Path, columns: dict[str, list[int]]) -> Path:
+    lines = ["time," + ",".join(columns)]
+    for t, row in enumerate(zip(*columns.values(), strict=True)):
+        lines.append(f"2020-01-01 10:00:{t:02d}," + ",".join(map(str, row)))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class CountingModel:
+    """A model-like object that answers "player1 plays one more than a second ago,
+    player2 copies the lead": what it returns shows exactly what was fed back."""
+
+    ensemble = 3
+
+    def __init__(self):
+        self.calls: list[tuple[int, tuple[int, ...]]] = []
+        self.resets = 0
+
+    def reset(self):
+        self.resets += 1
+
+    def step(self, lead, ensemble_before):
+        self.calls.append((lead, tuple(ensemble_before)))
+        p = np.zeros(81)
+        p[encode_ensemble([(ensemble_before[0] + 1) % 9, lead])] = 1.0
+        return p
+
+    def sample(self, probabilities, temperature, rng):
+        return decode_ensemble(int(np.argmax(probabilities)), 2)
+
+
+# -- generation -----------------------------------------------------------------------------
+
+
+def test_each_answer_is_fed_back_from_an_all_n_start():
+    model = CountingModel()
+    lead = [3, 3, 5, 0, 8]
+    out = generate(model, lead, temperature=1.0, rng=0)
+    assert model.resets == 1
+    assert model.calls[0] == (3, (0, 0))  # the ensemble starts all N
+    assert model.calls[1] == (3, (1, 3))  # then hears its own last answer
+    assert out.dtype == np.int8 and out.shape == (5, 3)
+    assert out[:, 0].tolist() == lead
+    assert out[:, 1].tolist() == [1, 2, 3, 4, 5]
+    assert out[:, 2].tolist() == lead
+
+
+def test_generation_with_a_real_model_file(tmp_path):
+    from gesture_rnn.runtime import load
+
+    model = load(write_tiny_model(tmp_path / "m.h5", ensemble=3, seed=1))
+    lead = np.random.default_rng(0).integers(0, 9, size=60)
+    first = generate(model, lead, temperature=1.0, rng=7)
+    assert np.array_equal(first, generate(model, lead, temperature=1.0, rng=7))  # reset, seeded
+    assert not np.array_equal(first, generate(model, lead, temperature=1.0, rng=8))
+    assert first[:, 0].tolist() == lead.tolist()
+    assert first.min() >= 0 and first.max() < 9
+    # A model that gives one state probability 0.99: at a low temperature that is all it plays
+    sure = load(write_tiny_model(tmp_path / "sure.h5", ensemble=3, favour=encode_ensemble([4, 7])))
+    out = generate(sure, lead, temperature=0.1, rng=0)
+    assert (out[:, 1] == 4).all() and (out[:, 2] == 7).all()
+
+
+def test_bad_leads_and_temperatures():
+    with pytest.raises(GenerationError, match="value 9"):
+        generate(CountingModel(), [1, 9])
+    with pytest.raises(GenerationError, match="empty"):
+        generate(CountingModel(), [])
+    with pytest.raises(GenerationError, match="temperature"):
+        generate(CountingModel(), [1], temperature=0)
+
+
+# -- lead parts -----------------------------------------------------------------------------
+
+
+def test_read_lead_csv(tmp_path):
+    one = write_lead(tmp_path / "one.csv", {"alice": [1, 2, 3]})
+    assert read_lead_csv(one).tolist() == [1, 2, 3]
+    two = write_lead(tmp_path / "two.csv", {"alice": [1, 2, 3], "bob": [4, 5, 6]})
+    assert read_lead_csv(two, "bob").tolist() == [4, 5, 6]
+    with pytest.raises(GenerationError, match=r"2 players \(alice, bob\); choose one"):
+        read_lead_csv(two)
+    with pytest.raises(GenerationError, match="no player 'carol'; its players: alice, bob"):
+        read_lead_csv(two, "carol")
+    with pytest.raises(GenerationError, match="does not exist"):
+        read_lead_csv(tmp_path / "missing.csv")
+    bad = write_lead(tmp_path / "bad.csv", {"alice": [1, 12]})
+    with pytest.raises(GenerationError, match="not a gesture code 0-8"):
+        read_lead_csv(bad)
+    (tmp_path / "header.csv").write_text("seconds,alice\n0,1\n")
+    with pytest.raises(GenerationError, match="expected 'time' then one column per player"):
+        read_lead_csv(tmp_path / "header.csv")
+
+
+def test_lead_from_a_corpus_performance(tmp_path):
+    gestures = np.array([[1, 2], [3, 4], [5, 6]])
+    write_corpus(tmp_path, [FakePerformance("perf-A", gestures, players=["ann", "ben"])])
+    assert lead_from_corpus(tmp_path, "perf-A", "ben").tolist() == [2, 4, 6]
+    with pytest.raises(GenerationError, match="no performance named 'perf-a'; did you mean perf-A"):
+        lead_from_corpus(tmp_path, "perf-a", "ben")
+    with pytest.raises(GenerationError, match="no player 'cat'; its players: ann, ben"):
+        lead_from_corpus(tmp_path, "perf-A", "cat")
+
+
+# -- writers --------------------------------------------------------------------------------
+
+PERFORMANCE = np.array([[0, 1, 2], [3, 3, 3], [8, 0, 4], [5, 5, 6]], dtype=np.int8)
+COLUMNS = column_names(3)
+
+
+def test_csv_loads_back_as_a_gesture_file(tmp_path):
+    path = write_csv(tmp_path / "p.csv", PERFORMANCE, COLUMNS)
+    gestures, players = read_gesture_file(path)
+    assert players == ("lead", "player1", "player2")
+    assert np.array_equal(gestures, PERFORMANCE)
+    assert path.read_text().splitlines()[:2] == ["time,lead,player1,player2", "0,0,1,2"]
+
+
+def test_midi_has_a_track_per_player_with_gestures_as_cc20(tmp_path):
+    midi = mido.MidiFile(write_midi(tmp_path / "p.mid", PERFORMANCE, COLUMNS))
+    assert midi.type == 1 and [t.name for t in midi.tracks] == list(COLUMNS)
+    assert midi.length == pytest.approx(len(PERFORMANCE))  # 60 BPM: a beat a second
+    for n, track in enumerate(midi.tracks):
+        ticks, events = 0, []
+        for message in track:
+            ticks += message.time
+            if message.type == "control_change":
+                events.append((ticks / midi.ticks_per_beat, message.channel, message.control))
+                assert message.value == PERFORMANCE[len(events) - 1, n]
+        # lead on channel 1 (mido counts from 0), player n on channel n + 1
+        assert events == [(t, n, 20) for t in range(len(PERFORMANCE))]
+    tempos = [m.tempo for m in midi.tracks[0] if m.type == "set_tempo"]
+    assert tempos == [1_000_000]
+
+
+def test_png_is_a_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = write_png(tmp_path / "p.png", PERFORMANCE, COLUMNS, title="test")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_png_without_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
+    with pytest.raises(GenerationError, match="needs matplotlib, which is not installed"):
+        write_png(tmp_path / "p.png", PERFORMANCE, COLUMNS)
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_writers_never_overwrite_without_force(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("something the user made\n")
+    with pytest.raises(OutputExistsError, match="already exists; use --force"):
+        write_csv(path, PERFORMANCE, COLUMNS)
+    with pytest.raises(OutputExistsError):
+        write_midi(path, PERFORMANCE, COLUMNS)
+    assert path.read_text() == "something the user made\n"
+    write_csv(path, PERFORMANCE, COLUMNS, force=True)
+    assert np.array_equal(read_gesture_file(path)[0], PERFORMANCE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.csv"]  # no temporary files left
+    with pytest.raises(GenerationError, match="does not exist"):
+        write_csv(tmp_path / "no" / "p.csv", PERFORMANCE, COLUMNS)
+    with pytest.raises(GenerationError, match="not a gesture code"):
+        write_csv(tmp_path / "p.csv", PERFORMANCE + 1, COLUMNS)
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def test_generate_command_end_to_end(tmp_path):
+    model = write_tiny_model(tmp_path / "m.h5", ensemble=3, seed=2)
+    lead = write_lead(tmp_path / "lead.csv", {"me": [0, 1, 1, 2, 3, 3, 3, 8, 8, 0]})
+    result = gesture_rnn(
+        "generate", "--model", model, "--lead", lead, "--seed", "5", "--out", tmp_path / "run"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "seed 5" in result.stdout
+    gestures, players = read_gesture_file(tmp_path / "run.csv")
+    assert players == ("lead", "player1", "player2")
+    assert gestures[:, 0].tolist() == [0, 1, 1, 2, 3, 3, 3, 8, 8, 0]
+    midi = mido.MidiFile(tmp_path / "run.mid")
+    assert len(midi.tracks) == 3
+    cc = [m.value for m in midi.tracks[2] if m.type == "control_change"]
+    assert cc == gestures[:, 2].tolist()
+    assert (tmp_path / "run.png").read_bytes()[:4] == b"\x89PNG"
+
+    # Again: refused, nothing touched; with --force and the same seed, the same performance.
+    before = (tmp_path / "run.csv").read_bytes()
+    again = gesture_rnn("generate", "--model", model, "--lead", lead, "--out", tmp_path / "run")
+    assert again.returncode == 1
+    assert again.stderr.strip().count("\n") == 0 and "already exists" in again.stderr
+    forced = gesture_rnn(
+        "generate", "--model", model, "--lead", lead, "--seed", "5", "--out-csv",
+        tmp_path / "run.csv", "--force",
+    )  # fmt: skip
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "run.csv").read_bytes() == before
+
+
+def test_generate_command_from_a_corpus_performance_and_bad_input(tmp_path, capsys):
+    from gesture_rnn.cli import main
+
+    model = write_tiny_model(tmp_path / "m.h5", ensemble=2, seed=3)
+    gestures = np.array([[1, 2], [3, 4], [5, 6], [7, 8]])
+    write_corpus(tmp_path / "corpus", [FakePerformance("perf-A", gestures, players=["ann", "ben"])])
+    common = ["generate", "--model", str(model)]
+    out = str(tmp_path / "x.csv")
+    args = [*common, "--data", str(tmp_path / "corpus"), "--performance", "perf-A"]
+    assert main([*args, "--player", "ben", "--out-csv", out, "--seed", "1"]) == 0
+    assert read_gesture_file(out)[0][:, 0].tolist() == [2, 4, 6, 8]
+
+    def error(argv) -> str:
+        assert main(argv) == 1
+        message = capsys.readouterr().err.strip()
+        assert message.startswith("gesture-rnn: error: ") and "\n" not in message
+        return message
+
+    new = str(tmp_path / "new.csv")
+    assert "choose one with --player" in error([*args, "--out-csv", new])
+    assert "no player 'zed'" in error([*args, "--player", "zed", "--out-csv", new])
+    assert "did you mean perf-A" in error(
+        [*common, "--data", str(tmp_path / "corpus"), "--performance", "perf-a", "--player",
+         "ann", "--out-csv", new]
+    )  # fmt: skip
+    bad = write_lead(tmp_path / "bad.csv", {"me": [1, 9]})
+    assert "not a gesture code 0-8" in error([*common, "--lead", str(bad), "--out-csv", new])
+    assert "does not exist" in error(
+        [*common, "--lead", str(tmp_path / "nope.csv"), "--out-csv", new]
+    )
+    assert "--out PREFIX" in error([*common, "--lead", str(bad)])
+    good = write_lead(tmp_path / "good.csv", {"me": [1, 2]})
+    assert "model file" in error(
+        ["generate", "--model", str(tmp_path / "nope.h5"), "--lead", str(good), "--out-csv", new]
+    )
+    (tmp_path / "junk.h5").write_text("not a model")
+    assert "junk.h5 cannot be read as a model file" in error(
+        ["generate", "--model", str(tmp_path / "junk.h5"), "--lead", str(good), "--out-csv", new]
+    )
+    assert not Path(new).exists()
+    with pytest.raises(SystemExit) as exit:
+        main([*common, "--lead", str(bad), "--temperature", "0", "--out-csv", new])
+    assert exit.value.code == 2
+    assert "temperature in 0.05-5" in capsys.readouterr().err
