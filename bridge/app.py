@@ -17,7 +17,7 @@ import signal
 import socket
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import TextIO
 
 from gesture_rnn.gestures import GESTURE_NAMES
@@ -59,6 +59,10 @@ class Bridge:
         self.clock: InternalClock | None = None
         self._events: list = []  # heap of (due, order, kind, payload, tick number)
         self._order = 0
+        # Timing, for --stats: how late ticks and touches fire, and compute per tick.
+        self.timing = {
+            name: deque(maxlen=100_000) for name in ("tick_late", "tick_compute", "touch_late")
+        }
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -98,11 +102,10 @@ class Bridge:
         return 0
 
     def _run_once(self) -> None:
-        now = time.monotonic()
-        if self.clock is not None and now >= self.clock.deadline:
+        self._fire_due_events(time.monotonic())  # before a tick, which drops the rest
+        if self.clock is not None and time.monotonic() >= self.clock.deadline:
             self.tick(self.clock.deadline, self.config.period)
             self.clock.advance(time.monotonic())
-        self._fire_due_events(time.monotonic())
         deadline = self._next_deadline()
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         if timeout is not None:
@@ -216,6 +219,7 @@ class Bridge:
 
     def tick(self, start: float, duration: float) -> Tick:
         """Step the ensemble, send it, and schedule its touches from ``start``."""
+        began = time.monotonic()
         self._cancel_touches()  # a new tick replaces what is left of the last one
         tick = self.session.tick(duration)
         self.sender.tick(tick)
@@ -225,6 +229,8 @@ class Bridge:
             self.recorder.tick(tick.lead, tick.ensemble)
         for event in tick.touches:
             self._schedule(start + event.time, "touch", event)
+        self.timing["tick_late"].append(began - start)
+        self.timing["tick_compute"].append(time.monotonic() - began)
         if not self.config.quiet:
             self._show(tick)
         return tick
@@ -241,8 +247,9 @@ class Bridge:
 
     def _fire_due_events(self, now: float) -> None:
         while self._events and self._events[0][0] <= now:
-            _, _, kind, payload = heapq.heappop(self._events)
+            due, _, kind, payload = heapq.heappop(self._events)
             if kind == "touch":
+                self.timing["touch_late"].append(time.monotonic() - due)
                 self.sender.touch(payload)
                 if self.midi is not None:
                     note = self.midi.touch(payload)
@@ -259,7 +266,39 @@ class Bridge:
         )
         self.out.flush()
 
+    def timing_summary(self) -> dict:
+        """Percentiles of the timing figures in milliseconds, counts, and peak memory."""
+        import resource
+
+        import numpy as np
+
+        summary: dict = {"ticks": self.session.ticks, **self.counts}
+        for name, values in self.timing.items():
+            if values:
+                ms = np.asarray(values) * 1000.0
+                summary[name] = {
+                    "n": len(ms),
+                    "p50_ms": float(np.percentile(ms, 50)),
+                    "p99_ms": float(np.percentile(ms, 99)),
+                    "max_ms": float(ms.max()),
+                }
+        summary["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return summary
+
+    def _write_stats(self) -> None:
+        import json
+
+        path = self.config.stats
+        try:
+            tmp = path.with_name(path.name + ".partial")
+            tmp.write_text(json.dumps(self.timing_summary(), indent=1) + "\n")
+            tmp.replace(path)
+        except OSError as error:
+            log.error("could not write --stats %s: %s", path, error)
+
     def close(self) -> None:
+        if self.config.stats is not None:
+            self._write_stats()
         if self.midi is not None:
             self.midi.all_notes_off()
             self.midi.close()

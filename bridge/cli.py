@@ -43,6 +43,7 @@ def register(commands) -> None:
     add("--temperature", help="sampling temperature, 0.05-5 (default 1.0)")
     add("--seed", help="random seed, for repeatable performances")
     add("--record", metavar="FILE.csv", help="write every tick to this CSV file")
+    add("--stats", metavar="FILE.json", help="write timing statistics here at exit")
     add("--force", action="store_true", default=None, help="overwrite the --record file")
     add("--cc-scale", help="gesture CC values: raw 0-8 (default) or spread over 0-127")
     add("--quiet", action="store_true", default=None, help="no live view, one line a tick")
@@ -64,6 +65,7 @@ def _flag_values(args) -> dict:
         "temperature": args.temperature,
         "seed": args.seed,
         "record": args.record,
+        "stats": args.stats,
         "force": args.force,
         "cc_scale": args.cc_scale,
         "quiet": args.quiet,

@@ -66,6 +66,7 @@ class BridgeConfig:
     temperature: float = 1.0
     seed: int | None = None
     record: Path | None = None
+    stats: Path | None = None
     force: bool = False
     cc_scale: str = "raw"
     quiet: bool = False
@@ -132,7 +133,7 @@ def from_sources(
 
 def check(config: BridgeConfig) -> None:
     """Every option, before anything starts; raises ConfigError naming the option."""
-    for name in ("model", "corpus", "record"):
+    for name in ("model", "corpus", "record", "stats"):
         value = getattr(config, name)
         if value is not None and not isinstance(value, Path):
             if not isinstance(value, str) or not value:
@@ -193,4 +194,6 @@ def check(config: BridgeConfig) -> None:
             raise ConfigError(
                 f"--record {config.record}: already exists; choose another name or add --force"
             )
+    if config.stats is not None and not config.stats.parent.is_dir():
+        raise ConfigError(f"--stats {config.stats}: folder {config.stats.parent} does not exist")
     config.midi.check()
