@@ -23,7 +23,14 @@ from typing import Protocol
 
 import numpy as np
 
-from .corpus import CorpusFileError, gesture_file, read_gesture_file, read_metadata
+from .corpus import (
+    EVERYTHING,
+    CorpusFileError,
+    gesture_file,
+    load_corpus,
+    read_gesture_file,
+    read_metadata,
+)
 from .gestures import GESTURE_NAMES, NUM_GESTURES
 
 log = logging.getLogger(__name__)
@@ -117,13 +124,20 @@ def read_lead_csv(path: str | Path, column: str | None = None) -> np.ndarray:
     return _pick_player(gestures, players, column, f"{path}", "--lead-column")
 
 
-def lead_from_corpus(root: str | Path, performance: str, player: str) -> np.ndarray:
-    """The gestures of ``player`` in the corpus performance ``performance``."""
-    names = list(read_metadata(root)["filename"])
-    if performance not in names:
-        close = difflib.get_close_matches(performance, names, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise GenerationError(f"{root} has no performance named {performance!r}{hint}")
+def lead_from_corpus(root: str | Path, performance: str, player: str | None) -> np.ndarray:
+    """The gestures of ``player`` in the corpus performance ``performance``.
+
+    ``root`` is a corpus folder or the original single-file corpus (.h5).
+    """
+    root = Path(root)
+    if root.is_file():
+        loaded = {p.name: p for p in load_corpus(root, EVERYTHING)}
+        _check_name(root, performance, list(loaded))
+        found = loaded[performance]
+        return _pick_player(
+            found.gestures, found.players, player, f"performance {performance}", "--player"
+        )
+    _check_name(root, performance, list(read_metadata(root)["filename"]))
     file = gesture_file(root, performance)
     if not file.is_file():
         raise GenerationError(f"performance {performance} has no gesture file ({file} is missing)")
@@ -132,6 +146,13 @@ def lead_from_corpus(root: str | Path, performance: str, player: str) -> np.ndar
     except CorpusFileError as error:
         raise GenerationError(str(error)) from None
     return _pick_player(gestures, players, player, f"performance {performance}", "--player")
+
+
+def _check_name(root: Path, performance: str, names: list[str]) -> None:
+    if performance not in names:
+        close = difflib.get_close_matches(performance, names, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise GenerationError(f"{root} has no performance named {performance!r}{hint}")
 
 
 def _pick_player(

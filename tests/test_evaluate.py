@@ -297,3 +297,16 @@ def test_evaluate_command_splits_and_bad_input(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit:
         main(["evaluate", "--data", str(corpus), "--baseline-split", "--baseline-train", "x"])
     assert exit.value.code == 2
+
+
+def test_evaluate_on_the_single_file_corpus(tmp_path, capsys):
+    pytest.importorskip("tables")  # pandas needs PyTables to write the made-up file
+    from gesture_rnn.cli import main
+    from tests.test_corpus_h5 import made_up_rows, write_h5
+
+    path = write_h5(tmp_path / "corpus.h5", made_up_rows())
+    model = write_tiny_model(tmp_path / "m.h5", ensemble=4)
+    assert main(["evaluate", "--model", str(model), "--data", str(path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    # quartet-study only: the other quartet is a demonstration
+    assert report["performances"] == 1 and report["steps"] == 24 * 29

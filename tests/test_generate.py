@@ -311,3 +311,16 @@ def test_generate_command_from_a_corpus_performance_and_bad_input(tmp_path, caps
         main([*common, "--lead", str(bad), "--temperature", "0", "--out-csv", new])
     assert exit.value.code == 2
     assert "temperature in 0.05-5" in capsys.readouterr().err
+
+
+def test_lead_from_the_single_file_corpus(tmp_path):
+    pytest.importorskip("tables")  # pandas needs PyTables to write the made-up file
+    from gesture_rnn.corpus import EVERYTHING, load_corpus
+    from tests.test_corpus_h5 import made_up_rows, write_h5
+
+    path = write_h5(tmp_path / "corpus.h5", made_up_rows())
+    duet = next(p for p in load_corpus(path, EVERYTHING) if p.name == "duet-composed")
+    lead = lead_from_corpus(path, "duet-composed", duet.players[1])
+    assert lead.tolist() == duet.gestures[:, 1].tolist()
+    with pytest.raises(GenerationError, match="did you mean duet-composed"):
+        lead_from_corpus(path, "duet-compose", duet.players[1])

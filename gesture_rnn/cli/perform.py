@@ -90,7 +90,8 @@ def cmd_evaluate(args) -> None:
     base = selection(args, default_type="improvisation")
     # Evaluation: exactly k players. The Markov fit: the training selection (>= k for
     # trios and duets), so it learns from what the model learned from.
-    read_metadata(args.data)  # a missing or unreadable folder: its own error, unprefixed
+    if not args.data.is_file():  # a folder (not the single-file corpus) must be readable
+        read_metadata(args.data)  # before its errors get the prefix below
     try:
         performances = load_corpus(
             args.data, replace(selection_for(k, base), performers=k, min_performers=None)
