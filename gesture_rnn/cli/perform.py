@@ -53,9 +53,10 @@ def _split_names(model, split: str, option: str) -> set[str] | None:
         return None
     recorded = (model.metadata or {}).get("split")
     if not isinstance(recorded, dict) or not isinstance(recorded.get(split), list | tuple):
+        instead = "--split all" if option.startswith("--split") else "--baseline-train DIR"
         raise CommandError(
-            f"{option} {split}: the model records no {split} split of its performances "
-            "(models trained elsewhere may not); use --split all or --baseline-train DIR"
+            f"{option}: the model records no {split} split of its performances "
+            f"(models trained elsewhere may not); use {instead}"
         )
     return {str(name) for name in recorded[split]}
 
@@ -98,7 +99,7 @@ def cmd_evaluate(args) -> None:
         )
     except CorpusError as error:
         raise CommandError(f"the model is for an ensemble of {k} players: {error}") from None
-    split = _split_names(model, args.split, "--split")
+    split = _split_names(model, args.split, f"--split {args.split}")
     performances = _keep(performances, split, f"{args.split} split")
     markov = None
     if args.baseline_train is not None or args.baseline_split:
