@@ -288,6 +288,7 @@ def test_evaluate_command_splits_and_bad_input(tmp_path, capsys):
     quartet = write_tiny_model(tmp_path / "q.h5", ensemble=4)
     duets = write_corpus(tmp_path / "duets", [FakePerformance("d", np.zeros((5, 2), int))])
     assert "model is for an ensemble of 4 players" in error(model=quartet, data=duets)
+    assert "the Markov baseline's data" in error("--baseline-train", str(duets))
     assert "records no test split" in error("--split", "test", model=quartet)
     assert "records no train split" in error("--baseline-split", model=quartet)
     elsewhere = write_tiny_model(tmp_path / "e.h5", ensemble=3, split={"test": ["x", "y"]})

@@ -107,11 +107,11 @@ def cmd_evaluate(args) -> None:
             _split_names(model, "train", "--baseline-split") if args.baseline_split else None
         )
         fit_on = args.baseline_train or args.data
-        markov = MarkovBaseline.fit(
-            _keep(load_corpus(fit_on, selection_for(k, base)), fit_names, "train split"),
-            k,
-            args.markov_alpha,
-        )
+        try:
+            fitting = load_corpus(fit_on, selection_for(k, base))
+        except CorpusError as error:
+            raise CommandError(f"the Markov baseline's data {fit_on}: {error}") from None
+        markov = MarkovBaseline.fit(_keep(fitting, fit_names, "train split"), k, args.markov_alpha)
     log.info(
         "evaluating on %d performances, %d steps",
         len(performances),
