@@ -1,0 +1,408 @@
+"""The example patches in patches/, run for real and headless against the real bridge.
+
+Pure Data and SuperCollider's language run as processes; the bridge runs as a process with two
+--osc-out targets: the patch and a plain UDP listener that records what was sent, so what the
+patch printed can be compared with it, tick by tick. The lead gesture the patch sends is read
+back from the bridge's --record file. Max cannot run here: its patcher is checked as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import threading
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gesture_rnn.corpus import read_gesture_file
+from tests.bridge_process import BridgeProcess, Listener, free_udp_port, osc
+from tests.models import tiny_model_file
+
+REPO = Path(__file__).resolve().parent.parent
+PATCHES = REPO / "patches"
+SC_WRAPPER = REPO / "tests" / "patches" / "sc_wrapper.scd"
+
+
+def need(tool: str, package: str) -> str:
+    """The tool's path; skip without it, except in CI, which installs it (.ci/run)."""
+    path = shutil.which(tool)
+    if path is None:
+        reason = f"{tool} is not installed (Debian: apt-get install {package})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; .ci/run should have installed it")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return tiny_model_file(tmp_path_factory.mktemp("model") / "tiny.h5")
+
+
+@pytest.fixture
+def listener():
+    listener = Listener()
+    yield listener
+    listener.close()
+
+
+def stop(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """Let a process that quits by itself finish; kill it if it does not."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def wait_for_line(path: Path, text: str, proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    raise AssertionError(f"no {text!r} within {timeout} s; output:\n{path.read_text()}")
+
+
+# -- comparing what a patch printed with what the bridge sent --------------------------------
+
+
+def expected_events(messages) -> list[tuple]:
+    """The listener's OSC messages in the form the patches print them."""
+    events = []
+    for _, address, args in messages:
+        parts = address.strip("/").split("/")
+        if parts[:2] == ["ensemble", "tick"]:
+            events.append(("tick", int(args[0])))
+        elif parts[:2] == ["ensemble", "gestures"]:
+            events.append(("gestures", *map(int, args)))
+        elif parts[0] == "ensemble" and len(parts) == 3:
+            kind = parts[2]
+            values = (int(args[0]), args[1]) if kind == "gesture" else tuple(args)
+            events.append(("player", int(parts[1]), kind, *values))
+    return events
+
+
+def parse_event(words: list[str]) -> tuple:
+    def number(word):
+        value = float(word)
+        return int(value) if value.is_integer() and "." not in word else value
+
+    if words[0] == "player" and words[2] == "gesture":
+        return ("player", int(words[1]), "gesture", int(float(words[3])), words[4])
+    if words[0] == "player":
+        return ("player", int(words[1]), words[2], *(float(w) for w in words[3:]))
+    return (words[0], *(int(float(w)) for w in words[1:]))
+
+
+def by_tick(events: list[tuple]) -> dict[int, list[tuple]]:
+    """Events grouped under the tick that precedes them (those before the first are dropped)."""
+    groups: dict[int, list[tuple]] = {}
+    current = None
+    for event in events:
+        if event[0] == "tick":
+            current = groups.setdefault(event[1], [])
+        if current is not None:
+            current.append(event)
+    return groups
+
+
+def same_event(got: tuple, sent: tuple, tolerance: float) -> bool:
+    if len(got) != len(sent):
+        return False
+    for a, b in zip(got, sent, strict=True):
+        if isinstance(b, float):
+            if not math.isclose(float(a), b, rel_tol=tolerance, abs_tol=tolerance):
+                return False
+        elif a != b:
+            return False
+    return True
+
+
+def assert_patch_got_the_ensemble(printed: list[tuple], sent: list[tuple], tolerance: float):
+    got, expected = by_tick(printed), by_tick(sent)
+    ticks = sorted(got)[:-1]  # the last may have been cut short when the patch quit
+    assert len(ticks) >= 4, f"the patch printed only ticks {sorted(got)}"
+    for tick in ticks:
+        assert tick in expected, f"the patch printed tick {tick}, which the bridge never sent"
+        a, b = got[tick], expected[tick]
+        assert len(a) == len(b) and all(
+            same_event(x, y, tolerance) for x, y in zip(a, b, strict=True)
+        ), f"tick {tick}: the patch printed\n{a}\nthe bridge sent\n{b}"
+    kinds = {(e[1], e[2]) for tick in ticks for e in got[tick] if e[0] == "player"}
+    assert {(p, "gesture") for p in (1, 2, 3)} <= kinds
+    assert any(kind == "touch" for _, kind in kinds), "no touch in the ticks compared"
+
+
+def assert_bridge_got_the_lead(record: Path, lead: int) -> None:
+    rows, players = read_gesture_file(record)
+    assert players[0] == "lead"
+    leads = rows[:, 0].tolist()
+    # nothing else sends /lead/gesture: the bridge starts at N and only the patch changes it
+    assert leads[0] == 0 and leads[-1] == lead, f"lead gestures recorded: {leads}"
+
+
+def start_bridge(model: Path, patch_port: int, listener: Listener, record: Path, *more):
+    return BridgeProcess(
+        "--model", model, "--osc-out", f"127.0.0.1:{patch_port}",
+        "--osc-out", f"127.0.0.1:{listener.port}", "--period", 0.2, "--seed", 1,
+        "--record", record, "--quiet", *more,
+    )  # fmt: skip
+
+
+# -- Pure Data ------------------------------------------------------------------------------
+
+
+def pd_wrapper(
+    folder: Path, listen: int, bridge: int, seconds: float, lead: int | None, wav: Path | None
+) -> Path:
+    """A test-only patch: our patch as an abstraction with the test's ports, its message outlet
+    printed, its audio written to ``wav``, ``lead`` sent into its inlet every 200 ms; it quits
+    after ``seconds``."""
+    lines = [
+        "#N canvas 0 0 600 400 12;",
+        f"#X obj 20 20 gesture-rnn {listen} {bridge};",  # 0
+        "#X obj 20 80 print recv;",  # 1
+        "#X obj 300 20 loadbang;",  # 2
+        "#X obj 300 50 t b b b;",  # 3
+        "#X msg 300 80 ready;",  # 4
+        "#X obj 300 110 print gesture-rnn-test;",  # 5
+        f"#X obj 400 80 delay {int(seconds * 1000)};",  # 6
+        "#X obj 400 110 t b b;",  # 7
+        "#X msg 400 140 \\; pd quit;",  # 8
+        "#X msg 500 140 stop;",  # 9
+        "#X obj 150 200 writesf~ 2;",  # 10
+        f"#X msg 200 140 open {wav or 'unused.wav'} \\, start;",  # 11
+        "#X obj 20 140 metro 200;",  # 12
+        f"#X msg 20 170 {lead if lead is not None else 0};",  # 13
+        "#X connect 0 0 1 0;",
+        "#X connect 2 0 3 0;",
+        "#X connect 3 1 4 0;",
+        "#X connect 4 0 5 0;",
+        "#X connect 3 0 6 0;",
+        "#X connect 6 0 7 0;",
+        "#X connect 7 0 8 0;",
+        "#X connect 7 1 9 0;",
+        "#X connect 9 0 10 0;",
+        "#X connect 12 0 13 0;",
+        "#X connect 13 0 0 0;",
+    ]
+    if wav is not None:
+        lines += ["#X connect 3 2 11 0;", "#X connect 11 0 10 0;"]
+        lines += ["#X connect 0 1 10 0;", "#X connect 0 2 10 1;"]
+    if lead is not None:
+        lines.append("#X connect 3 0 12 0;")
+    path = folder / "wrapper.pd"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def start_pd(wrapper: Path, log: Path) -> subprocess.Popen:
+    pd = need("pd", "puredata-core")
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            [pd, "-nogui", "-nosound", "-nomidi", "-stderr", "-noprefs",
+             "-path", str(PATCHES), "-open", str(wrapper)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=wrapper.parent,
+        )  # fmt: skip
+
+
+def pd_printed(log: Path) -> list[tuple]:
+    events = []
+    for line in log.read_text().splitlines():
+        if line.startswith("recv: "):
+            words = line.removeprefix("recv: ").split()
+            events.append(parse_event(words[1:] if words[0] == "list" else words))
+    return events
+
+
+def test_pd_patch_receives_the_bridge_and_sends_it_the_lead(tiny_model, listener, tmp_path):
+    need("pd", "puredata-core")
+    pd_port, record, log = free_udp_port(), tmp_path / "take.csv", tmp_path / "pd.log"
+    lead = 5  # VSS
+    bridge = start_bridge(tiny_model, pd_port, listener, record)
+    pd = None
+    try:
+        wrapper = pd_wrapper(tmp_path, pd_port, bridge.port, 2.5, lead, None)
+        pd = start_pd(wrapper, log)
+        listener.collect(6.0, until=lambda m: pd.poll() is not None)
+        stop(pd)
+    finally:
+        if pd is not None and pd.poll() is None:
+            pd.kill()
+        bridge.stop()
+    output = log.read_text()
+    assert "couldn't create" not in output, f"Pd could not make an object:\n{output}"
+    assert pd.returncode == 0, output
+    assert_patch_got_the_ensemble(pd_printed(log), expected_events(listener.messages), 1e-4)
+    assert_bridge_got_the_lead(record, lead)
+
+
+def test_pd_patch_sound_follows_gestures_and_touches(tmp_path):
+    """Each player's voice: silent for N, pitch from touch x, panned by player."""
+    need("pd", "puredata-core")
+    pd_port, log, wav = free_udp_port(), tmp_path / "pd.log", tmp_path / "out.wav"
+    wrapper = pd_wrapper(tmp_path, pd_port, free_udp_port(), 3.3, None, wav)
+    pd = start_pd(wrapper, log)
+    sock = Listener()  # only for its socket: this test plays the bridge's part by hand
+    try:
+        wait_for_line(log, "gesture-rnn-test: ready", pd)
+        start = time.monotonic()
+
+        def send(address, *args):
+            sock.sock.sendto(osc(address, *args), ("127.0.0.1", pd_port))
+
+        def at(seconds):
+            time.sleep(max(0.0, start + seconds - time.monotonic()))
+
+        for player in (1, 2, 3):  # 0-1 s: everyone plays N
+            send(f"/ensemble/{player}/gesture", 0, "N")
+        at(1.0)  # 1-2 s: player 1 (left) swipes at the left edge: MIDI 48
+        send("/ensemble/1/gesture", 3, "FS")
+        send("/ensemble/1/touch", 0.0, 0.0, 0.0)
+        at(2.0)  # 2-3 s: player 1 stops, player 3 (right) taps at the right edge: MIDI 84
+        send("/ensemble/1/gesture", 0, "N")
+        send("/ensemble/3/gesture", 1, "FT")
+        send("/ensemble/3/touch", 1.0, 0.0, 0.0)
+        stop(pd)
+    finally:
+        sock.close()
+        if pd.poll() is None:
+            pd.kill()
+    with wave.open(str(wav)) as w:
+        rate, channels = w.getframerate(), w.getnchannels()
+        frames = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    audio = frames.reshape(-1, channels).astype(np.float64) / 32768.0
+    assert len(audio) > 2.9 * rate, f"only {len(audio) / rate:.2f} s recorded"
+
+    def window(a, b):  # the middle of a phase, past the 300 ms level ramps
+        return audio[int(a * rate) : int(b * rate)]
+
+    def rms(x):
+        return float(np.sqrt(np.mean(x**2)))
+
+    def pitch(x):
+        spectrum = np.abs(np.fft.rfft(x.mean(axis=1) * np.hanning(len(x))))
+        return float(np.fft.rfftfreq(len(x), 1 / rate)[np.argmax(spectrum)])
+
+    silent, left, right = window(0.3, 0.9), window(1.4, 1.9), window(2.4, 2.9)
+    assert rms(silent) < 1e-4
+    assert rms(left[:, 0]) > 0.01 and rms(left[:, 0]) > 2 * rms(left[:, 1])
+    assert rms(right[:, 1]) > 0.01 and rms(right[:, 1]) > 2 * rms(right[:, 0])
+    assert pitch(left) == pytest.approx(440 * 2 ** ((48 - 69) / 12), abs=4)
+    assert pitch(right) == pytest.approx(440 * 2 ** ((84 - 69) / 12), abs=4)
+
+
+# -- SuperCollider --------------------------------------------------------------------------
+
+
+def start_sclang(listen: int, bridge: int, seconds: float, lead: int, log: Path):
+    sclang = need("sclang", "supercollider-language")
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",  # no display; only the language runs, no server
+        "QTWEBENGINE_DISABLE_SANDBOX": "1",  # Qt WebEngine refuses to start as root without it
+        "GESTURE_RNN_LISTEN_PORT": str(listen),
+        "GESTURE_RNN_BRIDGE_PORT": str(bridge),
+        "GESTURE_RNN_TEST_SECONDS": str(seconds),
+        "GESTURE_RNN_TEST_LEAD": str(lead),
+    }
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            [sclang, "-u", str(free_udp_port()), str(SC_WRAPPER)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+            cwd=log.parent,
+        )  # fmt: skip
+
+
+def sc_printed(log: Path) -> list[tuple]:
+    prefix = "gesture-rnn: "
+    events = []
+    for line in log.read_text(errors="replace").splitlines():
+        words = line.removeprefix(prefix).split()
+        if line.startswith(prefix) and words[0] in ("tick", "gestures", "player"):
+            events.append(parse_event(words))
+    return events
+
+
+def test_supercollider_oscdefs_receive_the_bridge_and_netaddr_sends_the_lead(
+    tiny_model, listener, tmp_path
+):
+    need("sclang", "supercollider-language")
+    sc_port, record, log = free_udp_port(), tmp_path / "take.csv", tmp_path / "sclang.log"
+    lead = 7  # SS
+    bridge = start_bridge(tiny_model, sc_port, listener, record)
+    sc = None
+    try:
+        sc = start_sclang(sc_port, bridge.port, 3.0, lead, log)
+        collector = threading.Thread(
+            target=listener.collect, args=(20.0,), kwargs={"until": lambda m: sc.poll() is not None}
+        )
+        collector.start()
+        stop(sc, timeout=20)
+        collector.join(timeout=5)
+    finally:
+        if sc is not None and sc.poll() is None:
+            sc.kill()
+        bridge.stop()
+    output = log.read_text(errors="replace")
+    assert "gesture-rnn-test: done" in output, output
+    assert f"listening on {sc_port}" in output
+    assert "ERROR" not in output, output
+    assert_patch_got_the_ensemble(sc_printed(log), expected_events(listener.messages), 1e-3)
+    assert_bridge_got_the_lead(record, lead)
+
+
+# -- Max: cannot run here; the patcher must at least be sound JSON with the right addresses ---
+
+
+def test_max_patcher_is_valid_and_wired_to_the_documented_ports_and_addresses():
+    patcher = json.loads((PATCHES / "gesture-rnn.maxpat").read_text())["patcher"]
+    boxes = {b["box"]["id"]: b["box"] for b in patcher["boxes"]}
+    texts = [b.get("text", "") for b in boxes.values()]
+    assert "udpreceive 57120" in texts
+    assert "udpsend 127.0.0.1 9000" in texts
+    assert "prepend /lead/gesture" in texts
+    routes = " ".join(t for t in texts if t.startswith("route "))
+    for address in ("/ensemble/tick", "/ensemble/gestures"):
+        assert address in routes.split()
+    for player in (1, 2, 3):
+        for kind in ("gesture", "touch"):
+            assert f"/ensemble/{player}/{kind}" in routes.split()
+    for line in patcher["lines"]:
+        (source, outlet), (dest, inlet) = (
+            line["patchline"]["source"],
+            line["patchline"]["destination"],
+        )
+        assert source in boxes and dest in boxes, line
+        assert outlet < boxes[source]["numoutlets"] and inlet < boxes[dest]["numinlets"], line
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            box = todo.pop()
+            if box == goal:
+                return True
+            seen.add(box)
+            todo += [
+                ln["patchline"]["destination"][0]
+                for ln in patcher["lines"]
+                if ln["patchline"]["source"][0] == box
+                and ln["patchline"]["destination"][0] not in seen
+            ]
+        return False
+
+    ids = {b.get("text", ""): i for i, b in boxes.items()}
+    assert reaches(
+        ids["udpreceive 57120"], next(i for t, i in ids.items() if t.startswith("route "))
+    )
+    assert reaches(ids["prepend /lead/gesture"], ids["udpsend 127.0.0.1 9000"])
