@@ -31,6 +31,7 @@ from .corpus import (
     read_gesture_file,
     read_metadata,
 )
+from .evaluate import single_threaded_blas
 from .gestures import GESTURE_NAMES, NUM_GESTURES
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,12 @@ def generate(
     out = np.zeros((len(lead), model.ensemble), dtype=np.int8)
     before: tuple[int, ...] = (0,) * (model.ensemble - 1)
     model.reset()
-    for t, gesture in enumerate(lead):
-        probabilities = model.step(int(gesture), before)
-        before = tuple(int(g) for g in model.sample(probabilities, temperature, rng))
-        out[t, 0] = gesture
-        out[t, 1:] = before
+    with single_threaded_blas():
+        for t, gesture in enumerate(lead):
+            probabilities = model.step(int(gesture), before)
+            before = tuple(int(g) for g in model.sample(probabilities, temperature, rng))
+            out[t, 0] = gesture
+            out[t, 1:] = before
     return out
 
 
