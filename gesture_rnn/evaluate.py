@@ -142,9 +142,7 @@ def _check(performances: list[Performance], ensemble: int) -> None:
 
 def count_steps(performances: list[Performance], ensemble: int) -> int:
     """How many steps the figures are over: orderings x (seconds - 1), summed."""
-    return sum(
-        len(orderings(p.num_players, ensemble)) * max(0, p.seconds - 1) for p in performances
-    )
+    return sum(math.perm(p.num_players, ensemble) * max(0, p.seconds - 1) for p in performances)
 
 
 def evaluate_model(model: BatchModel, performances: list[Performance]) -> dict:
