@@ -30,7 +30,7 @@ from .session import Session, Tick
 log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 65536
-READ_BATCH = 64  # datagrams read between looks at the clock
+READ_BATCH = 8  # datagrams read between looks at the clock
 
 
 class Bridge:
@@ -54,6 +54,7 @@ class Bridge:
         self.counts: Counter[str] = Counter()
         self.rejections = RateLimitedLog(log)
         self.stopping = False
+        self._ran = False
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
         self.clock: InternalClock | None = None
@@ -89,6 +90,12 @@ class Bridge:
     # -- the loop -------------------------------------------------------------------------
 
     def run(self) -> int:
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS thread: a batch-1 step is a few small matrix products, and waking
+        # BLAS threads for them costs more than it saves (and jitters the tick).
+        threadpool_limits(1)
+        self._ran = True
         previous = {s: signal.signal(s, self.stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             if self.config.clock == "internal":
@@ -163,10 +170,11 @@ class Bridge:
         if command is None:
             self.counts["ignored"] += 1
             return
-        self.counts["received"] += 1
-        self.apply(command, sender)
+        if self.apply(command, sender):
+            self.counts["received"] += 1
 
-    def apply(self, command: Command, sender=None) -> None:
+    def apply(self, command: Command, sender=None) -> bool:
+        """Act on a checked command; False if it does not apply now (counted as rejected)."""
         if command.kind == "lead":
             self.session.lead = command.value
         elif command.kind == "temperature":
@@ -185,9 +193,10 @@ class Bridge:
                 self.rejections.warning(
                     "/bridge/tick", "/bridge/tick ignored: the clock is not osc"
                 )
-                return
+                return False
             now = time.monotonic()
             self.tick(now, self.period.tick(now))
+        return True
 
     def handle_midi(self, message) -> None:
         from .midi import MidiRejected, lead_gesture  # only here when MIDI is open
@@ -311,6 +320,8 @@ class Bridge:
                 os.close(fd)
             except OSError:
                 pass
+        if not self._ran:
+            return
         log.info(
             "stopped after %d ticks (%d messages in, %d rejected, %d ignored)",
             self.session.ticks,

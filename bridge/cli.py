@@ -124,11 +124,6 @@ def build(config):
     from .osc import OscSender
     from .session import Session
 
-    try:
-        model = load(config.model)
-    except ModelFileError as error:
-        raise StartupError(f"--model: {error}") from None
-    touches, touch_name = open_touches(config.corpus)
     sock = socket.socket(
         socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_DGRAM
     )
@@ -141,6 +136,15 @@ def build(config):
     except UnicodeError:
         sock.close()
         raise StartupError(f"--host {config.host!r} is not an address") from None
+    try:
+        try:
+            model = load(config.model)
+        except ModelFileError as error:
+            raise StartupError(f"--model: {error}") from None
+        touches, touch_name = open_touches(config.corpus)
+    except BaseException:
+        sock.close()
+        raise
     bridge = None
     try:
         sender = OscSender(config.osc_targets())
