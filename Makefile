@@ -3,7 +3,7 @@
 PYTHON ?= python3
 RUN_VENV ?= .venv
 TEST_VENV ?= .venv-test
-ARGS ?= --help
+ARGS ?= bridge
 
 .PHONY: run test lint clean
 
