@@ -20,9 +20,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import CorpusError, CorpusFileError
 from .gestures import NUM_GESTURES
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "CorpusError",
+    "CorpusFileError",
+    "Performance",
+    "Selection",
+    "load_corpus",
+    "read_gesture_file",
+    "read_metadata",
+    "select_performances",
+    "summarize",
+    "touch_file",
+]
 
 METADATA_FILE = Path("metadata") / "metatone-performance-information.csv"
 SINGLE_FILE = Path("metadata") / "metatone_performances_dataframe.h5"
@@ -35,14 +49,6 @@ METADATA_COLUMNS = (
     "performance_type",
 )
 DOWNLOAD_HINT = "get the corpus with: gesture-rnn corpus download --to DIR"
-
-
-class CorpusError(Exception):
-    """The corpus cannot be read or the selection leaves nothing to use."""
-
-
-class CorpusFileError(CorpusError):
-    """One file of the corpus is damaged; callers skip it."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,12 @@
+"""Errors shared by the corpus readers and the index, in a module free of pandas.
+
+The bridge and the corpus index import these at start-up, which must stay fast.
+"""
+
+
+class CorpusError(Exception):
+    """The corpus cannot be read or the selection leaves nothing to use."""
+
+
+class CorpusFileError(CorpusError):
+    """One file of the corpus is damaged; callers skip it."""
