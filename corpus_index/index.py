@@ -1,0 +1,336 @@
+"""The loaded corpus index: touch sequences by gesture, and players that continue them.
+
+A query picks a *candidate* second of the gesture (one with touches; see choice.py for
+``near`` and ``speed``) and plays that performer's touches from the start of the second
+on, for ``duration`` seconds. When the performer's label changes before the duration is
+up, the rest comes from another pick. A :class:`TouchPlayer` keeps its place instead: as
+long as it is asked for the same gesture and the source performer's label stays the same,
+each call continues where the last one stopped, so phrases run on as they were played.
+
+Never empty for gestures 1-8: a stretch that would hold no touch at all (a pause in slow
+taps, a short duration) skips ahead to the source's next touch of the same run, or picks
+again. Gesture 0 (N) is always empty. A gesture the index has no candidates for (only
+possible with a tiny corpus) is played by the procedural fallback, with a warning at load.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+from gesture_rnn.gestures import GESTURE_NAMES, NUM_GESTURES, parse_gesture
+
+from . import choice
+from .sequence import (
+    Span,
+    TouchSequence,
+    as_generator,
+    check_duration,
+    check_near,
+    check_speed,
+    empty_sequence,
+)
+from .storage import (
+    event_screens,
+    event_times,
+    event_velocity,
+    normalised_points,
+    read_index,
+    second_times,
+)
+
+log = logging.getLogger(__name__)
+
+_EPSILON = 1e-9  # seconds; below this a remaining duration is rounding noise
+
+
+def load(path: str | Path, seed=None) -> CorpusIndex:
+    """Load an index file; :class:`~corpus_index.storage.IndexFileError` if unusable.
+
+    ``seed`` seeds the generator that queries use when they are given no ``rng``.
+    """
+    arrays, attrs = read_index(path)
+    return CorpusIndex(arrays, attrs, path=Path(path), seed=seed)
+
+
+class _State:
+    """Where a player is: a stream, a time in it, and the end of the current run."""
+
+    __slots__ = ("gesture", "base", "cursor", "run_end", "run_end_time", "stream", "fallback")
+
+    def __init__(self):
+        self.gesture = -1
+        self.stream = -1
+        self.fallback = None
+
+
+class CorpusIndex:
+    """Real touches by gesture. Made by :func:`load`; query with :meth:`query`."""
+
+    kind = "corpus"
+
+    def __init__(self, arrays: dict, attrs: dict, path: Path | None = None, seed=None):
+        self.path = path
+        self.label_lag = int(attrs["label_lag"])
+        self.grid = int(attrs["grid"])
+        self.speed_edges = [float(e) for e in attrs["speed_edges"]]
+        self.n_bins = len(self.speed_edges) + 1
+        self._rng = np.random.default_rng(seed)
+
+        # Seconds: which stream, which slot (= start time in the stream), run ends.
+        starts = arrays["seconds/event_start"]
+        self.labels = arrays["seconds/label"]
+        second_stream, second_time = second_times(arrays)
+        n_seconds = len(self.labels)
+        change = np.ones(n_seconds + 1, dtype=bool)
+        change[1:-1] = (self.labels[1:] != self.labels[:-1]) | (
+            second_stream[1:] != second_stream[:-1]
+        )
+        run_starts = np.flatnonzero(change)
+        run_end = run_starts[np.searchsorted(run_starts, np.arange(n_seconds), side="right")]
+        stream_starts = arrays["streams/second_start"]
+        # Python lists: the query loop reads single values, and lists are faster at that.
+        self._starts = starts.tolist()
+        self._second_time = second_time.tolist()
+        self._second_stream = second_stream.tolist()
+        self._run_end = run_end.tolist()
+        self._base = (stream_starts[:-1] - arrays["streams/first_slot"]).tolist()
+        self.second_start, self.second_stream = starts, second_stream
+
+        # Events: times, points on a unit screen, velocity.
+        self.t = event_times(arrays, second_time)
+        self.screen = event_screens(arrays)
+        self.screens = list(zip(arrays["screens/width"], arrays["screens/height"], strict=True))
+        self.x, self.y = normalised_points(
+            arrays["events/x_half"],
+            arrays["events/y_half"],
+            self.screen,
+            arrays["screens/width"],
+            arrays["screens/height"],
+        )
+        np.clip(self.x, 0, 1, out=self.x)
+        np.clip(self.y, 0, 1, out=self.y)
+        self.velocity = event_velocity(arrays)
+        for array in (self.t, self.x, self.y, self.velocity):
+            array.flags.writeable = False  # queries hand out views of these
+        self._x_half, self._y_half = arrays["events/x_half"], arrays["events/y_half"]
+
+        self._items = arrays["choice/items"].tolist()
+        self._tables = {name: arrays[f"choice/{name}"].tolist() for name in choice.TABLES}
+        self.manifest = {
+            key.split("/", 1)[1]: value
+            for key, value in arrays.items()
+            if key.startswith("performances/")
+        }
+        self.skipped = list(zip(arrays["skipped/name"], arrays["skipped/reason"], strict=True))
+        self.stream_performance = arrays["streams/performance"]
+        self.stream_player = arrays["streams/player"]
+        self._fallback = None
+        self.missing = [g for g in range(1, NUM_GESTURES) if len(set(self._tables["all"][g])) == 1]
+        if self.missing:
+            names = ", ".join(GESTURE_NAMES[g] for g in self.missing)
+            log.warning(
+                "%s has no touches of %s; the procedural fallback plays %s",
+                path or "the index",
+                names,
+                "them" if len(self.missing) > 1 else "it",
+            )
+
+    # -- queries -----------------------------------------------------------------------
+
+    def query(
+        self, gesture, duration: float = 1.0, rng=None, near=None, speed=None
+    ) -> TouchSequence:
+        """Touches of ``gesture`` for ``duration`` seconds from a random source.
+
+        ``rng``: a numpy Generator (fastest), a seed, or None for the index's own
+        generator. ``near``: an (x, y) in 0-1 to prefer sources touching around there.
+        ``speed``: a velocity (screen points per event) to prefer sources moving at it.
+        """
+        return self._take(_State(), gesture, duration, rng, near, speed)
+
+    def player(self, seed=None) -> TouchPlayer:
+        """A stateful player that continues its source while the gesture holds."""
+        return TouchPlayer(self, seed)
+
+    def _take(self, state: _State, gesture, duration, rng, near, speed) -> TouchSequence:
+        # Fast paths for the usual argument types: the bridge calls this every tick.
+        if type(gesture) is int and 0 <= gesture < NUM_GESTURES:
+            g = gesture
+        else:
+            g = parse_gesture(gesture)
+        if type(duration) is not float or not 0.0 < duration < math.inf:
+            duration = check_duration(duration)
+        if g == 0:
+            state.gesture = -1
+            return empty_sequence(0, duration)
+        if rng is None:
+            rng = self._rng
+        elif type(rng) is not np.random.Generator:
+            rng = as_generator(rng)
+        if near is not None:
+            near = check_near(near)
+        if speed is not None:
+            speed = check_speed(speed)
+        if g in self.missing:
+            return self._fallback_player(state).next(g, duration, near, speed)
+        t, starts = self.t, self._starts
+        pieces: list[tuple[int, int, float]] = []  # (first event, end event, time shift)
+        spans: list[Span] = []
+        offset, remaining, have = 0.0, duration, False
+        while remaining > _EPSILON:
+            if state.gesture != g or state.cursor >= state.run_end_time:
+                self._jump(state, g, rng, near, speed)
+            cursor = state.cursor
+            end = min(cursor + remaining, state.run_end_time)
+            a = self._event_at(state, cursor)
+            b = self._event_at(state, end)
+            if a == b and not have:
+                # Nothing here and nothing yet: skip to the run's next touch, or pick again.
+                if a < starts[state.run_end]:
+                    state.cursor = float(t[a])
+                else:
+                    state.gesture = -1
+                continue
+            if a < b:
+                pieces.append((a, b, cursor - offset))
+                have = True
+            spans.append(Span(state.stream, cursor, end))
+            offset += end - cursor
+            remaining = duration - offset
+            state.cursor = end
+        return self._sequence(pieces, spans, g, duration)
+
+    def _jump(self, state: _State, g: int, rng, near, speed) -> None:
+        second = self._pick(g, rng, near, speed)
+        stream = self._second_stream[second]
+        run_end = self._run_end[second]
+        state.gesture = g
+        state.stream = stream
+        state.base = self._base[stream]
+        state.cursor = self._second_time[second]
+        state.run_end = run_end
+        state.run_end_time = self._second_time[run_end - 1] + 1.0
+
+    def _pick(self, g: int, rng, near, speed) -> int:
+        if near is None and speed is None:
+            lo, hi = self._tables["all"][g]
+        elif speed is None:
+            lo, hi = self._tables["near"][g * self.grid**2 + choice.grid_cell(near, self.grid)]
+        elif near is None:
+            lo, hi = self._tables["speed"][
+                g * self.n_bins + choice.speed_bin(speed, self.speed_edges)
+            ]
+        else:
+            cell = choice.grid_cell(near, self.grid) * self.n_bins
+            cell += choice.speed_bin(speed, self.speed_edges)
+            lo, hi = self._tables["near_speed"][g * self.grid**2 * self.n_bins + cell]
+        return self._items[lo + int(rng.random() * (hi - lo))]
+
+    def _event_at(self, state: _State, time: float) -> int:
+        """Index of the stream's first event at or after ``time`` (within the run)."""
+        slot = math.floor(time)
+        second = state.base + slot
+        if second >= state.run_end:
+            return self._starts[state.run_end]
+        lo = self._starts[second]
+        if time == slot:
+            return lo
+        return bisect.bisect_left(self.t, time, lo, self._starts[second + 1])
+
+    def _sequence(self, pieces, spans, g: int, duration: float) -> TouchSequence:
+        if len(pieces) == 1:
+            a, b, shift = pieces[0]
+            return TouchSequence(
+                self.t[a:b] - shift,
+                self.x[a:b],
+                self.y[a:b],
+                self.velocity[a:b],
+                duration,
+                g,
+                tuple(spans),
+            )
+        return TouchSequence(
+            np.concatenate([self.t[a:b] - shift for a, b, shift in pieces]),
+            np.concatenate([self.x[a:b] for a, b, _ in pieces]),
+            np.concatenate([self.y[a:b] for a, b, _ in pieces]),
+            np.concatenate([self.velocity[a:b] for a, b, _ in pieces]),
+            duration,
+            g,
+            tuple(spans),
+        )
+
+    def _fallback_player(self, state: _State):
+        from .procedural import ProceduralIndex
+
+        if self._fallback is None:
+            self._fallback = ProceduralIndex(seed=int(self._rng.integers(2**31)))
+        if state.fallback is None:
+            state.fallback = self._fallback.player(int(self._rng.integers(2**31)))
+        return state.fallback
+
+    # -- what is in it -----------------------------------------------------------------
+
+    def stream_info(self, stream: int) -> tuple[str, str]:
+        """(performance name, performer) of a stream, as in ``Span.stream``."""
+        return str(self.manifest["name"][self.stream_performance[stream]]), str(
+            self.stream_player[stream]
+        )
+
+    def raw_points(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """Events ``start:end`` in the screen points of the touch files, as recorded."""
+        return self._x_half[start:end] / 2.0, self._y_half[start:end] / 2.0
+
+    def info(self) -> dict:
+        """Counts for ``gesture-rnn corpus info``."""
+        counts = np.diff(self.second_start)
+        labelled = self.labels >= 0
+        players = {str(p) for p in self.stream_player}
+        seconds = np.bincount(self.labels[labelled], minlength=NUM_GESTURES)
+        events = np.bincount(
+            self.labels[labelled], weights=counts[labelled], minlength=NUM_GESTURES
+        )
+        touched = np.bincount(self.labels[labelled & (counts > 0)], minlength=NUM_GESTURES)
+        return {
+            "file": str(self.path) if self.path else None,
+            "performances": len(self.manifest["name"]),
+            "streams": len(self.stream_player),
+            "performers": len(players),
+            "events": int(len(self.t)),
+            "unlabelled_events": int(counts[~labelled].sum()),
+            "label_lag": self.label_lag,
+            "skipped": [{"name": str(n), "reason": str(r)} for n, r in self.skipped],
+            "gestures": {
+                GESTURE_NAMES[g]: {
+                    "seconds": int(seconds[g]),
+                    "seconds_with_touches": int(touched[g]),
+                    "events": int(events[g]),
+                }
+                for g in range(NUM_GESTURES)
+            },
+        }
+
+
+class TouchPlayer:
+    """One virtual player: ``next(gesture, duration)`` once per tick.
+
+    While the gesture stays the same and the source performer's label stays the same,
+    each call continues the source where the last call stopped; otherwise it jumps to a
+    new random source (chosen with ``near``/``speed`` when given).
+    """
+
+    def __init__(self, index: CorpusIndex, seed=None):
+        self.index = index
+        self.rng = as_generator(seed)
+        self._state = _State()
+
+    def next(self, gesture, duration: float = 1.0, near=None, speed=None) -> TouchSequence:
+        return self.index._take(self._state, gesture, duration, self.rng, near, speed)
+
+    def reset(self) -> None:
+        """Forget the source: the next call starts somewhere new."""
+        self._state = _State()

@@ -1,0 +1,323 @@
+"""The index file: plain arrays in HDF5, written through a temporary file.
+
+Every dataset is listed in :data:`SCHEMA` with its dtype; ``docs/corpus-index.md``
+explains each one. Reading checks the format name, the version, every dataset's
+presence and dtype, and that the offsets hang together, so a truncated, corrupt or
+foreign file is one :class:`IndexFileError` naming the file, never a traceback later.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+import numpy as np
+
+from gesture_rnn.corpus import CorpusError
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAME = "gesture-rnn corpus index"
+FORMAT_VERSION = 1
+BUILD_HINT = "build one with: gesture-rnn corpus build --data DIR --out FILE"
+
+# dataset -> dtype ("str" for UTF-8 strings). Each is 1-D except the choice ranges (n, 2).
+SCHEMA: dict[str, str] = {
+    "events/us_in_second": "uint32",
+    "events/x_half": "int16",
+    "events/y_half": "int16",
+    "events/velocity_derived_bits": "uint8",
+    "events/velocity_given": "float32",
+    "screen_runs/start": "int64",
+    "screen_runs/screen": "int8",
+    "screens/width": "int16",
+    "screens/height": "int16",
+    "seconds/event_start": "int64",
+    "seconds/label": "int8",
+    "streams/second_start": "int64",
+    "streams/first_slot": "int32",
+    "streams/performance": "int32",
+    "streams/player": "str",
+    "performances/name": "str",
+    "performances/context": "str",
+    "performances/type": "str",
+    "performances/orientation": "str",
+    "performances/touch_file": "str",
+    "performances/time_zero": "str",
+    "performances/players": "int32",
+    "skipped/name": "str",
+    "skipped/reason": "str",
+    "choice/items": "int32",
+    "choice/all": "int64",
+    "choice/near": "int64",
+    "choice/speed": "int64",
+    "choice/near_speed": "int64",
+}
+ATTRIBUTES = ("format", "version", "label_lag", "grid", "speed_edges", "min_pool")
+# Big arrays compress; tiny ones are not worth a filter.
+_COMPRESS = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+_CHUNK = 1 << 18
+
+
+class IndexFileError(CorpusError):
+    """A corpus index file that cannot be used: missing, damaged or of another version."""
+
+
+def write_index(path: str | Path, arrays: dict[str, np.ndarray], attrs: dict) -> Path:
+    """Write ``arrays`` (every :data:`SCHEMA` entry) to ``path`` via a temporary file.
+
+    The finished file replaces ``path`` only once it is complete, so a failed or
+    interrupted build never leaves a half-written index behind.
+    """
+    import h5py
+
+    path = Path(path)
+    missing = sorted(set(SCHEMA) - set(arrays))
+    if missing:
+        raise ValueError(f"write_index: missing arrays {missing}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT_NAME
+            f.attrs["version"] = FORMAT_VERSION
+            for key, value in attrs.items():
+                f.attrs[key] = value
+            for name, kind in SCHEMA.items():
+                _write_dataset(f, name, kind, arrays[name])
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _write_dataset(f, name: str, kind: str, value) -> None:
+    import h5py
+
+    if kind == "str":
+        data = np.array([str(v) for v in value], dtype=object)
+        f.create_dataset(name, data=data, dtype=h5py.string_dtype("utf-8"))
+        return
+    data = np.ascontiguousarray(value, dtype=kind)
+    options = {}
+    if data.size > 4096:
+        options = dict(_COMPRESS, chunks=(min(_CHUNK, len(data)),) + data.shape[1:])
+    f.create_dataset(name, data=data, **options)
+
+
+def read_index(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Every dataset and the attributes of an index file, checked.
+
+    Raises :class:`IndexFileError` naming the file for anything that is not a complete
+    index of this version.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise IndexFileError(f"{path}: no such corpus index; {BUILD_HINT}")
+    if path.is_dir():
+        raise IndexFileError(f"{path} is a folder, not a corpus index file")
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as error:
+        raise IndexFileError(
+            f"{path} is not a corpus index (not a readable HDF5 file: {_reason(error)})"
+        ) from None
+    with f:
+        attrs = _read_attributes(path, f)
+        arrays: dict[str, np.ndarray] = {}
+        for name, kind in SCHEMA.items():
+            arrays[name] = _read_dataset(path, f, name, kind)
+    check_arrays(path, arrays, attrs)
+    return arrays, attrs
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _read_attributes(path: Path, f) -> dict:
+    found = f.attrs.get("format")
+    if isinstance(found, bytes):
+        found = found.decode("utf-8", "replace")
+    if found != FORMAT_NAME:
+        raise IndexFileError(f"{path} is an HDF5 file but not a gesture-rnn corpus index")
+    version = f.attrs.get("version")
+    if version != FORMAT_VERSION:
+        raise IndexFileError(
+            f"{path} is a corpus index of format version {version}; this gesture-rnn reads "
+            f"version {FORMAT_VERSION}: rebuild it with gesture-rnn corpus build"
+        )
+    missing = [name for name in ATTRIBUTES if name not in f.attrs]
+    if missing:
+        raise IndexFileError(f"{path}: damaged corpus index (attribute {missing[0]} missing)")
+    attrs = {}
+    for key, value in f.attrs.items():
+        attrs[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return attrs
+
+
+def _read_dataset(path: Path, f, name: str, kind: str) -> np.ndarray:
+    if name not in f:
+        raise IndexFileError(f"{path}: damaged corpus index (dataset {name} missing)")
+    node = f[name]
+    try:
+        if kind == "str":
+            return np.array(node.asstr()[()], dtype=object)
+        data = node[()]
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise IndexFileError(
+            f"{path}: damaged corpus index (dataset {name} unreadable: {_reason(error)})"
+        ) from None
+    if not isinstance(data, np.ndarray) or data.dtype != np.dtype(kind):
+        found = getattr(data, "dtype", type(data).__name__)
+        raise IndexFileError(f"{path}: damaged corpus index ({name} has type {found}, not {kind})")
+    return data
+
+
+def check_arrays(path: Path, a: dict[str, np.ndarray], attrs: dict) -> None:
+    """The offsets and codes must hang together; cheap checks, all O(n)."""
+
+    def bad(message: str) -> IndexFileError:
+        return IndexFileError(f"{path}: damaged corpus index ({message})")
+
+    n_events = len(a["events/us_in_second"])
+    for name in ("x_half", "y_half"):
+        if len(a[f"events/{name}"]) != n_events:
+            raise bad(f"events/{name} has {len(a[f'events/{name}'])} entries, not {n_events}")
+    if n_events and a["events/us_in_second"].max() >= 1_000_000:
+        raise bad("events/us_in_second holds a value of a second or more")
+    bits = a["events/velocity_derived_bits"]
+    if len(bits) != (n_events + 7) // 8:
+        raise bad("events/velocity_derived_bits does not have one bit per event")
+    given = n_events - int(np.unpackbits(bits, count=n_events).sum())
+    if len(a["events/velocity_given"]) != given:
+        raise bad(f"events/velocity_given does not have the {given} values the bits ask for")
+    n_screens = len(a["screens/width"])
+    if len(a["screens/height"]) != n_screens or n_screens == 0:
+        raise bad("screens/width and screens/height differ in length")
+    runs, screens = a["screen_runs/start"], a["screen_runs/screen"]
+    if len(runs) != len(screens) or (n_events and (len(runs) == 0 or runs[0] != 0)):
+        raise bad("screen_runs do not start at the first event")
+    if np.any(np.diff(runs) < 1) or (len(runs) and runs[-1] >= max(n_events, 1)):
+        raise bad("screen_runs/start is not increasing within the events")
+    if len(screens) and (screens.min() < 0 or screens.max() >= n_screens):
+        raise bad("screen_runs/screen refers to a screen that is not listed")
+    starts = a["seconds/event_start"]
+    n_seconds = len(a["seconds/label"])
+    if len(starts) != n_seconds + 1 or starts[0] != 0 or starts[-1] != n_events:
+        raise bad("seconds/event_start does not cover the events")
+    if np.any(np.diff(starts) < 0):
+        raise bad("seconds/event_start is not sorted")
+    labels = a["seconds/label"]
+    if n_seconds and (labels.min() < -1 or labels.max() > 8):
+        raise bad("seconds/label holds a value outside -1..8")
+    streams = a["streams/second_start"]
+    n_streams = len(a["streams/first_slot"])
+    if len(streams) != n_streams + 1 or streams[0] != 0 or streams[-1] != n_seconds:
+        raise bad("streams/second_start does not cover the seconds")
+    if np.any(np.diff(streams) < 1):
+        raise bad("streams/second_start is not increasing")
+    n_performances = len(a["performances/name"])
+    performance = a["streams/performance"]
+    if len(performance) != n_streams or len(a["streams/player"]) != n_streams:
+        raise bad("streams/performance or streams/player has the wrong length")
+    if n_streams and (performance.min() < 0 or performance.max() >= n_performances):
+        raise bad("streams/performance refers to a performance that is not listed")
+    for name in ("context", "type", "orientation", "touch_file", "time_zero", "players"):
+        if len(a[f"performances/{name}"]) != n_performances:
+            raise bad(f"performances/{name} has the wrong length")
+    if len(a["skipped/reason"]) != len(a["skipped/name"]):
+        raise bad("skipped/name and skipped/reason differ in length")
+    items = a["choice/items"]
+    if len(items) and (items.min() < 0 or items.max() >= n_seconds):
+        raise bad("choice/items refers to a second that does not exist")
+    # Queries rely on this: every second they may pick has a gesture and touches.
+    if len(items) and (np.any(labels[items] < 1) or np.any(starts[items + 1] == starts[items])):
+        raise bad("choice/items lists a second without a gesture or without touches")
+    grid, bins = int(attrs["grid"]), len(attrs["speed_edges"]) + 1
+    sizes = {"all": 9, "near": 9 * grid * grid, "speed": 9 * bins, "near_speed": 9 * grid**2 * bins}
+    for name, size in sizes.items():
+        ranges = a[f"choice/{name}"]
+        if ranges.shape != (size, 2):
+            raise bad(f"choice/{name} has shape {ranges.shape}, not {(size, 2)}")
+        if np.any(ranges[:, 0] > ranges[:, 1]) or (
+            size and (ranges.min() < 0 or ranges.max() > len(items))
+        ):
+            raise bad(f"choice/{name} holds ranges outside choice/items")
+
+
+# -- values the arrays stand for (used by build and load alike) -------------------------
+
+
+def derived_velocity(x_half: np.ndarray, y_half: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Points moved since the event before, in the same stream; 0 at each stream start.
+
+    Most corpus velocities are exactly this, so the index stores only the others. Build
+    and load both call this one function (integer squares, one float32 square root), so
+    both get the same float32 values.
+    """
+    squared = np.zeros(len(x_half), dtype=np.int32)
+    for half in (x_half, y_half):
+        step = np.diff(half.astype(np.int32), prepend=np.int32(half[0]) if len(half) else 0)
+        squared += step * step
+    moved = np.sqrt(squared.astype(np.float32))
+    moved *= np.float32(0.5)
+    moved[first] = 0.0
+    return moved
+
+
+def second_times(a: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each second's stream, and its start time in that stream (slot j starts at j s)."""
+    stream_starts = a["streams/second_start"]
+    first_slot = a["streams/first_slot"].astype(np.int64)
+    stream = np.repeat(np.arange(len(first_slot)), np.diff(stream_starts))
+    base = stream_starts[:-1] - first_slot  # slot j of stream s is second base[s] + j
+    return stream, (np.arange(len(a["seconds/label"])) - base[stream]).astype(np.float64)
+
+
+def stream_first_events(a: dict[str, np.ndarray]) -> np.ndarray:
+    """Index of the first event of every stream that has events."""
+    starts, stream_starts = a["seconds/event_start"], a["streams/second_start"]
+    first = starts[stream_starts[:-1]]
+    return first[first < starts[stream_starts[1:]]]
+
+
+def event_screens(a: dict[str, np.ndarray]) -> np.ndarray:
+    """Screen code of every event, from the runs."""
+    n = len(a["events/x_half"])
+    lengths = np.diff(np.append(a["screen_runs/start"], n))
+    return np.repeat(a["screen_runs/screen"], lengths)
+
+
+def event_velocity(a: dict[str, np.ndarray]) -> np.ndarray:
+    """Velocity of every event: derived from the points where the bit says so."""
+    n = len(a["events/x_half"])
+    velocity = derived_velocity(a["events/x_half"], a["events/y_half"], stream_first_events(a))
+    given = np.unpackbits(a["events/velocity_derived_bits"], count=n) == 0
+    velocity[given] = a["events/velocity_given"]
+    return velocity
+
+
+def normalised_points(
+    x_half: np.ndarray, y_half: np.ndarray, screen: np.ndarray, widths, heights
+) -> tuple[np.ndarray, np.ndarray]:
+    """x and y (float32) as fractions of each event's screen. Not clipped: the corpus has
+    a few points just off the edge."""
+    out = []
+    for half, size in ((x_half, widths), (y_half, heights)):
+        scale = (0.5 / np.asarray(size, dtype=np.float64)).astype(np.float32)
+        values = half.astype(np.float32)
+        values *= scale[screen]
+        out.append(values)
+    return out[0], out[1]
+
+
+def event_times(a: dict[str, np.ndarray], second_time: np.ndarray) -> np.ndarray:
+    """Each event's time in seconds after its stream's time zero (float64)."""
+    times = np.repeat(second_time, np.diff(a["seconds/event_start"]))
+    times += a["events/us_in_second"] * 1e-6
+    return times
