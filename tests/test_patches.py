@@ -13,7 +13,6 @@ import math
 import os
 import shutil
 import subprocess
-import threading
 import time
 import wave
 from pathlib import Path
@@ -62,6 +61,13 @@ def stop(proc: subprocess.Popen, timeout: float = 5.0) -> None:
         proc.wait(timeout=5)
 
 
+def collect_while_running(listener: Listener, proc: subprocess.Popen, timeout: float) -> None:
+    """Record what the bridge sends for as long as ``proc`` runs (at most ``timeout`` s)."""
+    end = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < end:
+        listener.collect(0.1)
+
+
 def wait_for_line(path: Path, text: str, proc: subprocess.Popen, timeout: float = 15.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -93,10 +99,7 @@ def expected_events(messages) -> list[tuple]:
 
 
 def parse_event(words: list[str]) -> tuple:
-    def number(word):
-        value = float(word)
-        return int(value) if value.is_integer() and "." not in word else value
-
+    """One line a patch printed, e.g. ``player 2 gesture 3 FS``, as expected_events has it."""
     if words[0] == "player" and words[2] == "gesture":
         return ("player", int(words[1]), "gesture", int(float(words[3])), words[4])
     if words[0] == "player":
@@ -253,7 +256,7 @@ def test_pd_patch_receives_the_bridge_and_sends_it_the_lead(tiny_model, listener
         # the key 5 (VSS) at once, then 7 (SS) into the patch's inlet from 1.2 s on
         wrapper = pd_wrapper(tmp_path, pd_port, bridge.port, 2.5, inlet_lead=7, inlet_after=1.2)
         pd = start_pd(wrapper, log, key="5")
-        listener.collect(6.0, until=lambda m: pd.poll() is not None)
+        collect_while_running(listener, pd, 8.0)
         stop(pd)
     finally:
         if pd is not None and pd.poll() is None:
@@ -371,12 +374,8 @@ def test_supercollider_oscdefs_receive_the_bridge_and_netaddr_sends_the_lead(
     sc = None
     try:
         sc = start_sclang(sc_port, bridge.port, 3.0, lead, log)
-        collector = threading.Thread(
-            target=listener.collect, args=(20.0,), kwargs={"until": lambda m: sc.poll() is not None}
-        )
-        collector.start()
-        stop(sc, timeout=20)
-        collector.join(timeout=5)
+        collect_while_running(listener, sc, 20.0)
+        stop(sc)
     finally:
         if sc is not None and sc.poll() is None:
             sc.kill()
