@@ -335,20 +335,25 @@ def test_pd_patch_sound_follows_gestures_and_touches(tmp_path):
 # -- SuperCollider --------------------------------------------------------------------------
 
 
-def start_sclang(listen: int, bridge: int, seconds: float, lead: int, log: Path):
+def start_sclang(listen: int, bridge: int, seconds: float, lead: int, log: Path, via_env: bool):
+    """sclang on the test wrapper, listening on ``listen``: its own port (-u) as by default,
+    or ``via_env``, another port opened because GESTURE_RNN_LISTEN_PORT asks for it."""
     sclang = need("sclang", "supercollider-language")
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",  # no display; only the language runs, no server
         "QTWEBENGINE_DISABLE_SANDBOX": "1",  # Qt WebEngine refuses to start as root without it
-        "GESTURE_RNN_LISTEN_PORT": str(listen),
         "GESTURE_RNN_BRIDGE_PORT": str(bridge),
         "GESTURE_RNN_TEST_SECONDS": str(seconds),
         "GESTURE_RNN_TEST_LEAD": str(lead),
     }
+    env.pop("GESTURE_RNN_LISTEN_PORT", None)
+    if via_env:
+        env["GESTURE_RNN_LISTEN_PORT"] = str(listen)
+    lang_port = free_udp_port() if via_env else listen
     with open(log, "w") as out:
         return subprocess.Popen(
-            [sclang, "-u", str(free_udp_port()), str(SC_WRAPPER)],
+            [sclang, "-u", str(lang_port), str(SC_WRAPPER)],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
             cwd=log.parent,
         )  # fmt: skip
@@ -364,8 +369,9 @@ def sc_printed(log: Path) -> list[tuple]:
     return events
 
 
+@pytest.mark.parametrize("via_env", [False, True], ids=["sclang-port", "listen-port-variable"])
 def test_supercollider_oscdefs_receive_the_bridge_and_netaddr_sends_the_lead(
-    tiny_model, listener, tmp_path
+    tiny_model, listener, tmp_path, via_env
 ):
     need("sclang", "supercollider-language")
     sc_port, record, log = free_udp_port(), tmp_path / "take.csv", tmp_path / "sclang.log"
@@ -373,7 +379,7 @@ def test_supercollider_oscdefs_receive_the_bridge_and_netaddr_sends_the_lead(
     bridge = start_bridge(tiny_model, sc_port, listener, record)
     sc = None
     try:
-        sc = start_sclang(sc_port, bridge.port, 3.0, lead, log)
+        sc = start_sclang(sc_port, bridge.port, 2.0, lead, log, via_env)
         collect_while_running(listener, sc, 20.0)
         stop(sc)
     finally:
