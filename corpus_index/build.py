@@ -41,6 +41,7 @@ from gesture_rnn.corpus import (
 )
 
 from . import choice
+from .files import check_new_output
 from .storage import derived_velocity, normalised_points, write_index
 
 log = logging.getLogger(__name__)
@@ -412,11 +413,16 @@ def build_index(
     out: str | Path,
     config: BuildConfig = BuildConfig(),
     progress: bool = True,
+    force: bool = False,
 ) -> BuildReport:
-    """Index the touches of the corpus at ``root`` into the file ``out`` (see module doc)."""
+    """Index the touches of the corpus at ``root`` into the file ``out`` (see module doc).
+
+    ``out`` must not exist unless ``force``; it is checked before the work starts.
+    """
+    check_new_output(out, force)
     streams, manifest, skipped = collect(root, config, progress)
     arrays, attrs = assemble(streams, manifest, skipped, config)
-    path = write_index(out, arrays, attrs)
+    path = write_index(out, arrays, attrs, force)
     report = BuildReport(
         path=path,
         performances=len(manifest),

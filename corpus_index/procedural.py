@@ -137,20 +137,22 @@ class _Motion:
         return out
 
     def _fill(self, end: float) -> None:
-        while not len(self.pending[0]) or self.pending[0][-1] < end:
-            segment = self._segment()
-            self.pending = [
-                np.concatenate([p, s]) for p, s in zip(self.pending, segment, strict=True)
-            ]
+        segments = [self.pending]
+        last = self.pending[0][-1] if len(self.pending[0]) else -math.inf
+        while last < end:
+            segments.append(self._segment())
+            last = segments[-1][0][-1]
+        if len(segments) > 1:
+            self.pending = [np.concatenate(column) for column in zip(*segments, strict=True)]
 
     # -- one segment of each kind: (t, x, y, velocity) -----------------------------------
 
     def _segment(self):
         g = self.gesture
         if g == 1:
-            return self._tap(period=0.125, spread=60.0, slide=0.5)
+            return self._taps(period=0.125, spread=60.0, slide=0.5, count=8)
         if g == 2:
-            return self._tap(period=0.55, spread=120.0, slide=0.1)
+            return self._taps(period=0.55, spread=120.0, slide=0.1, count=2)
         if g == 3:
             return self._swipe(seconds=(0.1, 0.25), step=(14.0, 14.0), gap=(0.1, 0.3))
         if g == 4:
@@ -164,25 +166,33 @@ class _Motion:
         kind = self.rng.integers(3)  # C: a burst of taps, a swipe or a small swirl
         self.last = None
         if kind == 0:
-            parts = [self._tap(period=0.125, spread=60.0, slide=0.5) for _ in range(4)]
-            return [np.concatenate(p) for p in zip(*parts, strict=True)]
+            return self._taps(period=0.125, spread=60.0, slide=0.5, count=4)
         if kind == 1:
             return self._swipe(seconds=(0.1, 0.3), step=(10.0, 18.0), gap=(0.05, 0.2))
         segment = self._swirl(radius=50.0, step=9.0, rate=60.0, seconds=0.5)
         self.last = None
         return segment
 
-    def _tap(self, period: float, spread: float, slide: float):
+    def _taps(self, period: float, spread: float, slide: float, count: int):
+        """``count`` taps around a drifting spot; some slide a little after touch-down."""
         rng = self.rng
-        t0 = self.next_start
-        self.next_start = t0 + period * rng.uniform(0.6, 1.4)
-        self.centre = self._on_screen(self.centre + rng.normal(0, spread / 6, 2), margin=spread)
-        point = self._on_screen(self.centre + rng.normal(0, spread, 2))
-        times, points = [t0], [point]
-        if rng.random() < slide:
-            times.append(t0 + rng.uniform(0.01, 0.03))
-            points.append(self._on_screen(point + rng.normal(0, 2.0, 2)))
-        return self._events(np.array(times), np.array(points), touch_down=True)
+        gaps = period * rng.uniform(0.6, 1.4, count)
+        t = self.next_start + np.concatenate([[0.0], np.cumsum(gaps[:-1])])
+        self.next_start = float(t[-1] + gaps[-1])
+        drift = np.cumsum(rng.normal(0, spread / 6, (count, 2)), axis=0)
+        centres = self._on_screen(self.centre + drift, margin=spread)
+        self.centre = centres[-1]
+        points = self._on_screen(centres + rng.normal(0, spread, (count, 2)))
+        velocity = np.zeros(count)
+        slides = np.flatnonzero(rng.random(count) < slide)
+        if len(slides):
+            moved = rng.normal(0, 2.0, (len(slides), 2))
+            t = np.concatenate([t, t[slides] + rng.uniform(0.01, 0.03, len(slides))])
+            points = np.concatenate([points, self._on_screen(points[slides] + moved)])
+            velocity = np.concatenate([velocity, np.hypot(moved[:, 0], moved[:, 1])])
+            order = np.argsort(t, kind="stable")
+            t, points, velocity = t[order], points[order], velocity[order]
+        return [t, points[:, 0], points[:, 1], velocity]
 
     def _swipe(self, seconds, step, gap):
         rng = self.rng
@@ -213,9 +223,9 @@ class _Motion:
         self.last = np.array([segment[1][-1], segment[2][-1]])
         return segment
 
-    def _on_screen(self, point, margin: float = 0.0) -> np.ndarray:
-        low = min(margin, WIDTH / 2), min(margin, HEIGHT / 2)
-        return np.clip(point, low, (WIDTH - low[0], HEIGHT - low[1]))
+    def _on_screen(self, points, margin: float = 0.0) -> np.ndarray:
+        low = (min(margin, WIDTH / 2), min(margin, HEIGHT / 2))
+        return np.clip(points, low, (WIDTH - low[0], HEIGHT - low[1]))
 
     def _events(self, t, points, touch_down: bool):
         points = np.clip(points, 0, (WIDTH, HEIGHT))

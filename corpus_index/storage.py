@@ -9,13 +9,13 @@ foreign file is one :class:`IndexFileError` naming the file, never a traceback l
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 
 from gesture_rnn.corpus import CorpusError
+
+from .files import write_new
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +65,22 @@ class IndexFileError(CorpusError):
     """A corpus index file that cannot be used: missing, damaged or of another version."""
 
 
-def write_index(path: str | Path, arrays: dict[str, np.ndarray], attrs: dict) -> Path:
+def write_index(
+    path: str | Path, arrays: dict[str, np.ndarray], attrs: dict, force: bool = False
+) -> Path:
     """Write ``arrays`` (every :data:`SCHEMA` entry) to ``path`` via a temporary file.
 
-    The finished file replaces ``path`` only once it is complete, so a failed or
-    interrupted build never leaves a half-written index behind.
+    The finished file appears at ``path`` only once it is complete, so a failed or
+    interrupted build never leaves a half-written index behind. An existing ``path`` is
+    replaced only with ``force``.
     """
     import h5py
 
-    path = Path(path)
     missing = sorted(set(SCHEMA) - set(arrays))
     if missing:
         raise ValueError(f"write_index: missing arrays {missing}")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
-    try:
+
+    def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT_NAME
             f.attrs["version"] = FORMAT_VERSION
@@ -86,10 +88,8 @@ def write_index(path: str | Path, arrays: dict[str, np.ndarray], attrs: dict) ->
                 f.attrs[key] = value
             for name, kind in SCHEMA.items():
                 _write_dataset(f, name, kind, arrays[name])
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+
+    return write_new(path, write, force)
 
 
 def _write_dataset(f, name: str, kind: str, value) -> None:

@@ -1,0 +1,151 @@
+"""``gesture-rnn corpus build | info | plot``: make and inspect a corpus index.
+
+Registered by ``gesture_rnn/cli/corpus.py`` when this module exists. Imports stay light:
+the library (pandas, h5py, matplotlib) is imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from gesture_rnn.cli.common import CommandError, positive_int
+
+
+def cmd_build(args) -> None:
+    from .build import BuildConfig, build_index
+
+    config = BuildConfig(label_lag=args.label_lag)
+    report = build_index(args.data, args.out, config, progress=not args.quiet, force=args.force)
+    size = report.path.stat().st_size / 1e6
+    skipped = f"; {len(report.skipped)} skipped (see the warnings)" if report.skipped else ""
+    print(
+        f"wrote {report.path} ({size:.1f} MB): {report.events} touch events of "
+        f"{report.streams} performer streams in {report.performances} performances{skipped}"
+    )
+
+
+def cmd_info(args) -> None:
+    from gesture_rnn.gestures import GESTURES
+
+    from .index import load
+
+    info = load(args.file).info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return
+    print(
+        f"{args.file}: {info['performances']} performances, {info['performers']} performers "
+        f"({info['streams']} performer streams), {info['events']} touch events"
+    )
+    print(
+        f"each one-second slot has the gesture of the row {info['label_lag']} s later "
+        "(see docs/corpus-index.md)"
+    )
+    print(f"  {'gesture':<32} {'seconds':>8} {'w/ touches':>10} {'events':>9} {'ev/s':>6}")
+    for g in GESTURES:
+        row = info["gestures"][g.name]
+        rate = row["events"] / row["seconds_with_touches"] if row["seconds_with_touches"] else 0
+        print(
+            f"  {g.code} {g.name:<4} {g.description:<25} {row['seconds']:>8} "
+            f"{row['seconds_with_touches']:>10} {row['events']:>9} {rate:>6.1f}"
+        )
+    print(f"events in seconds no gesture row covers: {info['unlabelled_events']}")
+    if info["skipped"]:
+        print(f"left out when built: {len(info['skipped'])} performances")
+        for item in info["skipped"]:
+            print(f"  {item['name']}: {item['reason']}")
+
+
+def cmd_plot(args) -> None:
+    from gesture_rnn.gestures import GestureError, parse_gesture
+
+    from .files import check_new_output
+    from .plot import plot_gestures
+
+    if (args.file is None) == (not args.procedural):
+        raise CommandError("give an index FILE or --procedural (the fallback), not both")
+    try:
+        gestures = [parse_gesture(g) for g in args.gesture] if args.gesture else None
+    except GestureError as error:
+        raise CommandError(f"--gesture: {error}") from None
+    out = args.out or Path(f"corpus-{'-'.join(args.gesture) if args.gesture else 'gestures'}.png")
+    check_new_output(out, args.force)
+    if args.procedural:
+        from .procedural import ProceduralIndex
+
+        index, source = ProceduralIndex(), "the procedural fallback"
+    else:
+        from .index import load
+
+        index = load(args.file)
+        source = str(args.file)
+    title = f"{source}: {args.sequences} sequences of {args.duration:g} s"
+    path = plot_gestures(
+        index, out, gestures, args.sequences, args.duration, args.seed, title, args.force
+    )
+    print(f"wrote {path}")
+
+
+def _duration(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 < value <= 60:
+        raise argparse.ArgumentTypeError(f"expected 0-60 seconds, got {text}")
+    return value
+
+
+def register(actions) -> None:
+    build = actions.add_parser(
+        "build",
+        help="index every performer's touches by gesture (the touches the bridge plays)",
+        description="Read every performance with a gesture file and a touch file and write "
+        "a corpus index (HDF5). Damaged or missing files are skipped with a warning.",
+    )
+    build.add_argument(
+        "--data", required=True, type=Path, help="corpus folder in the metatone-analysis layout"
+    )
+    build.add_argument("--out", required=True, type=Path, help="the index file to write (.h5)")
+    build.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.add_argument(
+        "--label-lag",
+        type=int,
+        choices=range(1, 6),
+        default=3,
+        metavar="{1..5}",
+        help="slot j gets the gesture of row j+LAG; 3 (default) centres the 5 s window on it",
+    )
+    build.set_defaults(func=cmd_build)
+
+    info = actions.add_parser(
+        "info", help="what an index holds: performances, performers, events and seconds"
+    )
+    info.add_argument("file", type=Path, metavar="FILE", help="a corpus index file")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(func=cmd_info)
+
+    plot = actions.add_parser("plot", help="draw a few touch sequences per gesture as trails (PNG)")
+    plot.add_argument("file", type=Path, nargs="?", metavar="FILE", help="a corpus index file")
+    plot.add_argument(
+        "--procedural", action="store_true", help="plot the procedural fallback instead"
+    )
+    plot.add_argument(
+        "--gesture",
+        action="append",
+        metavar="G",
+        help="gesture to draw (name or 0-8), repeatable; default: one panel per gesture",
+    )
+    plot.add_argument("--out", type=Path, help="PNG to write (default: corpus-<gesture>.png)")
+    plot.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    plot.add_argument(
+        "--sequences", type=positive_int, default=4, help="sequences per panel (default 4)"
+    )
+    plot.add_argument(
+        "--duration", type=_duration, default=3.0, help="seconds per sequence (default 3)"
+    )
+    plot.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    plot.set_defaults(func=cmd_plot)

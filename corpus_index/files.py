@@ -1,0 +1,59 @@
+"""Writing output files safely: through a temporary file, never over a user's file."""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from gesture_rnn.corpus import CorpusError
+
+
+class OutputError(CorpusError):
+    """An output file that cannot be written as asked."""
+
+
+def check_new_output(path: str | Path, force: bool = False) -> Path:
+    """Fail early, before any work, if ``path`` cannot be written as a new file."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise OutputError(f"cannot write {path}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder")
+    if path.exists() and not force:
+        raise OutputError(f"{path} already exists; use --force to overwrite it")
+    return path
+
+
+def write_new(path: str | Path, write: Callable[[Path], None], force: bool = False) -> Path:
+    """Call ``write(tmp)`` for a temporary file beside ``path``, then move it into place.
+
+    A failed or interrupted ``write`` leaves nothing behind. Without ``force`` the move
+    is a hard link, which fails if ``path`` appeared in the meantime.
+    """
+    path = check_new_output(path, force)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
+    try:
+        write(tmp)
+        if force:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _link_new(tmp: Path, path: Path) -> None:
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputError(f"{path} already exists; use --force to overwrite it") from None
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+            raise
+        if path.exists():  # no hard links here: check, then move (a small race remains)
+            raise OutputError(f"{path} already exists; use --force to overwrite it") from None
+        os.replace(tmp, path)
