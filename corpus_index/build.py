@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +66,7 @@ class BuildConfig:
     grid: int = 8
     speed_edges: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
     min_pool: int = 32
+    pool_reach: float = 1.5
     seed: int = 0
 
     def __post_init__(self):
@@ -72,8 +74,8 @@ class BuildConfig:
             raise ValueError(
                 f"label_lag must be 1-5 (a row whose window covers the slot), got {self.label_lag}"
             )
-        if self.grid < 1 or self.min_pool < 1:
-            raise ValueError("grid and min_pool must be 1 or more")
+        if self.grid < 1 or self.min_pool < 1 or not self.pool_reach >= 0:
+            raise ValueError("grid and min_pool must be 1 or more, pool_reach 0 or more")
         if list(self.speed_edges) != sorted(self.speed_edges):
             raise ValueError(f"speed_edges must be increasing, got {self.speed_edges}")
 
@@ -249,12 +251,26 @@ def _streams(
 # -- the whole corpus ------------------------------------------------------------------
 
 
-def collect(root: str | Path, config: BuildConfig = BuildConfig(), progress: bool = True):
-    """Read every usable performance: (streams, manifest rows, skipped (name, reason))."""
+def collect(
+    root: str | Path,
+    config: BuildConfig = BuildConfig(),
+    progress: bool = True,
+    performances: Iterable[str] | None = None,
+):
+    """Read every usable performance: (streams, manifest rows, skipped (name, reason)).
+
+    ``performances``: only these (metadata ``filename`` values); default all.
+    """
     from tqdm import tqdm
 
     root = Path(root)
     metadata = read_metadata(root)
+    if performances is not None:
+        wanted = set(performances)
+        unknown = sorted(wanted - set(metadata["filename"]))
+        if unknown:
+            raise CorpusError(f"{root}: no performance named {unknown[0]} in the metadata")
+        metadata = metadata[metadata["filename"].isin(wanted)]
     streams: list[_Stream] = []
     manifest: list[dict] = []
     skipped: list[tuple[str, str]] = []
@@ -374,6 +390,7 @@ def assemble(streams: list[_Stream], manifest, skipped, config: BuildConfig):
         "grid": config.grid,
         "speed_edges": np.asarray(config.speed_edges, dtype=np.float64),
         "min_pool": config.min_pool,
+        "pool_reach": config.pool_reach,
     }
     return arrays, attrs
 
@@ -403,6 +420,7 @@ def _choice_arrays(counts, labels, x, y, velocity, config) -> dict:
         config.grid,
         len(config.speed_edges) + 1,
         config.min_pool,
+        config.pool_reach,
         config.seed,
     )
     return {f"choice/{name}": value for name, value in tables.items()}
@@ -414,13 +432,15 @@ def build_index(
     config: BuildConfig = BuildConfig(),
     progress: bool = True,
     force: bool = False,
+    performances: Iterable[str] | None = None,
 ) -> BuildReport:
     """Index the touches of the corpus at ``root`` into the file ``out`` (see module doc).
 
     ``out`` must not exist unless ``force``; it is checked before the work starts.
+    ``performances`` limits the build to those names (default: every performance).
     """
     check_new_output(out, force)
-    streams, manifest, skipped = collect(root, config, progress)
+    streams, manifest, skipped = collect(root, config, progress, performances)
     arrays, attrs = assemble(streams, manifest, skipped, config)
     path = write_index(out, arrays, attrs, force)
     report = BuildReport(

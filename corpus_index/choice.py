@@ -12,9 +12,11 @@ event), so a query asks for one of four tables:
 
 Each table entry is a ``(lo, hi)`` range of ``items`` (second ids), so a query is one
 random index into a range. A cell with fewer than ``min_pool`` candidates instead gets a
-*pool*: its own candidates plus a seeded sample of the nearest cells' (in grid units,
-speed bins counting as cells), ``min_pool`` in all, so a sparse region still gives
-variety and no cell of a gesture that has candidates is ever empty.
+*pool*: its own candidates plus those of the nearest cells (in grid units, a speed bin
+counting as a cell), the last ring sampled (seeded) to make ``min_pool``, but reaching no
+further than ``reach`` cells beyond the nearest cell that has any. So a sparse region
+still gives some variety, "near" stays near, and no cell of a gesture that has
+candidates is ever empty.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def build_tables(
     grid: int,
     n_bins: int,
     min_pool: int,
+    reach: float,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
     """``items`` and the four range tables for candidates ``seconds`` (see module doc)."""
@@ -88,7 +91,9 @@ def build_tables(
         hi = np.searchsorted(sorted_keys, np.arange(total), side="right")
         ranges = np.stack([lo, hi], axis=1).astype(np.int64) + base
         source = parts[0] if base == 0 else parts[1]
-        extra, ranges = _pools(ranges, base, source, per_gesture, coords, min_pool, used, rng)
+        extra, ranges = _pools(
+            ranges, base, source, per_gesture, coords, min_pool, reach, used, rng
+        )
         parts.append(extra)
         used += len(extra)
         tables[name] = ranges
@@ -96,30 +101,33 @@ def build_tables(
     return tables
 
 
-def _pools(ranges, base, source, per_gesture, coords, min_pool, used, rng):
-    """Give each sparse cell a pool of ``min_pool`` candidates from the nearest cells."""
+def _pools(ranges, base, source, per_gesture, coords, min_pool, reach, used, rng):
+    """Give each sparse cell a pool from the nearest cells (see :func:`_pool`)."""
     distance = np.sqrt(((coords[:, None, :] - coords[None, :, :]) ** 2).sum(-1))
     extra: list[np.ndarray] = []
-    ranges = ranges.copy()
+    pooled = ranges.copy()  # ranges itself stays the cells' own candidates
     for g in range(NUM_GESTURES):
         block = ranges[g * per_gesture : (g + 1) * per_gesture]
         counts = block[:, 1] - block[:, 0]
         if counts.sum() == 0:
             continue  # no candidates: queries for this gesture use the fallback
         for c in np.flatnonzero(counts < min_pool):
-            pool = _pool(block, counts, distance[c], base, source, min_pool, rng)
+            pool = _pool(block, counts, distance[c], base, source, min_pool, reach, rng)
             start = used + sum(len(e) for e in extra)
             extra.append(pool)
-            ranges[g * per_gesture + c] = (start, start + len(pool))
+            pooled[g * per_gesture + c] = (start, start + len(pool))
     flat = np.concatenate(extra) if extra else np.zeros(0, dtype=np.int64)
-    return flat, ranges
+    return flat, pooled
 
 
-def _pool(block, counts, distance, base, source, min_pool, rng) -> np.ndarray:
-    """Candidates of cells by increasing distance; the last shell sampled to fill up."""
+def _pool(block, counts, distance, base, source, min_pool, reach, rng) -> np.ndarray:
+    """Candidates of the cells by increasing distance until there are ``min_pool``
+    (the last shell sampled to fill up), but no further than ``reach`` cells beyond the
+    nearest cell that has any: near must stay near, even where candidates are few."""
     chosen: list[np.ndarray] = []
     have = 0
-    for d in np.unique(distance[counts > 0]):
+    shells = np.unique(distance[counts > 0])
+    for d in shells[shells <= shells[0] + reach]:
         shell = np.flatnonzero((distance == d) & (counts > 0))
         items = np.concatenate([source[block[s, 0] - base : block[s, 1] - base] for s in shell])
         if have + len(items) >= min_pool:

@@ -281,6 +281,10 @@ class CorpusIndex:
             self.stream_player[stream]
         )
 
+    def second_at(self, stream: int, time: float) -> int:
+        """The second (row of ``labels``, ``second_start``) of ``stream`` holding ``time``."""
+        return self._base[stream] + math.floor(time)
+
     def raw_points(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """Events ``start:end`` in the screen points of the touch files, as recorded."""
         return self._x_half[start:end] / 2.0, self._y_half[start:end] / 2.0

@@ -55,7 +55,7 @@ SCHEMA: dict[str, str] = {
     "choice/speed": "int64",
     "choice/near_speed": "int64",
 }
-ATTRIBUTES = ("format", "version", "label_lag", "grid", "speed_edges", "min_pool")
+ATTRIBUTES = ("format", "version", "label_lag", "grid", "speed_edges", "min_pool", "pool_reach")
 # Big arrays compress; tiny ones are not worth a filter.
 _COMPRESS = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 _CHUNK = 1 << 18
@@ -248,6 +248,10 @@ def check_arrays(path: Path, a: dict[str, np.ndarray], attrs: dict) -> None:
             size and (ranges.min() < 0 or ranges.max() > len(items))
         ):
             raise bad(f"choice/{name} holds ranges outside choice/items")
+        # A gesture has candidates in every cell of a table or in none (the fallback).
+        empty = (ranges[:, 0] == ranges[:, 1]).reshape(9, -1)
+        if np.any(empty.any(axis=1) & ~empty.all(axis=1)):
+            raise bad(f"choice/{name} has an empty cell for a gesture that has candidates")
 
 
 # -- values the arrays stand for (used by build and load alike) -------------------------
