@@ -38,6 +38,7 @@ def architecture(config: ModelConfig) -> dict:
         "activation": "tanh",
         "recurrent_activation": "sigmoid",
         "output": "logits",
+        "stay": config.stay,
     }
 
 
@@ -56,6 +57,8 @@ def model_weights(model, config: ModelConfig) -> dict[str, np.ndarray]:
     kernel, bias = model.get_layer("output").get_weights()
     weights["output/kernel"] = kernel
     weights["output/bias"] = bias
+    if config.stay:
+        (weights["output/stay"],) = model.get_layer("stay").get_weights()
     return {name: np.ascontiguousarray(w, dtype=np.float32) for name, w in weights.items()}
 
 
@@ -116,8 +119,6 @@ class ExportError(ValueError):
 
 def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
     """Export a Keras checkpoint written by ``gesture-rnn train`` (with its record beside it)."""
-    from .model import load_checkpoint
-
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise ExportError(f"checkpoint {checkpoint} does not exist")
@@ -132,6 +133,8 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
         config = ModelConfig.from_dict(record.pop("config"))
     except (ValueError, KeyError, TypeError) as error:
         raise ExportError(f"{record_path} is not a training record: {error}") from None
+    from .model import load_checkpoint  # imports TensorFlow
+
     try:
         model = load_checkpoint(checkpoint)
     except Exception as error:  # Keras raises many kinds for a bad file

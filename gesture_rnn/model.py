@@ -9,6 +9,11 @@ gives logits over the others' next joint state ``enc(others[t])`` (9**(k-1) clas
       -> embedding            "joint": one row per code; "players": one table per player
       -> LSTM x layers        return_sequences, each followed by dropout while training
       -> Dense                logits over 9**(k-1) states (softmax gives probabilities)
+      -> + stay[last]         (if ``config.stay``) added to the logit of the others' last state
+
+Gestures persist for many seconds, so "the others stay as they were" is the most common
+next state; the stay logit (one learned weight per state) lets the network say so without
+spending LSTM capacity on copying a 729-way state through.
 
 Every layer has a fixed name (``embedding``, ``lstm_0`` .., ``output``) that
 :mod:`gesture_rnn.export` reads the weights from. The numpy runtime
@@ -50,6 +55,30 @@ class PlayerGestures(layers.Layer):
         return {**super().get_config(), "players": self.players}
 
 
+@keras.saving.register_keras_serializable(package="gesture_rnn")
+class StayLogit(layers.Layer):
+    """Add ``stay[s]`` to the logit of state ``s``, the others' last state (from the code)."""
+
+    def __init__(self, states: int, initial: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.states = states
+        self.initial = initial
+
+    def build(self, input_shape):
+        self.stay = self.add_weight(
+            shape=(self.states,),
+            initializer=keras.initializers.Constant(self.initial),
+            name="stay",
+        )
+
+    def call(self, logits, codes):
+        last = ops.cast(codes, "int32") // NUM_GESTURES  # drop the lead's digit
+        return logits + ops.one_hot(last, self.states, dtype=logits.dtype) * self.stay
+
+    def get_config(self):
+        return {**super().get_config(), "states": self.states, "initial": self.initial}
+
+
 def build_model(config: ModelConfig, batch_size: int | None = None, stateful: bool = False):
     """The network of ``config``; ``stateful=True`` (with a batch size) runs step by step."""
     codes = keras.Input(shape=(None,), batch_size=batch_size, dtype="int32", name="codes")
@@ -67,6 +96,10 @@ def build_model(config: ModelConfig, batch_size: int | None = None, stateful: bo
         if config.dropout:
             x = layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
     logits = layers.Dense(config.num_outputs, name="output")(x)
+    if config.stay:
+        # Start at log(states): staying is as likely as all else together at first.
+        initial = float(np.log(config.num_outputs))
+        logits = StayLogit(config.num_outputs, initial, name="stay")(logits, codes)
     return keras.Model(codes, logits, name=f"gesture_rnn_{config.ensemble}")
 
 

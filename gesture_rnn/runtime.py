@@ -166,6 +166,8 @@ def _expected_shapes(path: Path, metadata: dict) -> dict[str, tuple[int, ...]]:
         shapes[f"lstm_{i}/bias"] = (4 * units,)
     shapes["output/kernel"] = (units, NUM_GESTURES ** (k - 1))
     shapes["output/bias"] = (NUM_GESTURES ** (k - 1),)
+    if arch.get("stay", False):
+        shapes["output/stay"] = (NUM_GESTURES ** (k - 1),)
     return shapes
 
 
@@ -177,6 +179,8 @@ class _Buffers:
         self.zr = np.empty((batch, 4 * units), dtype=np.float32)
         self.ig = np.empty((batch, units), dtype=np.float32)
         self.logits = np.empty((batch, outputs), dtype=np.float32)
+        self.rows = np.arange(batch)
+        self.last = np.empty(batch, dtype=np.intp)
         self.total = np.empty((batch, 1), dtype=np.float32)
 
 
@@ -218,6 +222,9 @@ class GestureModel:
         ]
         self._out_kernel = np.ascontiguousarray(weights["output/kernel"], dtype=np.float32)
         self._out_bias = np.ascontiguousarray(weights["output/bias"], dtype=np.float32)
+        self._stay = weights.get("output/stay")  # None: no stay logit
+        self._gate_scale = scale.astype(np.float32)
+        self._gate_shift = (scale != 1.0).astype(np.float32) * np.float32(0.5)
         self._place = [NUM_GESTURES**i for i in range(self.ensemble)]
         self._state = self.initial_state(1)
         self._buffers = _Buffers(1, u, self.num_states)
@@ -261,9 +268,9 @@ class GestureModel:
                 f"ensemble_before must be {self.others} gestures (one per other player), "
                 f"got {ensemble_before!r}"
             )
-        code = parse_gesture(lead)
+        code = _gesture(lead)
         for place, gesture in zip(self._place[1:], before, strict=True):
-            code += place * parse_gesture(gesture)
+            code += place * _gesture(gesture)
         return code
 
     # -- one ensemble, stateful -----------------------------------------------------------
@@ -329,21 +336,20 @@ class GestureModel:
             np.dot(h, self._recurrent[i], out=zr)
             z += zr
             np.tanh(z, out=z)
-            gates = z[:, : 2 * u]  # input, forget: sigmoid = (1 + tanh) / 2
-            gates *= 0.5
-            gates += 0.5
-            out_gate = z[:, 3 * u :]
-            out_gate *= 0.5
-            out_gate += 0.5
+            z *= self._gate_scale  # sigmoid = (1 + tanh) / 2 on the i, f, o gates only
+            z += self._gate_shift
             np.multiply(z[:, :u], z[:, 2 * u : 3 * u], out=ig)  # input gate * candidate
             c *= z[:, u : 2 * u]
             c += ig
             np.tanh(c, out=h)
-            h *= out_gate
+            h *= z[:, 3 * u :]
             x = h
         logits = b.logits
         np.dot(x, self._out_kernel, out=logits)
         logits += self._out_bias
+        if self._stay is not None:
+            np.floor_divide(codes, NUM_GESTURES, out=b.last)  # the others' last state
+            logits[b.rows, b.last] += self._stay[b.last]
         logits -= logits.max(axis=1, keepdims=True)
         np.exp(logits, out=logits)
         np.sum(logits, axis=1, keepdims=True, out=b.total)
@@ -392,6 +398,13 @@ class BatchedGestureModel:
                 f"probabilities must have shape ({self.n}, {self.model.num_states}), got {p.shape}"
             )
         return decode_ensemble(_draw(p, temperature, rng), self.model.others)
+
+
+def _gesture(value) -> int:
+    """parse_gesture, with a shortcut for the plain ints of the hot path."""
+    if type(value) is int and 0 <= value < NUM_GESTURES:
+        return value
+    return parse_gesture(value)
 
 
 def _draw(p: np.ndarray, temperature: float, rng: np.random.Generator | None) -> np.ndarray:

@@ -41,6 +41,8 @@ def random_weights(config: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]:
         weights[f"lstm_{i}/bias"] = w(4 * u)
     weights["output/kernel"] = w(u, config.num_outputs)
     weights["output/bias"] = w(config.num_outputs)
+    if config.stay:
+        weights["output/stay"] = w(config.num_outputs) * 4
     return weights
 
 
@@ -77,6 +79,9 @@ def reference_probabilities(weights, config: ModelConfig, codes) -> np.ndarray:
             h[i] = gate_o * np.tanh(c[i])
             x = h[i]
         logits = x @ w["output/kernel"] + w["output/bias"]
+        if config.stay:
+            last = code // 9  # the others' state one step before
+            logits[last] += w["output/stay"][last]
         p = np.exp(logits - logits.max())
         out.append(p / p.sum())
     return np.array(out)
@@ -84,7 +89,9 @@ def reference_probabilities(weights, config: ModelConfig, codes) -> np.ndarray:
 
 CONFIGS = {
     "players-quartet": ModelConfig(ensemble=4, layers=2, units=8, embedding=3, input="players"),
-    "joint-trio": ModelConfig(ensemble=3, layers=1, units=8, embedding=5, input="joint"),
+    "joint-trio": ModelConfig(
+        ensemble=3, layers=1, units=8, embedding=5, input="joint", stay=False
+    ),
     "players-duet": ModelConfig(ensemble=2, layers=3, units=6, embedding=4, input="players"),
 }
 

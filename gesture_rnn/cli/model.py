@@ -155,7 +155,7 @@ def register(commands) -> None:
     train.add_argument("--dropout", type=float, help="dropout after each LSTM layer (0.1)")
     train.add_argument("--steps", type=positive_int, help="training window in seconds (120)")
     train.add_argument("--batch-size", type=positive_int, help="windows a batch (64)")
-    train.add_argument("--learning-rate", type=positive_float, help="Adam learning rate (0.001)")
+    train.add_argument("--learning-rate", type=positive_float, help="Adam learning rate (0.003)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     add_selection_arguments(train, default_type="improvisation")
     train.set_defaults(func=cmd_train)
