@@ -93,11 +93,10 @@ class CorpusIndex:
         run_starts = np.flatnonzero(change)
         run_end = run_starts[np.searchsorted(run_starts, np.arange(n_seconds), side="right")]
         stream_starts = arrays["streams/second_start"]
-        # Python lists: the query loop reads single values, and lists are faster at that.
-        self._starts = starts.tolist()
-        self._second_time = second_time.tolist()
-        self._second_stream = second_stream.tolist()
-        self._run_end = run_end.tolist()
+        self._starts = starts
+        self._second_time = second_time
+        self._second_stream = second_stream
+        self._run_end = run_end
         self._base = (stream_starts[:-1] - arrays["streams/first_slot"]).tolist()
         self.second_start, self.second_stream = starts, second_stream
 
@@ -119,7 +118,7 @@ class CorpusIndex:
             array.flags.writeable = False  # queries hand out views of these
         self._x_half, self._y_half = arrays["events/x_half"], arrays["events/y_half"]
 
-        self._items = arrays["choice/items"].tolist()
+        self._items = arrays["choice/items"]
         self._tables = {name: arrays[f"choice/{name}"].tolist() for name in choice.TABLES}
         self.manifest = {
             key.split("/", 1)[1]: value
@@ -207,14 +206,14 @@ class CorpusIndex:
 
     def _jump(self, state: _State, g: int, rng, near, speed) -> None:
         second = self._pick(g, rng, near, speed)
-        stream = self._second_stream[second]
-        run_end = self._run_end[second]
+        stream = int(self._second_stream[second])
+        run_end = int(self._run_end[second])
         state.gesture = g
         state.stream = stream
         state.base = self._base[stream]
-        state.cursor = self._second_time[second]
+        state.cursor = float(self._second_time[second])
         state.run_end = run_end
-        state.run_end_time = self._second_time[run_end - 1] + 1.0
+        state.run_end_time = float(self._second_time[run_end - 1]) + 1.0
 
     def _pick(self, g: int, rng, near, speed) -> int:
         if near is None and speed is None:
@@ -229,18 +228,19 @@ class CorpusIndex:
             cell = choice.grid_cell(near, self.grid) * self.n_bins
             cell += choice.speed_bin(speed, self.speed_edges)
             lo, hi = self._tables["near_speed"][g * self.grid**2 * self.n_bins + cell]
-        return self._items[lo + int(rng.random() * (hi - lo))]
+        return int(self._items[lo + int(rng.random() * (hi - lo))])
 
     def _event_at(self, state: _State, time: float) -> int:
         """Index of the stream's first event at or after ``time`` (within the run)."""
         slot = math.floor(time)
         second = state.base + slot
+        starts = self._starts
         if second >= state.run_end:
-            return self._starts[state.run_end]
-        lo = self._starts[second]
+            return int(starts[state.run_end])
+        lo = int(starts[second])
         if time == slot:
             return lo
-        return bisect.bisect_left(self.t, time, lo, self._starts[second + 1])
+        return bisect.bisect_left(self.t, time, lo, int(starts[second + 1]))
 
     def _sequence(self, pieces, spans, g: int, duration: float) -> TouchSequence:
         if len(pieces) == 1:
