@@ -1,0 +1,722 @@
+"""Benchmark: the live bridge against a TensorFlow bridge, quiet and under an OSC flood.
+
+One run measures, each once quiet and once while a separate process floods the bridge's
+port with 10,000 OSC messages a second (half valid ``/lead/gesture``, half invalid):
+
+- start to ready: wall time from spawning ``python -m gesture_rnn bridge ...`` to its
+  ready line, and its resident memory 2.5 s after ready; side by side with a baseline
+  process that does what a TensorFlow bridge must (bind the port, import TensorFlow and
+  Keras, build the network with ``gesture_rnn.model.build_model`` stateful at batch 1,
+  load the same weights, run one step, print ready, then step every 0.05 s);
+- tick timing error at ``--period 1.0`` and ``--period 0.05``: from the bridge's own
+  ``--stats`` (``tick_late``: how late each tick began after its absolute deadline) and
+  from outside, by this process receiving ``/ensemble/tick`` (arrival of tick n against
+  the first tick's arrival + (n - 1) x period);
+- compute per tick (``tick_compute``: step, sample, make touches, send the tick) and
+  touch timing error (``touch_late``), from ``--stats``; side by side with one Keras
+  stateful step (``tf.function``, softmax included) and one numpy step
+  (``GestureModel.step``) on the same weights, in a child process.
+
+The flood, the TensorFlow baseline and the Keras step each run in their own process
+(this script with ``--role``). The flood is paced by absolute deadlines (message i is due
+at start + i / rate) and reports how many it sent.
+
+Run from the repository root (about 4-5 minutes; see BENCHMARKS.md)::
+
+    .venv/bin/python bench/bridge.py [--model FILE] [--corpus INDEX] [--json OUT]
+
+Without ``--model`` it uses the bundled quartet model if there is one, else it writes a
+model of the same architecture (``medium``) with random weights to a temporary folder:
+the timing of a random model of the same size is the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+READY = "gesture-rnn bridge ready"
+TF_READY = "tf bridge ready"
+RSS_AFTER = 2.5  # seconds after ready at which resident memory is read
+GOALS = {  # from the issue
+    "start_s": 1.0,
+    "tick_p99_ms": 1.0,
+    "compute_p99_ms": 1.0,
+    "touch_p99_ms": 2.0,
+    "rss_mb": 150.0,
+}
+
+
+# --- small helpers -----------------------------------------------------------------------
+
+
+def pct(values, q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else 0.0
+
+
+def proc_status(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM (peak resident) of a live process, in MB."""
+    found = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(rest.split()[0]) / 1024
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bound_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def wait_line(proc: subprocess.Popen, prefix: str, timeout: float = 60.0) -> float:
+    """Read stdout until a line starts with ``prefix``; perf_counter time it arrived."""
+    end = time.monotonic() + timeout
+    while (left := end - time.monotonic()) > 0:
+        ready, _, _ = select.select([proc.stdout], [], [], left)
+        if not ready:
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith(prefix):
+            return time.perf_counter()
+    proc.kill()
+    proc.wait()
+    raise SystemExit(f"bench/bridge.py: {proc.args[:4]} did not print {prefix!r} in time")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def role_command(role: str, *args) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--role", role, *map(str, args)]
+
+
+def bridge_command(
+    model: Path, port: int, out_port: int, period: float, stats: Path | None, corpus: Path | None
+) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "gesture_rnn",
+        "bridge",
+        "--port",
+        str(port),
+        "--osc-out",
+        f"127.0.0.1:{out_port}",
+        "--period",
+        str(period),
+        "--quiet",
+        "--model",
+        str(model),
+    ]
+    if stats is not None:
+        cmd += ["--stats", str(stats)]
+    if corpus is not None:
+        cmd += ["--corpus", str(corpus)]
+    return cmd
+
+
+# --- the flood (its own process) ---------------------------------------------------------
+
+
+def flood_messages() -> list[bytes]:
+    """Half valid /lead/gesture messages, half invalid ones of several kinds."""
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    def osc(address: str, *args) -> bytes:
+        builder = OscMessageBuilder(address)
+        for value in args:
+            builder.add_arg(value)
+        return builder.build().dgram
+
+    valid = [osc("/lead/gesture", g) for g in range(9)]
+    valid += [osc("/lead/gesture", float(g)) for g in (2, 5)]
+    valid += [osc("/lead/gesture", name) for name in ("FS", "fsa", "bs", "N")]
+    invalid = [
+        osc("/lead/gesture", 12),  # out of range
+        osc("/lead/gesture", 2.5),  # not a whole number
+        osc("/lead/gesture", "XYZ"),  # not a gesture name
+        osc("/lead/gesture", 1, 2),  # too many arguments
+        osc("/lead/gesture"),  # none
+        osc("/bridge/temperature", 99.0),  # out of range
+        osc("/bridge/temperature", float("nan")),
+        osc("/some/other/address", 1),  # unknown: ignored
+        b"#bundle\0" + bytes(8),  # bundles are refused
+        b"\x00\x01garbage",  # not OSC
+        b"/lead/gesture\0\0\0,i",  # truncated
+        osc("/lead/gesture", 3)[:-2],  # truncated argument
+        osc("/bridge/tick"),  # not with the internal clock
+        b"",
+    ]
+    valid = (valid * 2)[: len(invalid)]
+    mixed = [m for pair in zip(valid, invalid, strict=True) for m in pair]
+    return mixed
+
+
+def run_flood(port: int, rate: float) -> None:
+    messages = flood_messages()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    target = ("127.0.0.1", port)
+    stopping, marks = [], []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGUSR1, lambda *_: marks.append(sent))  # the bridge is ready
+    slot = 0.001  # wake every millisecond and send what is due by then
+    sent = errors = 0
+    start = time.monotonic()
+    print("flooding", flush=True)
+    while not stopping:
+        due = int((time.monotonic() - start) * rate)
+        while sent < due:
+            try:
+                sock.sendto(messages[sent % len(messages)], target)
+            except OSError:
+                errors += 1  # nobody bound yet, or a full buffer: it still counts as sent
+            sent += 1
+        next_slot = start + (int((time.monotonic() - start) / slot) + 1) * slot
+        time.sleep(max(0.0, next_slot - time.monotonic()))
+    elapsed = time.monotonic() - start
+    after = sent - marks[0] if marks else None
+    report = {"sent": sent, "seconds": elapsed, "send_errors": errors, "sent_after_ready": after}
+    print(json.dumps(report), flush=True)
+
+
+class Flood:
+    """A flood process aimed at ``port`` while the ``with`` block runs (or a no-op)."""
+
+    def __init__(self, port: int, rate: float, on: bool):
+        self.port, self.rate, self.on = port, rate, on
+        self.report: dict = {}
+
+    def __enter__(self):
+        if self.on:
+            self.proc = subprocess.Popen(
+                role_command("flood", "--port", self.port, "--rate", self.rate),
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            wait_line(self.proc, "flooding", timeout=30)
+        return self
+
+    def mark(self) -> None:
+        """Note how many messages were sent so far (the bridge just became ready)."""
+        if self.on:
+            self.proc.send_signal(signal.SIGUSR1)
+
+    def __exit__(self, *exc):
+        if self.on:
+            self.proc.send_signal(signal.SIGTERM)
+            out, _ = self.proc.communicate(timeout=10)
+            self.report = json.loads(out.strip().splitlines()[-1])
+            self.report["rate"] = self.report["sent"] / self.report["seconds"]
+
+
+# --- the TensorFlow side (its own processes) ----------------------------------------------
+
+
+def keras_network(model_path: Path):
+    """The file's network in Keras, stateful at batch 1, and a tf.function step."""
+    from dataclasses import replace
+
+    import h5py
+    import tensorflow as tf
+
+    from gesture_rnn.config import ModelConfig
+    from gesture_rnn.model import build_model
+
+    with h5py.File(model_path, "r") as f:
+        metadata = json.loads(f.attrs["gesture_rnn"])
+        names: list[str] = []
+        f.visititems(lambda name, obj: names.append(name) if hasattr(obj, "shape") else None)
+        weights = {name: f[name][()] for name in names}
+    # The architecture says whether there is a stay logit (files from before it have none).
+    stay = bool(metadata["architecture"].get("stay", False))
+    config = replace(ModelConfig.from_dict(metadata["config"]), stay=stay)
+    net = build_model(config, batch_size=1, stateful=True)
+    if stay:
+        net.get_layer("stay").set_weights([weights["output/stay"]])
+    table = weights["embedding"]
+    net.get_layer("embedding").set_weights([table.reshape(-1, table.shape[-1])])
+    for i in range(config.layers):
+        net.get_layer(f"lstm_{i}").set_weights(
+            [weights[f"lstm_{i}/{n}"] for n in ("kernel", "recurrent_kernel", "bias")]
+        )
+    net.get_layer("output").set_weights([weights["output/kernel"], weights["output/bias"]])
+    step = tf.function(lambda x: tf.nn.softmax(net(x, training=False)))
+    return net, step, config
+
+
+def run_tf_bridge(model_path: Path, port: int) -> None:
+    """What a TensorFlow bridge does before it can answer: the baseline of start to ready."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", port))
+    import tensorflow as tf
+
+    _, step, _ = keras_network(model_path)
+    step(tf.constant([[0]], dtype=tf.int32)).numpy()
+    print(TF_READY, flush=True)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    code = 0
+    while not stopping:  # keep stepping, as a bridge at --period 0.05 would
+        code = (code * 7 + 1) % 6561
+        step(tf.constant([[code]], dtype=tf.int32)).numpy()
+        time.sleep(0.05)
+
+
+PACED_STEPS, PACED_GAP = 100, 0.02  # steps a tick apart: caches cold, as in the bridge
+
+
+def run_keras_step(model_path: Path, steps: int) -> None:
+    """Per-step time of Keras and of our numpy runtime on the same weights and codes:
+    back to back (``keras``, ``numpy``) and PACED_GAP apart (``*_paced``)."""
+    import tensorflow as tf
+    from threadpoolctl import threadpool_limits
+
+    from gesture_rnn.runtime import load
+
+    net, step, config = keras_network(model_path)
+    ours = load(model_path)
+    rng = np.random.default_rng(0)
+    gestures = np.repeat(rng.integers(0, 9, size=(steps // 4 + 1, config.ensemble)), 4, 0)[:steps]
+    codes = (gestures * 9 ** np.arange(config.ensemble)).sum(axis=1)
+
+    def run(name: str, n: int, gap: float) -> tuple[list[float], list]:
+        if name == "keras":
+            for layer in net.layers:
+                if hasattr(layer, "reset_states"):
+                    layer.reset_states()
+        else:
+            ours.reset()
+        times, probs = [], []
+        for i, g in enumerate(gestures[:n]):
+            if gap:
+                time.sleep(gap)
+            start = time.perf_counter()
+            if name == "keras":
+                p = step(tf.constant([[codes[i]]], dtype=tf.int32)).numpy()[0, 0]
+            else:
+                p = ours.step(int(g[0]), [int(v) for v in g[1:]])
+            times.append(time.perf_counter() - start)
+            probs.append(p)
+        return times, probs
+
+    result, outputs = {}, {}
+    for name in ("keras", "numpy"):
+        # numpy on one BLAS thread, as the bridge runs it; Keras with TensorFlow's defaults.
+        with threadpool_limits(1 if name == "numpy" else None):
+            run(name, 100, 0.0)  # warm up
+            times, outputs[name] = run(name, steps, 0.0)
+            paced, _ = run(name, PACED_STEPS, PACED_GAP)
+        for key, values in ((name, times), (name + "_paced", paced)):
+            ms = np.array(values) * 1000
+            result[key] = {"p50_ms": pct(ms, 50), "p99_ms": pct(ms, 99), "n": len(ms)}
+    diff = np.abs(np.array(outputs["keras"]) - np.array(outputs["numpy"])).max()
+    result["max_abs_diff"] = float(diff)
+    print(json.dumps(result), flush=True)
+
+
+# --- measurements (this process) --------------------------------------------------------
+
+
+def start_to_ready(cmd: list[str], prefix: str) -> dict:
+    """Seconds from spawn to the ready line; RSS RSS_AFTER seconds after ready."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    ready = wait_line(proc, prefix) - start
+    time.sleep(RSS_AFTER)
+    memory = proc_status(proc.pid)
+    stop(proc)
+    return {"ready_s": ready, "rss_mb": memory["VmRSS"], "hwm_mb": memory["VmHWM"]}
+
+
+def startup(model: Path, runs: int, tf_runs: int, flood: bool, rate: float) -> dict:
+    port, sink = free_udp_port(), bound_socket()  # every run binds the same port in turn
+    ours, theirs = [], []
+    with Flood(port, rate, flood) as f:
+        for i in range(max(runs, tf_runs)):  # alternate, so both see the same load
+            if i < runs:
+                cmd = bridge_command(model, port, sink.getsockname()[1], 0.05, None, None)
+                ours.append(start_to_ready(cmd, READY))
+            if i < tf_runs:
+                cmd = role_command("tf-bridge", "--model", model, "--port", port)
+                theirs.append(start_to_ready(cmd, TF_READY))
+    sink.close()
+
+    def summary(runs_: list[dict]) -> dict:
+        return {key: float(np.median([r[key] for r in runs_])) for key in runs_[0]} | {
+            "runs": len(runs_),
+            "ready_all_s": [round(r["ready_s"], 3) for r in runs_],
+        }
+
+    return {"ours": summary(ours), "tf": summary(theirs), "flood": f.report}
+
+
+def keras_compute(model: Path, steps: int, flood: bool, rate: float) -> dict:
+    sink = bound_socket()  # the flood's target: a socket nobody reads, as CPU load only
+    with Flood(sink.getsockname()[1], rate, flood) as f:
+        out = subprocess.run(
+            role_command("keras-step", "--model", model, "--steps", steps),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    sink.close()
+    return json.loads(out.strip().splitlines()[-1]) | {"flood": f.report}
+
+
+TICK_HEAD = b"/ensemble/tick\0\0,i\0\0"
+LEAD_HEAD = b"/lead/gesture\0\0\0,i\0\0"
+LEAD_GESTURES = (3, 6, 1, 7, 4, 5, 8, 2)  # FS BS FT SS FSA VSS C ST: each gesture but N
+LEAD_HOLD = 2.0  # seconds each lead gesture is held
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python does not name it
+TIMESPEC = struct.Struct("@qq")
+
+
+def stamped_socket() -> socket.socket:
+    """A receiving socket whose datagrams carry the kernel's arrival time (Linux).
+
+    On loopback the kernel stamps a datagram while the sender's sendto is still running,
+    so the stamp is when the bridge sent it, untouched by how late this process reads.
+    """
+    sock = bound_socket()
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    return sock
+
+
+def receive_stamped(sock: socket.socket) -> tuple[bytes, float]:
+    data, ancillary, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(TIMESPEC.size))
+    for level, kind, value in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            seconds, nanoseconds = TIMESPEC.unpack(value[: TIMESPEC.size])
+            return data, seconds + nanoseconds * 1e-9
+    raise SystemExit("bench/bridge.py: the kernel gave no receive time stamp (SO_TIMESTAMPNS)")
+
+
+def timing_run(
+    model: Path,
+    corpus: Path | None,
+    period: float,
+    ticks: int,
+    flood: bool,
+    rate: float,
+    folder: Path,
+    wrap: list[str],
+) -> dict:
+    """Run the bridge for ``ticks`` ticks; its --stats and the ticks' arrival here."""
+    rx = stamped_socket()
+    port = free_udp_port()
+    stats = folder / f"stats-{period}-{int(flood)}-{corpus is not None}.json"
+    arrivals: dict[int, float] = {}
+    touches = 0
+    with Flood(port, rate, flood) as f:
+        cmd = wrap + bridge_command(model, port, rx.getsockname()[1], period, stats, corpus)
+        with open(folder / "bridge.log", "a") as log:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        wait_line(proc, READY, timeout=30)
+        f.mark()
+        cpu_at_ready = cpu_seconds(proc.pid)
+        ready = time.monotonic()
+        end = ready + ticks * period + 5.0
+        leads = 0  # a lead performer: a new gesture every LEAD_HOLD seconds, from ready
+        while max(arrivals, default=0) < ticks and (left := end - time.monotonic()) > 0:
+            next_lead = ready + leads * LEAD_HOLD
+            if time.monotonic() >= next_lead:
+                lead = LEAD_GESTURES[leads % len(LEAD_GESTURES)]
+                rx.sendto(LEAD_HEAD + struct.pack(">i", lead), ("127.0.0.1", port))
+                leads += 1
+                continue
+            readable, _, _ = select.select([rx], [], [], min(left, next_lead - time.monotonic()))
+            if not readable:
+                continue
+            data, stamp = receive_stamped(rx)
+            if data.startswith(TICK_HEAD):
+                arrivals[struct.unpack(">i", data[-4:])[0]] = stamp
+            elif b"/touch\0" in data[:24]:
+                touches += 1
+        cpu = cpu_seconds(proc.pid) - cpu_at_ready
+        ran = time.monotonic() - ready
+        memory = proc_status(proc.pid)
+        stop(proc)
+    rx.close()
+    if proc.returncode != 0:
+        raise SystemExit(f"bench/bridge.py: the bridge exited with {proc.returncode}")
+    summary = json.loads(stats.read_text())
+    n = np.array(sorted(arrivals), dtype=np.float64)
+    t = np.array([arrivals[int(k)] for k in n])
+    outside: dict = {"received": len(n)}
+    if len(n) > 2:
+        error = t - (t[0] + (n - n[0]) * period)  # against the first tick's arrival
+        slope, offset = np.polyfit(n, error, 1)
+        jitter = np.abs(error - (offset + slope * n)) * 1000  # around the fitted drift
+        outside |= {
+            "p50_ms": pct(jitter, 50),  # the table's "outside": jitter
+            "p99_ms": pct(jitter, 99),
+            "drift_ms": float(slope * (n[-1] - n[0]) * 1000),  # fitted, over the whole run
+            "from_first_p50_ms": pct(np.abs(error[1:]) * 1000, 50),
+            "from_first_p99_ms": pct(np.abs(error[1:]) * 1000, 99),
+        }
+    return {
+        "period": period,
+        "ticks": ticks,
+        "flood": f.report,
+        "stats": summary,
+        "outside": outside,
+        "touches_received": touches,
+        "touches_per_s": touches / ran,
+        "cpu_share": cpu / ran,
+        "rss_mb": memory["VmRSS"],
+        "hwm_mb": memory["VmHWM"],
+    }
+
+
+# --- the report -------------------------------------------------------------------------
+
+
+def model_for(path: Path | None, folder: Path) -> tuple[Path, str]:
+    from gesture_rnn.runtime import bundled_path, load
+
+    if path is not None:
+        return path, f"{path} ({load(path)!r})"
+    bundled = bundled_path(4)
+    if bundled.is_file():
+        return bundled, f"the bundled quartet model {bundled.name} ({load(bundled)!r})"
+    from gesture_rnn.config import config_for
+    from gesture_rnn.export import metadata_for, write_model_file
+
+    config = config_for("medium")
+    rng = np.random.default_rng(0)
+    first = config.input_width
+    shapes = {"embedding": (config.ensemble, 9, config.embedding)}
+    for i in range(config.layers):
+        shapes[f"lstm_{i}/kernel"] = (first if i == 0 else config.units, 4 * config.units)
+        shapes[f"lstm_{i}/recurrent_kernel"] = (config.units, 4 * config.units)
+        shapes[f"lstm_{i}/bias"] = (4 * config.units,)
+    shapes["output/kernel"] = (config.units, config.num_outputs)
+    shapes["output/bias"] = (config.num_outputs,)
+    if getattr(config, "stay", False):
+        shapes["output/stay"] = (config.num_outputs,)
+    weights = {k: (0.1 * rng.standard_normal(s)).astype(np.float32) for k, s in shapes.items()}
+    path = write_model_file(folder / "random-medium.h5", weights, metadata_for(config))
+    return path, f"no bundled model: random weights, medium size ({load(path)!r})"
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:,.1f}x" if b > 0 else "-"
+
+
+def verdict(value: float, goal: float) -> str:
+    return "met" if value < goal else "MISSED"
+
+
+def fmt(d: dict | None, key_50: str = "p50_ms", key_99: str = "p99_ms") -> str:
+    return f"{d[key_50]:7.3f} / {d[key_99]:7.3f}" if d else f"{'-':>17}"
+
+
+def report_startup(r: dict) -> None:
+    print("\nstart to ready (median of runs) and resident memory 2.5 s after ready")
+    print(f"{'':6} {'':13} {'ours':>9} {'TensorFlow':>11} {'TF / ours':>10}  goal")
+    for c, s in r["startup"].items():
+        o, t = s["ours"], s["tf"]
+        print(
+            f"{c:6} {'ready, s':13} {o['ready_s']:9.3f} {t['ready_s']:11.3f} "
+            f"{ratio(t['ready_s'], o['ready_s']):>10}  < 1 s: "
+            f"{verdict(o['ready_s'], GOALS['start_s'])}"
+        )
+        print(
+            f"{'':6} {'VmRSS, MB':13} {o['rss_mb']:9.1f} {t['rss_mb']:11.1f} "
+            f"{ratio(t['rss_mb'], o['rss_mb']):>10}  < 150 MB: "
+            f"{verdict(o['rss_mb'], GOALS['rss_mb'])}"
+        )
+        print(
+            f"{'':6} {'peak RSS, MB':13} {o['hwm_mb']:9.1f} {t['hwm_mb']:11.1f} "
+            f"{ratio(t['hwm_mb'], o['hwm_mb']):>10}"
+        )
+        if s["flood"]:
+            fl = s["flood"]
+            print(f"{'':6} (flood sent {fl['sent']:,} messages, {fl['rate']:,.0f} a second)")
+
+
+def report_compute(r: dict) -> None:
+    print("\ncompute, ms (p50 / p99): the bridge's whole tick against one model step")
+    print(
+        f"{'':6} {'':12} {'bridge tick':>17} {'numpy step':>17} {'Keras step':>17} "
+        f"{'Keras / numpy':>14} {'Keras / tick':>13}"
+    )
+    for c, k in r["keras"].items():
+        fast = [x for x in r["timing"] if x["flood_on"] == (c == "flood") and not x["corpus"]]
+        tick = min(fast, key=lambda x: x["period"])["stats"]["tick_compute"] if fast else None
+        for how, suffix in (("back to back", ""), (f"{PACED_GAP * 1000:.0f} ms apart", "_paced")):
+            kp, np_ = k["keras" + suffix], k["numpy" + suffix]
+            t = tick if suffix else None
+            print(
+                f"{c if not suffix else '':6} {how:12} {fmt(t)} {fmt(np_)} {fmt(kp)} "
+                f"{ratio(kp['p50_ms'], np_['p50_ms']):>14} "
+                f"{ratio(kp['p50_ms'], t['p50_ms']) if t else '-':>13}"
+            )
+    print(
+        "(bridge tick: step, sample, touches and sending, from --stats at period 0.05 with\n"
+        "procedural touches; steps: the model alone, back to back (caches warm) and "
+        f"{PACED_GAP * 1000:.0f} ms\napart (cold, like a tick); p50 ratios; Keras vs numpy "
+        f"max |p| difference {max(k['max_abs_diff'] for k in r['keras'].values()):.1e})"
+    )
+
+
+def report_timing(r: dict) -> None:
+    if r["wrap"]:
+        print(f"\n(the bridges below ran under: {' '.join(r['wrap'])})")
+    print("\nlive timing, ms (p50 / p99); goals: tick p99 < 1, compute p99 < 1, touch p99 < 2")
+    print(
+        f"{'touches':10} {'period':>6} {'':5} {'tick late':>17} {'outside':>17} "
+        f"{'drift':>7} {'compute':>17} {'touch late':>17} {'/s':>4} {'RSS':>4} {'CPU':>4} "
+        f"{'ticks':>7} {'flood read':>10}"
+    )
+    for x in r["timing"]:
+        s, o = x["stats"], x["outside"]
+        handled = s.get("received", 0) + s.get("rejected", 0) + s.get("ignored", 0)
+        flood = f"{handled / x['flood']['sent_after_ready']:.0%}" if x["flood"] else "-"
+        print(
+            f"{('index' if x['corpus'] else 'procedural'):10} {x['period']:6} "
+            f"{('flood' if x['flood_on'] else 'quiet'):5} {fmt(s.get('tick_late'))} "
+            f"{fmt(o if 'p50_ms' in o else None)} {o.get('drift_ms', 0):7.3f} "
+            f"{fmt(s.get('tick_compute'))} {fmt(s.get('touch_late'))} "
+            f"{x['touches_per_s']:4.0f} {s['max_rss_mb']:4.0f} {x['cpu_share']:4.0%} "
+            f"{o['received']:>3}/{x['ticks']:<3} {flood:>10}"
+        )
+    print(
+        "tick late, compute, touch late: the bridge's --stats. outside: the kernel's arrival\n"
+        "time of each /ensemble/tick here, minus (first tick's + n x period): its jitter\n"
+        "around a fitted line, and drift: that line's slope over the run. /s: touches\n"
+        "received a second. RSS: --stats max_rss_mb. CPU: the bridge's CPU time / wall time\n"
+        "after ready. ticks: received / asked. flood read: messages the bridge counted\n"
+        "(received, rejected or ignored) / sent after its ready line. A lead performer\n"
+        "sends a new gesture every 2 s throughout."
+    )
+
+
+PARTS = ("startup", "compute", "timing")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, help="model file (default: bundled or random)")
+    parser.add_argument("--corpus", type=Path, help="also run the timing with this index")
+    parser.add_argument("--runs", type=int, default=5, help="start-to-ready runs of ours")
+    parser.add_argument("--tf-runs", type=int, default=3, help="start-to-ready runs of TF")
+    parser.add_argument("--slow-ticks", type=int, default=20, help="ticks at period 1.0")
+    parser.add_argument("--fast-ticks", type=int, default=400, help="ticks at period 0.05")
+    parser.add_argument("--steps", type=int, default=1000, help="Keras/numpy steps")
+    parser.add_argument("--rate", type=float, default=10_000, help="flood messages a second")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to run, of {', '.join(PARTS)} (default: all)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--wrap",
+        default="",
+        help="run the timing part's bridges under this command, e.g. 'chrt -f 10'",
+    )
+    parser.add_argument("--role", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if args.role == "flood":
+        return run_flood(args.port, args.rate)
+    if args.role == "tf-bridge":
+        return run_tf_bridge(args.model, args.port)
+    if args.role == "keras-step":
+        return run_keras_step(args.model, args.steps)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if not parts or set(parts) - set(PARTS):
+        parser.error(f"--parts {args.parts!r}: choose from {', '.join(PARTS)}")
+    if args.runs < 1 or args.tf_runs < 1 or args.slow_ticks < 3 or args.fast_ticks < 3:
+        parser.error("--runs and --tf-runs must be at least 1, --*-ticks at least 3")
+    if args.corpus is not None and not args.corpus.is_file():
+        parser.error(f"--corpus {args.corpus}: no such file")
+
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        model, described = model_for(args.model, folder)
+        wrap = args.wrap.split()
+        r: dict = {"model": described, "load_before": os.getloadavg(), "wrap": wrap}
+        r |= {"startup": {}, "keras": {}, "timing": [], "command": sys.argv}
+        print(f"model: {described}", flush=True)
+        for flood in (False, True):
+            c = "flood" if flood else "quiet"
+            if "startup" in parts:
+                print(f"start to ready, {c} ...", flush=True)
+                r["startup"][c] = startup(model, args.runs, args.tf_runs, flood, args.rate)
+            if "compute" in parts:
+                print(f"Keras and numpy steps, {c} ...", flush=True)
+                r["keras"][c] = keras_compute(model, args.steps, flood, args.rate)
+        for corpus in (None, args.corpus) if args.corpus else (None,):
+            for period, ticks in ((1.0, args.slow_ticks), (0.05, args.fast_ticks)):
+                for flood in (False, True) if "timing" in parts else ():
+                    print(
+                        f"bridge at period {period} s, {ticks} ticks, "
+                        f"{'flood' if flood else 'quiet'}, "
+                        f"{'index' if corpus else 'procedural'} touches ...",
+                        flush=True,
+                    )
+                    x = timing_run(model, corpus, period, ticks, flood, args.rate, folder, wrap)
+                    r["timing"].append(x | {"flood_on": flood, "corpus": corpus is not None})
+        r["load_after"] = os.getloadavg()
+        r["seconds"] = time.monotonic() - began
+    print(f"\nmodel: {r['model']}")
+    print(
+        "load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}"
+        " ({} cores)".format(*r["load_before"], *r["load_after"], os.cpu_count())
+    )
+    if r["startup"]:
+        report_startup(r)
+    if r["keras"]:
+        report_compute(r)
+    if r["timing"]:
+        report_timing(r)
+    print(f"\nwhole benchmark: {r['seconds']:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(r, indent=1, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
