@@ -33,7 +33,7 @@ def open(path: str | Path | None = None, seed=None) -> CorpusIndex | ProceduralI
     switch to the fallback.
     """
     if path is None:
-        log.info("no corpus index given: touches come from the procedural fallback")
+        log.debug("no corpus index given: touches come from the procedural fallback")
         return ProceduralIndex(seed=seed)
     return load(path, seed=seed)
 

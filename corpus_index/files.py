@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from gesture_rnn.corpus import CorpusError
+from gesture_rnn.errors import CorpusError
 
 
 class OutputError(CorpusError):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gesture_rnn.corpus import CorpusError
+from gesture_rnn.errors import CorpusError
 from gesture_rnn.gestures import GESTURES, NUM_GESTURES
 
 from .files import write_new

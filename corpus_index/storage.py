@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gesture_rnn.corpus import CorpusError
+from gesture_rnn.errors import CorpusError
 
 from .files import write_new
 
