@@ -27,6 +27,11 @@ Run from the repository root::
 
     .venv/bin/python bench/corpus.py
 
+``--label-lags`` instead prints the evidence for the default label lag (see
+docs/corpus-index.md, "Labelling"): for each lag L, how much of the variance of simple
+per-slot touch statistics the label of row j+L explains (eta squared), computed from an
+index built with the default lag (row j+L is the stored label of slot j+L-3).
+
 The machine's cores may be shared: the script prints the load average before and after,
 and CPU time beside wall time where it matters.
 """
@@ -159,15 +164,64 @@ def stats(values: np.ndarray) -> str:
     return f"{p50:9.1f} {p99:9.1f} {values.max():10.0f}"
 
 
+def label_lags(index) -> None:
+    """Eta squared of per-slot statistics under the label of row j + lag, lags 0-6."""
+    counts = np.diff(index.second_start)
+    second = np.repeat(np.arange(len(counts)), counts)
+    x, y = index.raw_points(0, len(index.t))
+
+    def per_second(values):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.bincount(second, weights=values, minlength=len(counts)) / counts
+
+    spread = np.sqrt(np.maximum(per_second(x * x) - per_second(x) ** 2, 0)) + np.sqrt(
+        np.maximum(per_second(y * y) - per_second(y) ** 2, 0)
+    )
+    features = {
+        "log touch count": np.log1p(counts),
+        "log mean velocity": np.log1p(per_second(index.velocity)),
+        "share of touch-downs": per_second((index.velocity == 0).astype(float)),
+        "log spread": np.log1p(spread),
+    }
+    print(f"{'lag':>4} " + " ".join(f"{name:>21}" for name in features) + f" {'slots':>8}")
+    for lag in range(7):
+        shift = lag - index.label_lag
+        source = np.arange(len(counts)) + shift
+        ok = (source >= 0) & (source < len(counts))
+        ok[ok] &= index.second_stream[source[ok]] == index.second_stream[ok]
+        labels = np.full(len(counts), -1)
+        labels[ok] = index.labels[source[ok]]
+        keep = (labels >= 0) & (counts > 0)
+        row = []
+        for values in features.values():
+            v, g = values[keep], labels[keep]
+            means = np.bincount(g, weights=v, minlength=9) / np.maximum(
+                np.bincount(g, minlength=9), 1
+            )
+            between = np.sum(np.bincount(g, minlength=9) * (means - v.mean()) ** 2) / len(v)
+            row.append(between / v.var())
+        print(f"{lag:>4} " + " ".join(f"{r:>21.3f}" for r in row) + f" {keep.sum():>8}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--queries", type=int, default=100_000)
     parser.add_argument("--reference-queries", type=int, default=3_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--label-lags", action="store_true", help="print the label-lag evidence instead"
+    )
     args = parser.parse_args(argv)
 
     import corpus_index
+
+    if args.label_lags:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "touches.h5"
+            build(args.data, path)
+            label_lags(corpus_index.load(path))
+        return
 
     cores = pin_two_cores()
     print(f"corpus {args.data}; pinned to cores {cores}; load average {os.getloadavg()}")
