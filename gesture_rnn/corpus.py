@@ -16,12 +16,15 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .errors import CorpusError, CorpusFileError
 from .gestures import NUM_GESTURES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,8 @@ class Performance:
 
 def read_metadata(root: str | Path) -> pd.DataFrame:
     """The metadata table of a corpus folder, one row per performance."""
+    import pandas as pd  # here: the runtime, index and bridge import this module, not pandas
+
     root = Path(root)
     path = root / METADATA_FILE
     if not root.is_dir():
@@ -209,6 +214,8 @@ def read_gesture_file(path: str | Path) -> tuple[np.ndarray, tuple[str, ...]]:
 
     Raises :class:`CorpusFileError` naming the file and the problem.
     """
+    import pandas as pd
+
     path = Path(path)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
@@ -307,6 +314,8 @@ def _performance(name: str, gestures: np.ndarray, players: Iterable[str], row) -
 
 def summarize(performances: list[Performance]) -> dict:
     """Counts for ``gesture-rnn corpus summary``: sizes, types, contexts, gestures."""
+    import pandas as pd
+
     from .gestures import GESTURE_NAMES
 
     def count(key) -> dict[str, int]:

@@ -12,7 +12,9 @@ from gesture_rnn.export import metadata_for, write_model_file
 
 def tiny_model_file(path: Path, ensemble: int = 4, units: int = 8, seed: int = 0) -> Path:
     """A real model file in our format, with a 1 x ``units`` LSTM and random weights."""
-    config = ModelConfig(ensemble=ensemble, layers=1, units=units, embedding=4, input="players")
+    config = ModelConfig(
+        ensemble=ensemble, layers=1, units=units, embedding=4, input="players", stay=False
+    )
     rng = np.random.default_rng(seed)
 
     def w(*shape):

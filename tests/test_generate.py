@@ -41,7 +41,9 @@ def write_tiny_model(
     from gesture_rnn.config import ModelConfig
     from gesture_rnn.export import metadata_for, write_model_file
 
-    config = ModelConfig(ensemble=ensemble, layers=1, units=4, embedding=3, input="players")
+    config = ModelConfig(
+        ensemble=ensemble, layers=1, units=4, embedding=3, input="players", stay=False
+    )
     rng = np.random.default_rng(seed)
     states = NUM_GESTURES ** (ensemble - 1)
     weights = {

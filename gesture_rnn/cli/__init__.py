@@ -48,10 +48,10 @@ def _user_errors() -> tuple[type[Exception], ...]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="gesture-rnn: %(levelname)s: %(message)s",
-    )
+    # Our own loggers say what they do; other libraries speak only to warn.
+    logging.basicConfig(level=logging.WARNING, format="gesture-rnn: %(levelname)s: %(message)s")
+    for name in ("gesture_rnn", "corpus_index", "bridge"):
+        logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.INFO)
     logging.addLevelName(logging.WARNING, "warning")
     logging.addLevelName(logging.ERROR, "error")
     try:
