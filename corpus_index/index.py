@@ -93,12 +93,11 @@ class CorpusIndex:
         run_starts = np.flatnonzero(change)
         run_end = run_starts[np.searchsorted(run_starts, np.arange(n_seconds), side="right")]
         stream_starts = arrays["streams/second_start"]
-        self._starts = starts
+        self.second_start = self._starts = starts  # events of second k: [k] to [k+1]
+        self.second_stream = self._second_stream = second_stream
         self._second_time = second_time
-        self._second_stream = second_stream
-        self._run_end = run_end
+        self._run_end = run_end  # one past the last second of each second's run
         self._base = (stream_starts[:-1] - arrays["streams/first_slot"]).tolist()
-        self.second_start, self.second_stream = starts, second_stream
 
         # Events: times, points on a unit screen, velocity.
         self.t = event_times(arrays, second_time)
@@ -129,7 +128,7 @@ class CorpusIndex:
         self.stream_performance = arrays["streams/performance"]
         self.stream_player = arrays["streams/player"]
         self._fallback = None
-        self.missing = [g for g in range(1, NUM_GESTURES) if len(set(self._tables["all"][g])) == 1]
+        self.missing = [g for g, (lo, hi) in enumerate(self._tables["all"]) if g and lo == hi]
         if self.missing:
             names = ", ".join(GESTURE_NAMES[g] for g in self.missing)
             log.warning(
