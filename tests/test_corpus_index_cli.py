@@ -100,6 +100,7 @@ def test_info_on_a_damaged_file_is_one_clear_line(tmp_path):
 
 
 def test_plot_writes_a_png_per_gesture_and_of_one_gesture(index_file, tmp_path):
+    pytest.importorskip("matplotlib", reason="plot needs the optional extra gesture-rnn[plot]")
     out, _ = index_file
     every = tmp_path / "all.png"
     result = run("corpus", "plot", out, "--out", every)
@@ -113,6 +114,7 @@ def test_plot_writes_a_png_per_gesture_and_of_one_gesture(index_file, tmp_path):
 
 
 def test_plot_of_the_fallback_and_its_default_name(tmp_path):
+    pytest.importorskip("matplotlib", reason="plot needs the optional extra gesture-rnn[plot]")
     result = subprocess.run(
         [sys.executable, "-m", "gesture_rnn", "corpus", "plot", "--procedural", "--gesture", "BS"],
         capture_output=True,
