@@ -36,7 +36,11 @@ def write_new(path: str | Path, write: Callable[[Path], None], force: bool = Fal
     path = check_new_output(path, force)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except OSError as error:  # a read-only folder, a full disk
+            reason = error.strerror or str(error).splitlines()[0]
+            raise OutputError(f"cannot write {path}: {reason}") from None
         if force:
             os.replace(tmp, path)
         else:

@@ -600,3 +600,15 @@ def test_shared_corpus_near_and_speed(shared):
     assert mean_of("x", near=(0.1, 0.5)) + 0.15 < mean_of("x", near=(0.9, 0.5))
     assert mean_of("y", near=(0.5, 0.1)) + 0.15 < mean_of("y", near=(0.5, 0.9))
     assert mean_of("velocity", speed=1.0) * 3 < mean_of("velocity", speed=40.0)
+
+
+def test_a_failed_write_is_one_error_and_leaves_nothing(tmp_path):
+    from corpus_index.files import OutputError, write_new
+
+    def full_disk(tmp):
+        tmp.write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OutputError, match="cannot write .*out.h5: No space left on device"):
+        write_new(tmp_path / "out.h5", full_disk)
+    assert list(tmp_path.iterdir()) == []
