@@ -40,9 +40,9 @@ from gesture_rnn.corpus import (
     read_metadata,
     touch_file,
 )
+from gesture_rnn.files import check_new_output
 
 from . import choice
-from .files import check_new_output
 from .storage import derived_velocity, normalised_points, write_index
 
 log = logging.getLogger(__name__)

@@ -59,9 +59,9 @@ def cmd_info(args) -> None:
 
 
 def cmd_plot(args) -> None:
+    from gesture_rnn.files import check_new_output
     from gesture_rnn.gestures import GestureError, parse_gesture
 
-    from .files import check_new_output
     from .plot import plot_gestures
 
     if (args.file is None) == (not args.procedural):

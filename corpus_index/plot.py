@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from gesture_rnn.errors import CorpusError
+from gesture_rnn.files import write_new
 from gesture_rnn.gestures import GESTURES, NUM_GESTURES
-
-from .files import write_new
 
 SCREEN_ASPECT = 768 / 1024  # the trails are drawn on a landscape iPad screen
 BREAK_DISTANCE = 0.1  # of the screen width

@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from gesture_rnn.errors import CorpusError
-
-from .files import write_new
+from gesture_rnn.files import write_new
 
 log = logging.getLogger(__name__)
 

@@ -10,3 +10,11 @@ class CorpusError(Exception):
 
 class CorpusFileError(CorpusError):
     """One file of the corpus is damaged; callers skip it."""
+
+
+class OutputError(Exception):
+    """An output file that cannot be written as asked (no folder, no space, ...)."""
+
+
+class OutputExistsError(OutputError):
+    """An output file is already there and ``force`` was not given: it is kept."""

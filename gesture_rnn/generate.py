@@ -13,11 +13,8 @@ target and moves it into place only when it is complete.
 from __future__ import annotations
 
 import difflib
-import errno
 import logging
-import os
-import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +29,7 @@ from .corpus import (
     read_metadata,
 )
 from .evaluate import single_threaded_blas
+from .files import write_new
 from .gestures import GESTURE_NAMES, NUM_GESTURES
 
 log = logging.getLogger(__name__)
@@ -45,10 +43,6 @@ PLAYER_COLOURS = ("tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brow
 
 class GenerationError(ValueError):
     """A lead part or output cannot be used as asked; the message says why."""
-
-
-class OutputExistsError(GenerationError):
-    """An output file is already there and ``force`` was not given."""
 
 
 class StepModel(Protocol):
@@ -174,53 +168,6 @@ def _pick_player(
 # -- writing files ------------------------------------------------------------------------
 
 
-def check_new_output(path: str | Path, force: bool = False) -> None:
-    """Fail early, before any work, if ``path`` cannot be written as a new file."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise GenerationError(f"cannot write {path}: the folder {path.parent} does not exist")
-    if path.is_dir():
-        raise GenerationError(f"cannot write {path}: it is a folder")
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path} already exists; use --force to overwrite it")
-
-
-def _write_new(path: Path, force: bool, write: Callable[[Path], None]) -> Path:
-    """Write through a temporary file beside ``path``, then move it into place.
-
-    Without ``force`` the move is a hard link, which fails if ``path`` appeared in the
-    meantime, so a file made by someone else is never replaced.
-    """
-    path = Path(path)
-    check_new_output(path, force)
-    # A fresh name (not mkstemp, whose files are private): the writer creates it, so the
-    # finished file gets the user's usual permissions.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
-    try:
-        write(tmp)
-        if force:
-            os.replace(tmp, path)
-        else:
-            _link_new(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def _link_new(tmp: Path, path: Path) -> None:
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise OutputExistsError(f"{path} already exists; use --force to overwrite it") from None
-    except OSError as error:
-        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
-            raise
-        # A file system without hard links: check, then move (a small race remains).
-        if path.exists():
-            raise OutputExistsError(f"{path} already exists; use --force to overwrite it") from None
-        os.replace(tmp, path)
-
-
 def _check_performance(gestures: np.ndarray, columns: Sequence[str]) -> np.ndarray:
     gestures = np.asarray(gestures)
     if gestures.ndim != 2 or gestures.shape[1] != len(columns):
@@ -242,7 +189,7 @@ def write_csv(
             for t, row in enumerate(gestures):
                 f.write(",".join(map(str, (t, *row.tolist()))) + "\n")
 
-    return _write_new(Path(path), force, write)
+    return write_new(Path(path), write, force)
 
 
 def write_midi(
@@ -271,7 +218,7 @@ def write_midi(
             )
         track.append(mido.MetaMessage("end_of_track", time=TICKS_PER_BEAT))
         midi.tracks.append(track)
-    return _write_new(Path(path), force, lambda tmp: midi.save(filename=str(tmp)))
+    return write_new(Path(path), lambda tmp: midi.save(filename=str(tmp)), force)
 
 
 def write_png(
@@ -317,4 +264,4 @@ def write_png(
     if title:
         axes.set_title(title)
     figure.legend(loc="outside lower center", ncols=len(columns), fontsize="small")
-    return _write_new(Path(path), force, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
+    return write_new(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force)

@@ -21,6 +21,7 @@ import corpus_index
 from corpus_index import IndexFileError, ProceduralIndex, TouchSequence
 from corpus_index.build import BuildConfig, build_index
 from gesture_rnn.corpus import CorpusError, gesture_file, read_gesture_file, touch_file
+from gesture_rnn.files import OutputExistsError
 from gesture_rnn.gestures import GestureError
 
 FS, SS, FT, ST, N = 3, 7, 1, 2, 0
@@ -250,7 +251,7 @@ def test_build_never_overwrites_without_force(built, tmp_path):
     root = built[0].parent
     out = tmp_path / "mine.h5"
     out.write_text("precious")
-    with pytest.raises(CorpusError, match="already exists"):
+    with pytest.raises(OutputExistsError, match="already exists"):
         build_index(root, out, progress=False)
     assert out.read_text() == "precious"
     build_index(root, out, progress=False, force=True)
@@ -603,7 +604,7 @@ def test_shared_corpus_near_and_speed(shared):
 
 
 def test_a_failed_write_is_one_error_and_leaves_nothing(tmp_path):
-    from corpus_index.files import OutputError, write_new
+    from gesture_rnn.files import OutputError, write_new
 
     def full_disk(tmp):
         tmp.write_bytes(b"half")

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from gesture_rnn.corpus import read_gesture_file
+from gesture_rnn.files import OutputError, OutputExistsError
 from gesture_rnn.generate import (
     GenerationError,
-    OutputExistsError,
     column_names,
     generate,
     lead_from_corpus,
@@ -230,7 +230,7 @@ def test_writers_never_overwrite_without_force(tmp_path):
     write_csv(path, PERFORMANCE, COLUMNS, force=True)
     assert np.array_equal(read_gesture_file(path)[0], PERFORMANCE)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.csv"]  # no temporary files left
-    with pytest.raises(GenerationError, match="does not exist"):
+    with pytest.raises(OutputError, match="does not exist"):
         write_csv(tmp_path / "no" / "p.csv", PERFORMANCE, COLUMNS)
     with pytest.raises(GenerationError, match="not a gesture code"):
         write_csv(tmp_path / "p.csv", PERFORMANCE + 1, COLUMNS)

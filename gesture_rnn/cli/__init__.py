@@ -38,11 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    from ..corpus import CorpusError
+    from ..errors import CorpusError, OutputError
     from ..gestures import GestureError
     from ..prepare import PrepareError
 
-    return (CommandError, CorpusError, GestureError, PrepareError)
+    return (CommandError, CorpusError, GestureError, OutputError, PrepareError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -161,8 +161,8 @@ def _outputs(args) -> dict[str, Path]:
 def cmd_generate(args) -> None:
     import numpy as np
 
+    from ..files import check_new_output
     from ..generate import (
-        check_new_output,
         column_names,
         generate,
         lead_from_corpus,

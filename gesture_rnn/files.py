@@ -8,11 +8,9 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from gesture_rnn.errors import CorpusError
+from .errors import OutputError, OutputExistsError
 
-
-class OutputError(CorpusError):
-    """An output file that cannot be written as asked."""
+__all__ = ["OutputError", "OutputExistsError", "check_new_output", "write_new"]
 
 
 def check_new_output(path: str | Path, force: bool = False) -> Path:
@@ -23,7 +21,7 @@ def check_new_output(path: str | Path, force: bool = False) -> Path:
     if path.is_dir():
         raise OutputError(f"cannot write {path}: it is a folder")
     if path.exists() and not force:
-        raise OutputError(f"{path} already exists; use --force to overwrite it")
+        raise OutputExistsError(f"{path} already exists; use --force to overwrite it")
     return path
 
 
@@ -54,10 +52,10 @@ def _link_new(tmp: Path, path: Path) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise OutputError(f"{path} already exists; use --force to overwrite it") from None
+        raise OutputExistsError(f"{path} already exists; use --force to overwrite it") from None
     except OSError as error:
         if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
             raise
         if path.exists():  # no hard links here: check, then move (a small race remains)
-            raise OutputError(f"{path} already exists; use --force to overwrite it") from None
+            raise OutputExistsError(f"{path} already exists; use --force to overwrite it") from None
         os.replace(tmp, path)
