@@ -189,7 +189,7 @@ class GestureModel:
 
     Attributes: ``ensemble`` (k, lead included), ``others`` (k-1), ``num_states``
     (9**(k-1), the length of every probability vector), ``metadata`` (the file's JSON),
-    ``path``.
+    ``path``. One instance reuses scratch buffers: step it from one thread at a time.
     """
 
     def __init__(self, weights: dict[str, np.ndarray], metadata: dict, path: Path | None = None):
@@ -229,6 +229,7 @@ class GestureModel:
         self._state = self.initial_state(1)
         self._buffers = _Buffers(1, u, self.num_states)
         self._code = np.zeros(1, dtype=np.intp)
+        self._batch_buffers: dict[int, _Buffers] = {}
 
     def __repr__(self) -> str:
         return (
@@ -256,7 +257,11 @@ class GestureModel:
         if state.shape != expected:
             raise ValueError(f"state has shape {state.shape}, expected {expected}")
         new_state = state.astype(np.float32, copy=True)
-        buffers = _Buffers(len(codes), self.units, self.num_states)
+        buffers = self._batch_buffers.get(len(codes))
+        if buffers is None:  # scratch for this batch size, kept for the next call
+            buffers = self._batch_buffers[len(codes)] = _Buffers(
+                len(codes), self.units, self.num_states
+            )
         probabilities = self._advance(codes, new_state, buffers).copy()
         return probabilities, new_state
 

@@ -13,8 +13,9 @@ What one run does:
    window boundaries move from epoch to epoch. Every step of a window has a target.
 3. After each epoch, measure the validation NLL on whole validation sequences, run from
    the start of the performance with zero state, as the runtime runs. Keep the best
-   weights (and the Keras checkpoint); stop early when it has not improved for
-   ``patience`` epochs, after ``epochs`` epochs, or when the time budget is spent.
+   weights (and the Keras checkpoint); halve the learning rate each ``lr_patience``
+   epochs without improvement; stop early when it has not improved for ``patience``
+   epochs, after ``epochs`` epochs, or when the time budget is spent.
 4. Measure the best weights on the test performances and export them.
 """
 
@@ -46,6 +47,7 @@ class TrainOptions:
     epochs: int = 200  # at most this many epochs
     minutes: float | None = None  # time budget for the training loop (None: no limit)
     patience: int = 10  # epochs without a better validation NLL before stopping
+    lr_patience: int = 3  # halve the learning rate after this many epochs without one
     seed: int = 0  # split, window offsets, shuffling and weight initialisation
     validation: float = 0.15  # fraction of performances (at least one)
     test: float = 0.15  # fraction of performances (at least one)
@@ -264,6 +266,10 @@ def train(
                 _save_checkpoint(model, Path(checkpoint), record)
         else:
             waited += 1
+            if waited % options.lr_patience == 0:
+                rate = float(model.optimizer.learning_rate.numpy()) / 2
+                model.optimizer.learning_rate.assign(rate)
+                log.info("learning rate halved to %.2g", rate)
         if waited >= options.patience:
             log.info("validation NLL has not improved for %d epochs: stopping", waited)
             break

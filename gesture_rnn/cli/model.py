@@ -53,6 +53,7 @@ def cmd_train(args) -> None:
             embedding=args.embedding,
             input=args.input,
             dropout=args.dropout,
+            stay=args.stay,
             steps=args.steps,
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,
@@ -65,6 +66,7 @@ def cmd_train(args) -> None:
         epochs=args.epochs,
         minutes=args.minutes,
         patience=args.patience,
+        lr_patience=args.lr_patience,
         seed=args.seed,
         progress=not args.quiet,
         record={
@@ -144,6 +146,12 @@ def register(commands) -> None:
         help="stop after this many epochs without a better validation NLL (default 10)",
     )
     train.add_argument(
+        "--lr-patience",
+        type=positive_int,
+        default=3,
+        help="halve the learning rate after this many epochs without a better one (default 3)",
+    )
+    train.add_argument(
         "--seed", type=int, default=0, help="seed of the split, windows and weights (default 0)"
     )
     train.add_argument(
@@ -153,6 +161,11 @@ def register(commands) -> None:
     train.add_argument("--units", type=positive_int, help="override the size's units a layer")
     train.add_argument("--embedding", type=positive_int, help="override the embedding width")
     train.add_argument("--dropout", type=float, help="dropout after each LSTM layer (0.1)")
+    train.add_argument(
+        "--stay",
+        action=argparse.BooleanOptionalAction,
+        help="a learned logit for the others repeating their last state (default: on)",
+    )
     train.add_argument("--steps", type=positive_int, help="training window in seconds (120)")
     train.add_argument("--batch-size", type=positive_int, help="windows a batch (64)")
     train.add_argument("--learning-rate", type=positive_float, help="Adam learning rate (0.003)")
