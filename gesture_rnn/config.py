@@ -33,8 +33,8 @@ class ModelConfig:
     units: int = 128  # units in each LSTM layer
     embedding: int = 32  # width of one embedding vector (per player for "players")
     input: str = "players"  # see INPUTS
-    stay: bool = True  # a learned logit for the others repeating their last state (see model)
-    dropout: float = 0.1  # after each LSTM layer, during training only
+    stay: bool = False  # a learned logit for the others' last state (see model; docs/models.md)
+    dropout: float = 0.3  # after each LSTM layer, during training only
     steps: int = 120  # training window length in seconds
     batch_size: int = 64  # windows per batch
     learning_rate: float = 3e-3  # Adam (3e-3 learnt faster than 1e-3 in our short runs)

@@ -13,7 +13,9 @@ gives logits over the others' next joint state ``enc(others[t])`` (9**(k-1) clas
 
 Gestures persist for many seconds, so "the others stay as they were" is the most common
 next state; the stay logit (one learned weight per state) lets the network say so without
-spending LSTM capacity on copying a 729-way state through.
+spending LSTM capacity on copying a 729-way state through. It sped up early training
+but ended with a worse validation NLL in our runs, so it is off by default
+(docs/models.md).
 
 Every layer has a fixed name (``embedding``, ``lstm_0`` .., ``output``) that
 :mod:`gesture_rnn.export` reads the weights from. The numpy runtime

@@ -69,7 +69,7 @@ def test_runtime_matches_keras_over_200_steps(tmp_path, representation, stay):
 
 
 def test_export_writes_plain_datasets_and_metadata(tmp_path):
-    config = ModelConfig(ensemble=3, layers=1, units=8, embedding=4, input="players")
+    config = ModelConfig(ensemble=3, layers=1, units=8, embedding=4, input="players", stay=True)
     model = build_model(config)
     path = export_model(model, config, tmp_path / "m.h5", {"split": {"train": ["x"]}})
     with h5py.File(path, "r") as f:

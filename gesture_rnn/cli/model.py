@@ -160,11 +160,11 @@ def register(commands) -> None:
     train.add_argument("--layers", type=positive_int, help="override the size's LSTM layers")
     train.add_argument("--units", type=positive_int, help="override the size's units a layer")
     train.add_argument("--embedding", type=positive_int, help="override the embedding width")
-    train.add_argument("--dropout", type=float, help="dropout after each LSTM layer (0.1)")
+    train.add_argument("--dropout", type=float, help="dropout after each LSTM layer (0.3)")
     train.add_argument(
         "--stay",
         action=argparse.BooleanOptionalAction,
-        help="a learned logit for the others repeating their last state (default: on)",
+        help="a learned logit for the others repeating their last state (default: off)",
     )
     train.add_argument("--steps", type=positive_int, help="training window in seconds (120)")
     train.add_argument("--batch-size", type=positive_int, help="windows a batch (64)")
