@@ -31,6 +31,20 @@ log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 65536
 READ_BATCH = 8  # datagrams read between looks at the clock
+PREPARE_AHEAD = 0.005  # seconds before a deadline to step the model, so the tick is punctual
+
+
+def _ask_for_realtime_priority() -> None:
+    """--realtime: run the loop at real-time priority, where the system allows it."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        log.info("running at real-time priority (SCHED_FIFO 10)")
+    except (AttributeError, PermissionError, OSError) as error:
+        log.warning(
+            "--realtime: cannot raise the priority (%s); on Linux allow it with an 'rtprio' "
+            "limit in /etc/security/limits.conf or run with CAP_SYS_NICE",
+            getattr(error, "strerror", None) or error,
+        )
 
 
 class Bridge:
@@ -62,8 +76,11 @@ class Bridge:
         self._order = 0
         # Timing, for --stats: how late ticks and touches fire, and compute per tick.
         self.timing = {
-            name: deque(maxlen=100_000) for name in ("tick_late", "tick_compute", "touch_late")
+            name: deque(maxlen=100_000)
+            for name in ("tick_late", "tick_prepare", "tick_compute", "touch_late")
         }
+        self._pending = None  # a Step prepared ahead of the next tick
+        self._prepared_after = 0
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -89,15 +106,21 @@ class Bridge:
 
     # -- the loop -------------------------------------------------------------------------
 
-    def run(self) -> int:
+    def run(self, ready_line: str = "") -> int:
+        """Serve until SIGINT or SIGTERM; ``ready_line`` is printed once both are caught."""
         from threadpoolctl import threadpool_limits
 
         # One BLAS thread: a batch-1 step is a few small matrix products, and waking
         # BLAS threads for them costs more than it saves (and jitters the tick).
         threadpool_limits(1)
+        if self.config.realtime:
+            _ask_for_realtime_priority()
         self._ran = True
         previous = {s: signal.signal(s, self.stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
+            if ready_line:
+                self.out.write(ready_line + "\n")
+                self.out.flush()
             if self.config.clock == "internal":
                 self.clock = InternalClock(self.config.period, time.monotonic())
             while not self.stopping:
@@ -110,9 +133,17 @@ class Bridge:
 
     def _run_once(self) -> None:
         self._fire_due_events(time.monotonic())  # before a tick, which drops the rest
-        if self.clock is not None and time.monotonic() >= self.clock.deadline:
-            self.tick(self.clock.deadline, self.config.period)
-            self.clock.advance(time.monotonic())
+        if self.clock is not None:
+            now = time.monotonic()
+            if self._pending is None and now >= self.clock.deadline - PREPARE_AHEAD:
+                self._pending = self._prepare()
+            if time.monotonic() >= self.clock.deadline:
+                self.tick(self.clock.deadline, self.config.period)
+                self.clock.advance(time.monotonic())
+        elif self._pending is None and self.session.ticks > self._prepared_after:
+            # External clocks: prepare the next step once, as soon as a tick is done.
+            self._prepared_after = self.session.ticks
+            self._pending = self._prepare()
         deadline = self._next_deadline()
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         if timeout is not None:
@@ -123,10 +154,17 @@ class Bridge:
         if self._wake_r in readable:
             self._drain_wake_pipe()
 
+    def _prepare(self):
+        began = time.monotonic()
+        step = self.session.prepare()
+        self.timing["tick_prepare"].append(time.monotonic() - began)
+        return step
+
     def _next_deadline(self) -> float | None:
         candidates = []
         if self.clock is not None:
-            candidates.append(self.clock.deadline)
+            ahead = 0.0 if self._pending is not None else PREPARE_AHEAD
+            candidates.append(self.clock.deadline - ahead)
         if self._events:
             candidates.append(self._events[0][0])
         return min(candidates) if candidates else None
@@ -227,18 +265,22 @@ class Bridge:
     # -- output -------------------------------------------------------------------------
 
     def tick(self, start: float, duration: float) -> Tick:
-        """Step the ensemble, send it, and schedule its touches from ``start``."""
+        """Step the ensemble, send it, then schedule its touches from ``start``."""
         began = time.monotonic()
         self._cancel_touches()  # a new tick replaces what is left of the last one
-        tick = self.session.tick(duration)
+        step, self._pending = self._pending, None
+        if step is None or not self.session.is_current(step):
+            step = self._prepare()  # the lead, temperature or state changed since
+        tick = self.session.commit(step)
         self.sender.tick(tick)
         if self.midi is not None:
             self.midi.tick(tick)
+        sent = time.monotonic()
+        for event in self.session.touches(duration):
+            self._schedule(start + event.time, "touch", event)
         if self.recorder is not None:
             self.recorder.tick(tick.lead, tick.ensemble)
-        for event in tick.touches:
-            self._schedule(start + event.time, "touch", event)
-        self.timing["tick_late"].append(began - start)
+        self.timing["tick_late"].append(sent - start)
         self.timing["tick_compute"].append(time.monotonic() - began)
         if not self.config.quiet:
             self._show(tick)

@@ -47,6 +47,12 @@ def register(commands) -> None:
     add("--force", action="store_true", default=None, help="overwrite the --record file")
     add("--cc-scale", help="gesture CC values: raw 0-8 (default) or spread over 0-127")
     add("--quiet", action="store_true", default=None, help="no live view, one line a tick")
+    add(
+        "--realtime",
+        action="store_true",
+        default=None,
+        help="run at real-time priority where the system allows it (steadier timing)",
+    )
     parser.set_defaults(func=cmd_bridge)
 
 
@@ -69,6 +75,7 @@ def _flag_values(args) -> dict:
         "force": args.force,
         "cc_scale": args.cc_scale,
         "quiet": args.quiet,
+        "realtime": args.realtime,
     }
     if args.seed is not None:
         try:
@@ -103,13 +110,12 @@ def cmd_bridge(args) -> int:
     clock = f"{config.clock} clock" + (
         f" every {config.period:g} s" if config.clock == "internal" else ""
     )
-    print(
+    ready = (
         f"gesture-rnn bridge ready: listening on {config.host}:{config.port} (OSC), "
         f"sending to {targets}{midi}; {clock}; {bridge.session.players} players, "
-        f"model {bridge.model_name}; touches from {bridge.touch_name}",
-        flush=True,
+        f"model {bridge.model_name}; touches from {bridge.touch_name}"
     )
-    return bridge.run()
+    return bridge.run(ready)
 
 
 class StartupError(Exception):

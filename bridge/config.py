@@ -70,6 +70,7 @@ class BridgeConfig:
     force: bool = False
     cc_scale: str = "raw"
     quiet: bool = False
+    realtime: bool = False
     midi: MidiMapping = field(default_factory=MidiMapping)
 
     def osc_targets(self) -> list[tuple[str, int]]:
@@ -168,7 +169,7 @@ def check(config: BridgeConfig) -> None:
         raise ConfigError(f"--seed {config.seed!r}: expected a whole number")
     if config.seed is not None and config.seed < 0:
         raise ConfigError(f"--seed {config.seed}: must be 0 or more")
-    for name in ("virtual_midi", "force", "quiet"):
+    for name in ("virtual_midi", "force", "quiet", "realtime"):
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(f"{name} must be true or false, got {getattr(config, name)!r}")
     for name in ("midi_in", "midi_out"):

@@ -10,7 +10,7 @@ drive it directly.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -66,14 +66,36 @@ def check_temperature(value: float) -> float:
     return t
 
 
+@dataclass(frozen=True, eq=False)
+class Step:
+    """A model step computed ahead of its tick: valid while its inputs still hold."""
+
+    lead: int
+    before: tuple[int, ...]
+    temperature: float
+    resets: int
+    ensemble: tuple[int, ...]
+    state: np.ndarray
+
+
 class Session:
-    """Lead in, ensemble out, one tick at a time."""
+    """Lead in, ensemble out, one tick at a time.
+
+    A tick is :meth:`prepare` (step the model on a copy of its state and sample),
+    :meth:`commit` (adopt that step) and :meth:`touches` (the ensemble's touches for the
+    tick). The bridge prepares a few milliseconds before a deadline so the tick goes
+    out on time, and prepares again if the lead, temperature or a reset came between.
+    :meth:`tick` does all three at once.
+    """
 
     def __init__(self, model, touches: TouchSource, temperature: float = 1.0, seed=None):
         self.model = model
         self.players = model.others
         self._rng = np.random.default_rng(seed)
         self._touch_players = [touches.player(self._rng) for _ in range(self.players)]
+        self._state = model.initial_state(1)
+        self._code = np.zeros(1, dtype=np.intp)
+        self._resets = 0
         self.temperature = check_temperature(temperature)
         self.lead = 0
         self.ensemble: tuple[int, ...] = (0,) * self.players
@@ -90,30 +112,65 @@ class Session:
 
     def reset(self) -> None:
         """Zero the model state and set the ensemble to N; the lead is kept."""
-        self.model.reset()
+        self._state = self.model.initial_state(1)
         self.ensemble = (0,) * self.players
+        self._resets += 1
 
-    def tick(self, duration: float) -> Tick:
-        """Step the model once and return the ensemble's gestures and touches.
-
-        ``duration`` is how long this tick lasts (the clock period), over which the
-        touches are spread with their own timing.
-        """
-        probabilities = self.model.step(self.lead, self.ensemble)
-        self.ensemble = tuple(
-            int(g) for g in self.model.sample(probabilities, self.temperature, self._rng)
+    def prepare(self) -> Step:
+        """Step the model with the lead now and the ensemble before; nothing changes yet."""
+        self._code[0] = self.model.encode_input(self.lead, self.ensemble)
+        probabilities, state = self.model.step_codes(self._code, self._state)
+        ensemble = self.model.sample(probabilities[0], self.temperature, self._rng)
+        return Step(
+            self.lead,
+            self.ensemble,
+            self.temperature,
+            self._resets,
+            tuple(int(g) for g in ensemble),
+            state,
         )
+
+    def is_current(self, step: Step) -> bool:
+        """Whether ``step`` was prepared from the inputs the session has now."""
+        return (
+            step.lead == self.lead
+            and step.before == self.ensemble
+            and step.temperature == self.temperature
+            and step.resets == self._resets
+        )
+
+    def commit(self, step: Step) -> Tick:
+        """Adopt a prepared step: the ensemble moves on. The Tick has no touches yet."""
+        if not self.is_current(step):
+            step = self.prepare()
+        self._state = step.state
+        self.ensemble = step.ensemble
         self.ticks += 1
-        touches: list[TouchEvent] = []
+        return Tick(self.ticks, step.lead, step.ensemble, ())
+
+    def touches(self, duration: float) -> tuple[TouchEvent, ...]:
+        """Each player's touches for its gesture over the next ``duration`` seconds."""
+        events: list[TouchEvent] = []
         for player, (gesture, source) in enumerate(
             zip(self.ensemble, self._touch_players, strict=True), start=1
         ):
             sequence = source.next(gesture, duration)
-            touches.extend(
-                TouchEvent(float(t), player, float(x), float(y), float(v))
+            if not len(sequence.t):
+                continue
+            events.extend(
+                TouchEvent(t, player, x, y, v)
                 for t, x, y, v in zip(
-                    sequence.t, sequence.x, sequence.y, sequence.velocity, strict=True
+                    sequence.t.tolist(),
+                    sequence.x.tolist(),
+                    sequence.y.tolist(),
+                    sequence.velocity.tolist(),
+                    strict=True,
                 )
             )
-        touches.sort(key=lambda event: event.time)
-        return Tick(self.ticks, self.lead, self.ensemble, tuple(touches))
+        events.sort(key=lambda event: event.time)
+        return tuple(events)
+
+    def tick(self, duration: float) -> Tick:
+        """Step the model once; the ensemble's gestures and touches over ``duration``."""
+        tick = self.commit(self.prepare())
+        return replace(tick, touches=self.touches(duration))
