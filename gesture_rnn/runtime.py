@@ -172,12 +172,22 @@ def _expected_shapes(path: Path, metadata: dict) -> dict[str, tuple[int, ...]]:
 
 
 class _Buffers:
-    """Scratch arrays for one batch size, allocated once and reused every step."""
+    """Scratch arrays for one batch size, allocated once and reused every step, with the
+    views of the four gates made once too (making a view costs as much as a small op)."""
 
     def __init__(self, batch: int, units: int, outputs: int):
-        self.z = np.empty((batch, 4 * units), dtype=np.float32)
-        self.zr = np.empty((batch, 4 * units), dtype=np.float32)
-        self.ig = np.empty((batch, units), dtype=np.float32)
+        u = units
+        self.z = np.empty((batch, 4 * u), dtype=np.float32)
+        self.gates = (
+            self.z[:, :u],
+            self.z[:, u : 2 * u],
+            self.z[:, 2 * u : 3 * u],
+            self.z[:, 3 * u :],
+        )
+        self.zr = np.empty((batch, 4 * u), dtype=np.float32)
+        self.xh = np.empty((batch, 2 * u), dtype=np.float32)  # [input; h] of layers above 0
+        self.xh_views = self.xh[:, :u], self.xh[:, u:]
+        self.ig = np.empty((batch, u), dtype=np.float32)
         self.logits = np.empty((batch, outputs), dtype=np.float32)
         self.rows = np.arange(batch)
         self.last = np.empty(batch, dtype=np.intp)
@@ -210,8 +220,14 @@ class GestureModel:
             (_input_projection(weights, arch["input"], self.ensemble) + weights["lstm_0/bias"])
             * scale
         ).astype(np.float32)
-        self._kernels = [None] + [
-            (weights[f"lstm_{i}/kernel"] * scale).astype(np.float32) for i in range(1, self.layers)
+        # Layers above the first multiply [input; h] by [kernel; recurrent kernel] at once.
+        self._stacked = [None] + [
+            np.ascontiguousarray(
+                np.vstack([weights[f"lstm_{i}/kernel"], weights[f"lstm_{i}/recurrent_kernel"]])
+                * scale,
+                dtype=np.float32,
+            )
+            for i in range(1, self.layers)
         ]
         self._biases = [None] + [
             (weights[f"lstm_{i}/bias"] * scale).astype(np.float32) for i in range(1, self.layers)
@@ -223,10 +239,17 @@ class GestureModel:
         self._out_kernel = np.ascontiguousarray(weights["output/kernel"], dtype=np.float32)
         self._out_bias = np.ascontiguousarray(weights["output/bias"], dtype=np.float32)
         self._stay = weights.get("output/stay")  # None: no stay logit
+        # |h| <= 1, so no logit can exceed this; below it exp() cannot overflow float32
+        # even summed over every state, and the softmax can skip subtracting the max.
+        bound = np.abs(weights["output/kernel"]).sum(axis=0) + np.abs(weights["output/bias"])
+        if self._stay is not None:
+            bound = bound + np.abs(self._stay)
+        self._safe_exp = bool(bound.max() < 80.0 - np.log(self.num_states))
         self._gate_scale = scale.astype(np.float32)
         self._gate_shift = (scale != 1.0).astype(np.float32) * np.float32(0.5)
         self._place = [NUM_GESTURES**i for i in range(self.ensemble)]
         self._state = self.initial_state(1)
+        self._hc = [(self._state[i, 0], self._state[i, 1]) for i in range(self.layers)]
         self._buffers = _Buffers(1, u, self.num_states)
         self._code = np.zeros(1, dtype=np.intp)
         self._batch_buffers: dict[int, _Buffers] = {}
@@ -262,7 +285,8 @@ class GestureModel:
             buffers = self._batch_buffers[len(codes)] = _Buffers(
                 len(codes), self.units, self.num_states
             )
-        probabilities = self._advance(codes, new_state, buffers).copy()
+        hc = [(new_state[i, 0], new_state[i, 1]) for i in range(self.layers)]
+        probabilities = self._advance(codes, hc, buffers).copy()
         return probabilities, new_state
 
     def encode_input(self, lead, ensemble_before: Sequence) -> int:
@@ -286,8 +310,9 @@ class GestureModel:
         ``lead``: the lead's gesture now; ``ensemble_before``: the k-1 others' gestures
         one step before (anything :func:`~gesture_rnn.gestures.parse_gesture` accepts).
         """
-        self._code[0] = self.encode_input(lead, ensemble_before)
-        return self._advance(self._code, self._state, self._buffers)[0].copy()
+        code = self.encode_input(lead, ensemble_before)
+        self._code[0] = code
+        return self._advance(self._code, self._hc, self._buffers, code)[0].copy()
 
     def reset(self) -> None:
         """Forget the recurrent state: the next step starts a new performance."""
@@ -326,28 +351,37 @@ class GestureModel:
             raise ValueError("codes is empty: a step needs at least one ensemble")
         return codes.astype(np.intp, copy=False)
 
-    def _advance(self, codes: np.ndarray, state: np.ndarray, b: _Buffers) -> np.ndarray:
-        """Advance ``state`` in place by one step; return probabilities in ``b.logits``."""
-        u = self.units
+    def _advance(
+        self, codes: np.ndarray, hc: list, b: _Buffers, code: int | None = None
+    ) -> np.ndarray:
+        """Advance the (h, c) of each layer in place by one step; return the probabilities,
+        in ``b.logits``. ``code``: the one input code when the batch is one (a faster path).
+        """
         z, zr, ig = b.z, b.zr, b.ig
+        gate_i, gate_f, candidate, gate_o = b.gates
         x = None
-        for i in range(self.layers):
-            h, c = state[i, 0], state[i, 1]
+        for i, (h, c) in enumerate(hc):
             if i == 0:
-                np.take(self._table, codes, axis=0, out=z)  # input kernel and bias, per code
+                np.dot(h, self._recurrent[0], out=z)
+                if code is not None:
+                    z += self._table[code]  # a row view: input kernel and bias of this code
+                else:
+                    np.take(self._table, codes, axis=0, out=zr)
+                    z += zr
             else:
-                np.dot(x, self._kernels[i], out=z)
+                below, mine = b.xh_views
+                np.copyto(below, x)
+                np.copyto(mine, h)
+                np.dot(b.xh, self._stacked[i], out=z)
                 z += self._biases[i]
-            np.dot(h, self._recurrent[i], out=zr)
-            z += zr
             np.tanh(z, out=z)
             z *= self._gate_scale  # sigmoid = (1 + tanh) / 2 on the i, f, o gates only
             z += self._gate_shift
-            np.multiply(z[:, :u], z[:, 2 * u : 3 * u], out=ig)  # input gate * candidate
-            c *= z[:, u : 2 * u]
+            np.multiply(gate_i, candidate, out=ig)
+            c *= gate_f
             c += ig
             np.tanh(c, out=h)
-            h *= z[:, 3 * u :]
+            h *= gate_o
             x = h
         logits = b.logits
         np.dot(x, self._out_kernel, out=logits)
@@ -355,10 +389,16 @@ class GestureModel:
         if self._stay is not None:
             np.floor_divide(codes, NUM_GESTURES, out=b.last)  # the others' last state
             logits[b.rows, b.last] += self._stay[b.last]
-        logits -= logits.max(axis=1, keepdims=True)
-        np.exp(logits, out=logits)
-        np.sum(logits, axis=1, keepdims=True, out=b.total)
-        logits /= b.total
+        if code is not None:
+            if not self._safe_exp:
+                logits -= logits.max()
+            np.exp(logits, out=logits)
+            logits *= 1.0 / logits.sum()
+        else:
+            logits -= logits.max(axis=1, keepdims=True)
+            np.exp(logits, out=logits)
+            np.sum(logits, axis=1, keepdims=True, out=b.total)
+            logits /= b.total
         return logits
 
 
@@ -385,7 +425,8 @@ class BatchedGestureModel:
             ],
             dtype=np.intp,
         )
-        return self.model._advance(codes, self.state, self._buffers).copy()
+        hc = [(self.state[i, 0], self.state[i, 1]) for i in range(self.model.layers)]
+        return self.model._advance(codes, hc, self._buffers).copy()
 
     def reset(self) -> None:
         self.state[...] = 0.0
