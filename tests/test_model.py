@@ -187,3 +187,16 @@ def test_cli_export_of_a_missing_checkpoint_is_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "none.keras does not exist" in result.stderr
+
+
+def test_the_same_seed_trains_the_same_weights():
+    performances = [sticky_performance(f"perf{i}", 80, 3, i) for i in range(5)]
+    config = ModelConfig(ensemble=3, layers=1, units=8, embedding=4, steps=10, batch_size=8)
+
+    def weights(seed):
+        options = training.TrainOptions(epochs=1, seed=seed, progress=False)
+        return training.train(performances, config, options).model.get_weights()
+
+    first, again, other = weights(3), weights(3), weights(4)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))

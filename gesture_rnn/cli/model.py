@@ -154,9 +154,7 @@ def register(commands) -> None:
     train.add_argument(
         "--seed", type=int, default=0, help="seed of the split, windows and weights (default 0)"
     )
-    train.add_argument(
-        "--input", choices=INPUTS, help="input representation (default: the size's, players)"
-    )
+    train.add_argument("--input", choices=INPUTS, help="input representation (default players)")
     train.add_argument("--layers", type=positive_int, help="override the size's LSTM layers")
     train.add_argument("--units", type=positive_int, help="override the size's units a layer")
     train.add_argument("--embedding", type=positive_int, help="override the embedding width")
