@@ -276,6 +276,12 @@ def train(
         if out_of_time:
             log.info("time budget of %s minutes spent: stopping", options.minutes)
             break
+    if best_weights is None:
+        raise TrainingError(
+            f"no epoch gave a finite validation NLL (last: {val['nll']}); "
+            "the validation performances may be too short, or training diverged: "
+            "try a smaller --learning-rate"
+        )
     model.set_weights(best_weights)
     seconds = time.monotonic() - started
     record["metrics"]["test"] = sequence_metrics(model, sides["test"])
