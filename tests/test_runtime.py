@@ -200,17 +200,16 @@ def test_sample_is_reproducible_with_a_seeded_rng(random_model):
     assert sequence == [model.sample(p, 1.0, rng) for _ in range(50)]
 
 
-def test_temperature_sharpens_and_flattens():
-    model_states = 81
-    p = np.full(model_states, 0.2 / (model_states - 1))
+def test_temperature_sharpens_and_flattens(tmp_path):
+    write_random_model(tmp_path / "trio.h5", CONFIGS["joint-trio"])
+    trio = runtime.load(tmp_path / "trio.h5")
+    p = np.full(trio.num_states, 0.2 / (trio.num_states - 1))
     p[17] = 0.8  # state 17 = gestures (8, 1)
-    path_free = runtime.GestureModel.__new__(runtime.GestureModel)
-    path_free.num_states, path_free.others = model_states, 2
     rng = np.random.default_rng(0)
-    cold = [path_free.sample(p, 0.05, rng) for _ in range(200)]
+    cold = [trio.sample(p, 0.05, rng) for _ in range(200)]
     assert cold == [(8, 1)] * 200  # 0.8 ** 20 dwarfs the rest
-    warm = [path_free.sample(p, 1.0, rng) for _ in range(2000)]
-    hot = [path_free.sample(p, 5.0, rng) for _ in range(2000)]
+    warm = [trio.sample(p, 1.0, rng) for _ in range(2000)]
+    hot = [trio.sample(p, 5.0, rng) for _ in range(2000)]
     share = {
         name: np.mean([s == (8, 1) for s in draws]) for name, draws in (("1", warm), ("5", hot))
     }
@@ -218,7 +217,7 @@ def test_temperature_sharpens_and_flattens():
     assert share["5"] < 0.1  # (0.8/0.0025) ** 0.2 = 3.2 against 80 others' 1 each
     for bad in (0.0, -1.0, 10.0, float("nan")):
         with pytest.raises(ValueError, match="temperature"):
-            path_free.sample(p, bad, rng)
+            trio.sample(p, bad, rng)
 
 
 def test_batched_sample_gives_one_draw_per_row(random_model):
