@@ -17,3 +17,21 @@ def corpus_dir() -> Path:
     if not (CORPUS / "metadata" / "metatone-performance-information.csv").is_file():
         pytest.skip(f"the Metatone corpus is not at {CORPUS} (set GESTURE_RNN_CORPUS)")
     return CORPUS
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """A real model file (1 x 8 LSTM, random weights) written without TensorFlow."""
+    from tests.models import tiny_model_file
+
+    return tiny_model_file(tmp_path_factory.mktemp("model") / "tiny.h5")
+
+
+@pytest.fixture
+def listener():
+    """A UDP socket standing in for Pd or SuperCollider (see tests/bridge_process.py)."""
+    from tests.bridge_process import Listener
+
+    listener = Listener()
+    yield listener
+    listener.close()

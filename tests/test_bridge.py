@@ -13,20 +13,7 @@ from bridge.session import Session
 from gesture_rnn.corpus import read_gesture_file
 from gesture_rnn.gestures import GestureError
 from gesture_rnn.runtime import load
-from tests.bridge_process import BridgeProcess, Listener, free_udp_port, osc, run_bridge_once
-from tests.models import tiny_model_file
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return tiny_model_file(tmp_path_factory.mktemp("model") / "tiny.h5")
-
-
-@pytest.fixture
-def listener():
-    listener = Listener()
-    yield listener
-    listener.close()
+from tests.bridge_process import BridgeProcess, free_udp_port, osc, run_bridge_once
 
 
 def session(model_path, seed=1, temperature=1.0):

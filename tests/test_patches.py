@@ -22,7 +22,6 @@ import pytest
 
 from gesture_rnn.corpus import read_gesture_file
 from tests.bridge_process import BridgeProcess, Listener, free_udp_port, osc
-from tests.models import tiny_model_file
 
 REPO = Path(__file__).resolve().parent.parent
 PATCHES = REPO / "patches"
@@ -38,18 +37,6 @@ def need(tool: str, package: str) -> str:
             pytest.fail(f"{reason}; .ci/run should have installed it")
         pytest.skip(reason)
     return path
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return tiny_model_file(tmp_path_factory.mktemp("model") / "tiny.h5")
-
-
-@pytest.fixture
-def listener():
-    listener = Listener()
-    yield listener
-    listener.close()
 
 
 def stop(proc: subprocess.Popen, timeout: float = 5.0) -> None:

@@ -26,6 +26,16 @@ def add_data_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, help=CORPUS_HELP)
 
 
+def add_ensemble_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        choices=(2, 3, 4),
+        default=4,
+        help="players in the ensemble, lead included: 4 quartet (default), 3 trio, 2 duet",
+    )
+
+
 def add_selection_arguments(parser: argparse.ArgumentParser, default_type: str | None) -> None:
     """--type/--context/--include-demonstrations, read back by :func:`selection`."""
     parser.add_argument(

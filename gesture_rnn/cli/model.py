@@ -14,6 +14,7 @@ from ..config import INPUTS, SIZES
 from .common import (
     CommandError,
     add_data_argument,
+    add_ensemble_argument,
     add_selection_arguments,
     check_output_path,
     positive_int,
@@ -111,13 +112,7 @@ def register(commands) -> None:
         "train", help="train a model on the corpus and export it (needs TensorFlow)"
     )
     add_data_argument(train)
-    train.add_argument(
-        "--ensemble",
-        type=int,
-        choices=(2, 3, 4),
-        default=4,
-        help="players in the ensemble, lead included: 4 quartet (default), 3 trio, 2 duet",
-    )
+    add_ensemble_argument(train)
     train.add_argument(
         "--size",
         choices=tuple(SIZES),

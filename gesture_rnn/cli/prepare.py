@@ -7,6 +7,7 @@ from pathlib import Path
 from .common import (
     CommandError,
     add_data_argument,
+    add_ensemble_argument,
     add_selection_arguments,
     check_output_path,
     positive_int,
@@ -37,13 +38,7 @@ def cmd_prepare(args) -> None:
 def register(commands) -> None:
     prepare = commands.add_parser("prepare", help="make training data (.npz) from the corpus")
     add_data_argument(prepare)
-    prepare.add_argument(
-        "--ensemble",
-        type=int,
-        choices=(2, 3, 4),
-        default=4,
-        help="players in the ensemble, lead included: 4 quartet (default), 3 trio, 2 duet",
-    )
+    add_ensemble_argument(prepare)
     prepare.add_argument(
         "--steps", type=positive_int, default=120, help="steps a window (default 120)"
     )
