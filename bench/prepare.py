@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gesture_rnn.cli.common import positive_int
 from gesture_rnn.corpus import CorpusError, load_corpus, read_metadata
 from gesture_rnn.prepare import FRAMINGS, build_sequences, selection_for
 
@@ -162,9 +163,9 @@ def ratio(a: float, b: float) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="corpus folder")
-    parser.add_argument("--steps", type=positive, default=30, help="window length (30)")
+    parser.add_argument("--steps", type=positive_int, default=30, help="window length (30)")
     parser.add_argument("--framing", choices=FRAMINGS, default="last", help="targets (last)")
-    parser.add_argument("--repeat", type=positive, default=5, help="runs of ours (5)")
+    parser.add_argument("--repeat", type=positive_int, default=5, help="runs of ours (5)")
     parser.add_argument("--child", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -236,16 +237,6 @@ def print_table(args, ref: dict, ours: dict, same: bool) -> None:
     smaller = b < a
     verdict = "met" if faster and smaller else "NOT met"
     print(f"goal (>= 100x faster and less peak memory): {verdict}")
-
-
-def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 if __name__ == "__main__":
