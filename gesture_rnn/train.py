@@ -200,7 +200,7 @@ def train(
     from .export import export_model, metadata_for
     from .model import build_model, compile_model
 
-    started = time.monotonic()
+    started, started_cpu = time.monotonic(), time.process_time()
     deadline = None if options.minutes is None else started + 60 * options.minutes
     keras.utils.set_random_seed(options.seed)
     rng = np.random.default_rng(options.seed)
@@ -287,7 +287,13 @@ def train(
     record["metrics"]["test"] = sequence_metrics(model, sides["test"])
     record["metrics"]["test_baselines"] = baselines(sides["train"], sides["test"])
     record["training"].update(
-        {"seconds": round(seconds, 1), "epochs": epoch, "best_epoch": best_epoch}
+        {
+            "seconds": round(seconds, 1),
+            # CPU seconds of this process (all threads): comparable across busy and quiet machines
+            "cpu_seconds": round(time.process_time() - started_cpu, 1),
+            "epochs": epoch,
+            "best_epoch": best_epoch,
+        }
     )
     record["history"] = history
     log.info(

@@ -142,6 +142,7 @@ def test_train_exports_a_model_with_its_split_and_checkpoint(tmp_path):
     )
     assert model.metadata["training"]["data"] == "made up"
     assert model.metadata["training"]["seed"] == 5
+    assert 0 < model.metadata["training"]["cpu_seconds"]  # budgets compare in CPU time
     assert np.isfinite(model.metadata["metrics"]["validation"]["nll"])
     assert np.isfinite(model.metadata["metrics"]["test"]["nll"])
     assert result.epochs == 2
