@@ -72,7 +72,7 @@ class Bridge:
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
         self.clock: InternalClock | None = None
-        self._events: list = []  # heap of (due, order, kind, payload, tick number)
+        self._events: list = []  # heap of (due, order, kind, payload)
         self._order = 0
         # Timing, for --stats: how late ticks and touches fire, and compute per tick.
         self.timing = {

@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from gesture_rnn.runtime import TEMPERATURE_RANGE
+from .session import check_temperature
 
 CLOCKS = ("internal", "midi", "osc")
 CC_SCALES = ("raw", "spread")
@@ -156,13 +156,10 @@ def check(config: BridgeConfig) -> None:
         raise ConfigError(f"--period {config.period!r}: expected seconds, e.g. 1.0") from None
     if not (math.isfinite(config.period) and MIN_PERIOD <= config.period <= 60):
         raise ConfigError(f"--period {config.period}: must be from {MIN_PERIOD} to 60 seconds")
-    low, high = TEMPERATURE_RANGE
     try:
-        config.temperature = float(config.temperature)
-    except (TypeError, ValueError):
-        raise ConfigError(f"--temperature {config.temperature!r}: expected a number") from None
-    if not low <= config.temperature <= high:
-        raise ConfigError(f"--temperature {config.temperature}: must be from {low} to {high}")
+        config.temperature = check_temperature(config.temperature)
+    except ValueError as error:
+        raise ConfigError(f"--temperature: {error}") from None
     if config.seed is not None and (
         isinstance(config.seed, bool) or not isinstance(config.seed, int)
     ):

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pythonosc.osc_message import OscMessage, ParseError
 
 from gesture_rnn.gestures import GESTURE_NAMES, GestureError, parse_gesture
-from gesture_rnn.runtime import TEMPERATURE_RANGE
 
-from .session import Tick, TouchEvent
+from .session import Tick, TouchEvent, check_temperature
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +85,10 @@ def _check(address: str, args: list, data: bytes) -> Command | None:
             raise OscRejected(f"/lead/gesture {error}") from None
     if address == "/bridge/temperature":
         t = _number(args, address)
-        low, high = TEMPERATURE_RANGE
-        if not low <= t <= high:
-            raise OscRejected(f"/bridge/temperature must be from {low} to {high}, got {t}")
-        return Command("temperature", t)
+        try:
+            return Command("temperature", check_temperature(t))
+        except ValueError as error:
+            raise OscRejected(f"/bridge/temperature: {error}") from None
     if address == "/bridge/reset":
         _no_arguments(args, address)
         return Command("reset")

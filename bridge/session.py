@@ -58,9 +58,18 @@ class Tick:
         return tuple(GESTURE_NAMES[g] for g in self.ensemble)
 
 
-def check_temperature(value: float) -> float:
+def check_temperature(value) -> float:
+    """The sampling temperature as a float, or ValueError saying the allowed range.
+
+    The one check for every way a temperature arrives: flags, the TOML file, OSC.
+    """
     low, high = TEMPERATURE_RANGE
-    t = float(value)
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"temperature must be a number from {low} to {high}, got {value!r}"
+        ) from None
     if not low <= t <= high:  # also False for NaN
         raise ValueError(f"temperature must be from {low} to {high}, got {value!r}")
     return t
