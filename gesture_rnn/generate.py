@@ -113,10 +113,7 @@ def read_lead_csv(path: str | Path, column: str | None = None) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise GenerationError(f"lead file {path} does not exist")
-    try:
-        gestures, players = read_gesture_file(path)
-    except CorpusFileError as error:
-        raise GenerationError(str(error)) from None
+    gestures, players = _read_gestures(path)
     return _pick_player(gestures, players, column, f"{path}", "--lead-column")
 
 
@@ -137,11 +134,15 @@ def lead_from_corpus(root: str | Path, performance: str, player: str | None) -> 
     file = gesture_file(root, performance)
     if not file.is_file():
         raise GenerationError(f"performance {performance} has no gesture file ({file} is missing)")
+    gestures, players = _read_gestures(file)
+    return _pick_player(gestures, players, player, f"performance {performance}", "--player")
+
+
+def _read_gestures(path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
     try:
-        gestures, players = read_gesture_file(file)
+        return read_gesture_file(path)
     except CorpusFileError as error:
         raise GenerationError(str(error)) from None
-    return _pick_player(gestures, players, player, f"performance {performance}", "--player")
 
 
 def _check_name(root: Path, performance: str, names: list[str]) -> None:
