@@ -34,6 +34,7 @@ class ModelConfig:
     embedding: int = 32  # width of one embedding vector (per player for "players")
     input: str = "players"  # see INPUTS
     stay: bool = False  # a learned logit for the others' last state (see model; docs/models.md)
+    copy: bool = False  # a learned logit per other player keeping its gesture (see model)
     dropout: float = 0.3  # after each LSTM layer, during training only
     steps: int = 120  # training window length in seconds
     batch_size: int = 64  # windows per batch

@@ -39,6 +39,7 @@ def architecture(config: ModelConfig) -> dict:
         "recurrent_activation": "sigmoid",
         "output": "logits",
         "stay": config.stay,
+        "copy": config.copy,
     }
 
 
@@ -59,6 +60,8 @@ def model_weights(model, config: ModelConfig) -> dict[str, np.ndarray]:
     weights["output/bias"] = bias
     if config.stay:
         (weights["output/stay"],) = model.get_layer("stay").get_weights()
+    if config.copy:
+        (weights["output/copy"],) = model.get_layer("copy").get_weights()
     return {name: np.ascontiguousarray(w, dtype=np.float32) for name, w in weights.items()}
 
 

@@ -10,12 +10,17 @@ gives logits over the others' next joint state ``enc(others[t])`` (9**(k-1) clas
       -> LSTM x layers        return_sequences, each followed by dropout while training
       -> Dense                logits over 9**(k-1) states (softmax gives probabilities)
       -> + stay[last]         (if ``config.stay``) added to the logit of the others' last state
+      -> + copy[i, last_i]    (if ``config.copy``) added to every state in which other
+                              player i keeps its last gesture last_i, for each i
 
 Gestures persist for many seconds, so "the others stay as they were" is the most common
 next state; the stay logit (one learned weight per state) lets the network say so without
 spending LSTM capacity on copying a 729-way state through. It sped up early training
 but ended with a worse validation NLL in our runs, so it is off by default
-(docs/models.md).
+(docs/models.md). The copy logit is the per-player form of the same idea: 9 learned
+numbers for each other player, one per gesture it was playing, so that "player i keeps
+its gesture" is learned from every state that contains it, not separately for each of
+the 729 joint states.
 
 Every layer has a fixed name (``embedding``, ``lstm_0`` .., ``output``) that
 :mod:`gesture_rnn.export` reads the weights from. The numpy runtime
@@ -81,6 +86,40 @@ class StayLogit(layers.Layer):
         return {**super().get_config(), "states": self.states, "initial": self.initial}
 
 
+@keras.saving.register_keras_serializable(package="gesture_rnn")
+class CopyLogit(layers.Layer):
+    """Add ``copy[i, g]`` to the logit of every state in which other player i keeps the
+    gesture g it had a step before (g read from the input code), for each player i."""
+
+    def __init__(self, others: int, initial: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.others = others
+        self.initial = initial
+
+    def build(self, input_shape):
+        self.copy = self.add_weight(
+            shape=(self.others, NUM_GESTURES),
+            initializer=keras.initializers.Constant(self.initial),
+            name="copy",
+        )
+
+    def call(self, logits, codes):
+        states = NUM_GESTURES**self.others
+        codes = ops.cast(codes, "int32")
+        for i in range(self.others):
+            last = (codes // NUM_GESTURES ** (i + 1)) % NUM_GESTURES  # player i's gesture before
+            digit = (np.arange(states) // NUM_GESTURES**i) % NUM_GESTURES  # its gesture in s
+            keeps = ops.convert_to_tensor(
+                (digit[None, :] == np.arange(NUM_GESTURES)[:, None]).astype("float32")
+            )  # (9, states): 1 where state s has gesture g for player i
+            weight = ops.take(self.copy[i], last)  # (batch, time)
+            logits = logits + ops.expand_dims(weight, -1) * ops.take(keeps, last, axis=0)
+        return logits
+
+    def get_config(self):
+        return {**super().get_config(), "others": self.others, "initial": self.initial}
+
+
 def build_model(config: ModelConfig, batch_size: int | None = None, stateful: bool = False):
     """The network of ``config``; ``stateful=True`` (with a batch size) runs step by step."""
     codes = keras.Input(shape=(None,), batch_size=batch_size, dtype="int32", name="codes")
@@ -102,6 +141,10 @@ def build_model(config: ModelConfig, batch_size: int | None = None, stateful: bo
         # Start at log(states): staying is as likely as all else together at first.
         initial = float(np.log(config.num_outputs))
         logits = StayLogit(config.num_outputs, initial, name="stay")(logits, codes)
+    if config.copy:
+        # Start at log(9): each player keeps its gesture as likely as it takes any other.
+        initial = float(np.log(NUM_GESTURES))
+        logits = CopyLogit(config.others, initial, name="copy")(logits, codes)
     return keras.Model(codes, logits, name=f"gesture_rnn_{config.ensemble}")
 
 

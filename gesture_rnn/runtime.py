@@ -15,7 +15,9 @@ Speed: at load the embedding is multiplied by the first layer's input kernel onc
 every input code (there are only 9**k), so a step is a row lookup, the recurrent matrix
 products and the output layer, in float32 on buffers allocated once. The sigmoid gates'
 weights are pre-scaled by 1/2 so that one ``tanh`` over all four gates gives them all
-(``sigmoid(x) = (1 + tanh(x / 2)) / 2``).
+(``sigmoid(x) = (1 + tanh(x / 2)) / 2``). The one-ensemble :meth:`GestureModel.step` keeps
+every layer's h in one vector so that layer inputs and biases need no copies or additions
+(:class:`_OneEnsemble`): each numpy call costs about a microsecond at this size.
 
 The file format is documented in docs/model-format.md.
 """
@@ -168,6 +170,8 @@ def _expected_shapes(path: Path, metadata: dict) -> dict[str, tuple[int, ...]]:
     shapes["output/bias"] = (NUM_GESTURES ** (k - 1),)
     if arch.get("stay", False):
         shapes["output/stay"] = (NUM_GESTURES ** (k - 1),)
+    if arch.get("copy", False):
+        shapes["output/copy"] = (k - 1, NUM_GESTURES)
     return shapes
 
 
@@ -189,7 +193,6 @@ class _Buffers:
         self.xh_views = self.xh[:, :u], self.xh[:, u:]
         self.ig = np.empty((batch, u), dtype=np.float32)
         self.logits = np.empty((batch, outputs), dtype=np.float32)
-        self.rows = np.arange(batch)
         self.last = np.empty(batch, dtype=np.intp)
         self.total = np.empty((batch, 1), dtype=np.float32)
 
@@ -238,20 +241,18 @@ class GestureModel:
         ]
         self._out_kernel = np.ascontiguousarray(weights["output/kernel"], dtype=np.float32)
         self._out_bias = np.ascontiguousarray(weights["output/bias"], dtype=np.float32)
-        self._stay = weights.get("output/stay")  # None: no stay logit
+        # The stay and copy logits depend only on the others' last state (code // 9): with
+        # the output bias they make one bias row per last state, or None without them.
+        self._bias_by_last = _bias_by_last(weights, self.others)
         # |h| <= 1, so no logit can exceed this; below it exp() cannot overflow float32
         # even summed over every state, and the softmax can skip subtracting the max.
-        bound = np.abs(weights["output/kernel"]).sum(axis=0) + np.abs(weights["output/bias"])
-        if self._stay is not None:
-            bound = bound + np.abs(self._stay)
+        bias = self._out_bias if self._bias_by_last is None else self._bias_by_last
+        bound = np.abs(weights["output/kernel"]).sum(axis=0) + np.abs(bias).max(axis=0)
         self._safe_exp = bool(bound.max() < 80.0 - np.log(self.num_states))
         self._gate_scale = scale.astype(np.float32)
         self._gate_shift = (scale != 1.0).astype(np.float32) * np.float32(0.5)
         self._place = [NUM_GESTURES**i for i in range(self.ensemble)]
-        self._state = self.initial_state(1)
-        self._hc = [(self._state[i, 0], self._state[i, 1]) for i in range(self.layers)]
-        self._buffers = _Buffers(1, u, self.num_states)
-        self._code = np.zeros(1, dtype=np.intp)
+        self._one = _OneEnsemble(self, weights, scale)
         self._batch_buffers: dict[int, _Buffers] = {}
 
     def __repr__(self) -> str:
@@ -310,13 +311,11 @@ class GestureModel:
         ``lead``: the lead's gesture now; ``ensemble_before``: the k-1 others' gestures
         one step before (anything :func:`~gesture_rnn.gestures.parse_gesture` accepts).
         """
-        code = self.encode_input(lead, ensemble_before)
-        self._code[0] = code
-        return self._advance(self._code, self._hc, self._buffers, code)[0].copy()
+        return self._one.step(self.encode_input(lead, ensemble_before)).copy()
 
     def reset(self) -> None:
         """Forget the recurrent state: the next step starts a new performance."""
-        self._state[...] = 0.0
+        self._one.reset()
 
     def sample(
         self,
@@ -351,23 +350,17 @@ class GestureModel:
             raise ValueError("codes is empty: a step needs at least one ensemble")
         return codes.astype(np.intp, copy=False)
 
-    def _advance(
-        self, codes: np.ndarray, hc: list, b: _Buffers, code: int | None = None
-    ) -> np.ndarray:
+    def _advance(self, codes: np.ndarray, hc: list, b: _Buffers) -> np.ndarray:
         """Advance the (h, c) of each layer in place by one step; return the probabilities,
-        in ``b.logits``. ``code``: the one input code when the batch is one (a faster path).
-        """
+        in ``b.logits``."""
         z, zr, ig = b.z, b.zr, b.ig
         gate_i, gate_f, candidate, gate_o = b.gates
         x = None
         for i, (h, c) in enumerate(hc):
             if i == 0:
                 np.dot(h, self._recurrent[0], out=z)
-                if code is not None:
-                    z += self._table[code]  # a row view: input kernel and bias of this code
-                else:
-                    np.take(self._table, codes, axis=0, out=zr)
-                    z += zr
+                np.take(self._table, codes, axis=0, out=zr)
+                z += zr
             else:
                 below, mine = b.xh_views
                 np.copyto(below, x)
@@ -385,20 +378,97 @@ class GestureModel:
             x = h
         logits = b.logits
         np.dot(x, self._out_kernel, out=logits)
-        logits += self._out_bias
-        if self._stay is not None:
-            np.floor_divide(codes, NUM_GESTURES, out=b.last)  # the others' last state
-            logits[b.rows, b.last] += self._stay[b.last]
-        if code is not None:
-            if not self._safe_exp:
-                logits -= logits.max()
-            np.exp(logits, out=logits)
-            logits *= 1.0 / logits.sum()
+        if self._bias_by_last is None:
+            logits += self._out_bias
         else:
-            logits -= logits.max(axis=1, keepdims=True)
-            np.exp(logits, out=logits)
-            np.sum(logits, axis=1, keepdims=True, out=b.total)
-            logits /= b.total
+            np.floor_divide(codes, NUM_GESTURES, out=b.last)  # the others' last state
+            logits += self._bias_by_last[b.last]
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        np.sum(logits, axis=1, keepdims=True, out=b.total)
+        logits /= b.total
+        return logits
+
+
+class _OneEnsemble:
+    """The stateful one-ensemble step of :meth:`GestureModel.step`, in as few numpy calls
+    as possible, since each costs a microsecond or so of overhead at this size.
+
+    Every layer's h lives in one vector ``[h_0, .., h_{L-1}, 1]``, so that layer l's input
+    ``[h_{l-1}; h_l]`` is a slice of it (no copies) and, for the last layer and the output,
+    the trailing 1 picks up the bias as one more row of the kernel (no additions).
+    """
+
+    def __init__(self, model: GestureModel, weights: dict[str, np.ndarray], scale: np.ndarray):
+        u, layers = model.units, model.layers
+        self.model = model
+        self.hs = np.zeros(layers * u + 1, dtype=np.float32)
+        self.hs[-1] = 1.0
+        self.cs = np.zeros((layers, u), dtype=np.float32)
+        self.h = [self.hs[i * u : (i + 1) * u] for i in range(layers)]
+        self.inputs = (
+            [None]
+            + [  # [h_{l-1}; h_l], with the 1 for the last layer
+                self.hs[(i - 1) * u : (i + 1) * u + (1 if i == layers - 1 else 0)]
+                for i in range(1, layers)
+            ]
+        )
+        self.kernels = [None]
+        self.biases = [None]
+        for i in range(1, layers):
+            rows = [weights[f"lstm_{i}/kernel"], weights[f"lstm_{i}/recurrent_kernel"]]
+            bias = weights[f"lstm_{i}/bias"] * scale
+            if i == layers - 1:
+                rows.append(weights[f"lstm_{i}/bias"][None, :])
+                bias = None
+            stacked = np.vstack(rows) * scale
+            self.kernels.append(np.ascontiguousarray(stacked, dtype=np.float32))
+            self.biases.append(None if bias is None else bias.astype(np.float32))
+        self.out_input = self.hs[(layers - 1) * u :]  # [h_{L-1}; 1]
+        out_rows = [weights["output/kernel"], weights["output/bias"][None, :]]
+        if model._bias_by_last is not None:  # the bias row comes with the last state instead
+            out_rows[1] = np.zeros_like(out_rows[1])
+        self.out_kernel = np.ascontiguousarray(np.vstack(out_rows), dtype=np.float32)
+        self.z = np.empty(4 * u, dtype=np.float32)
+        self.gates = self.z[:u], self.z[u : 2 * u], self.z[2 * u : 3 * u], self.z[3 * u :]
+        self.ig = np.empty(u, dtype=np.float32)
+        self.logits = np.empty(model.num_states, dtype=np.float32)
+        self.ones = np.ones(model.num_states, dtype=np.float32)
+
+    def reset(self) -> None:
+        self.hs[:-1] = 0.0
+        self.cs[...] = 0.0
+
+    def step(self, code: int) -> np.ndarray:
+        """Advance by one input code; the probabilities, in a buffer reused next step."""
+        m = self.model
+        z, ig = self.z, self.ig
+        gate_i, gate_f, candidate, gate_o = self.gates
+        scale, shift = m._gate_scale, m._gate_shift
+        for i, (h, c) in enumerate(zip(self.h, self.cs, strict=True)):
+            if i == 0:
+                np.dot(h, m._recurrent[0], out=z)
+                z += m._table[code]  # a row view: the input kernel and bias of this code
+            else:
+                np.dot(self.inputs[i], self.kernels[i], out=z)
+                if self.biases[i] is not None:
+                    z += self.biases[i]
+            np.tanh(z, out=z)
+            z *= scale  # sigmoid = (1 + tanh) / 2 on the i, f, o gates only
+            z += shift
+            np.multiply(gate_i, candidate, out=ig)
+            c *= gate_f
+            c += ig
+            np.tanh(c, out=h)
+            h *= gate_o
+        logits = self.logits
+        np.dot(self.out_input, self.out_kernel, out=logits)
+        if m._bias_by_last is not None:
+            logits += m._bias_by_last[code // NUM_GESTURES]
+        if not m._safe_exp:
+            logits -= logits.max()
+        np.exp(logits, out=logits)
+        logits *= 1.0 / np.dot(logits, self.ones)  # a BLAS dot sums faster than .sum()
         return logits
 
 
@@ -472,6 +542,23 @@ def _draw(p: np.ndarray, temperature: float, rng: np.random.Generator | None) ->
     u = rng.random(len(p)) * cumulative[:, -1]
     index = (cumulative < u[:, None]).sum(axis=1)
     return np.minimum(index, p.shape[1] - 1)
+
+
+def _bias_by_last(weights: dict[str, np.ndarray], others: int) -> np.ndarray | None:
+    """Output bias plus the stay and copy logits, a row per last state: (S, S) or None."""
+    stay, copy = weights.get("output/stay"), weights.get("output/copy")
+    if stay is None and copy is None:
+        return None
+    states = NUM_GESTURES**others
+    table = np.tile(weights["output/bias"].astype(np.float64), (states, 1))
+    if stay is not None:
+        table[np.arange(states), np.arange(states)] += stay
+    if copy is not None:
+        digits = (np.arange(states)[:, None] // NUM_GESTURES ** np.arange(others)) % NUM_GESTURES
+        for i in range(others):  # last state a, next state s: + copy[i, a_i] if s_i == a_i
+            keeps = digits[:, None, i] == digits[None, :, i]
+            table += np.where(keeps, copy[i][digits[:, i]][:, None], 0.0)
+    return table.astype(np.float32)
 
 
 def _input_projection(weights: dict[str, np.ndarray], representation: str, k: int) -> np.ndarray:

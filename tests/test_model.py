@@ -48,10 +48,13 @@ def scramble_weights(model, seed: int = 0) -> None:
     model.set_weights([rng.normal(0, 1.0, w.shape).astype(np.float32) for w in model.get_weights()])
 
 
-@pytest.mark.parametrize(("representation", "stay"), [("players", True), ("joint", False)])
-def test_runtime_matches_keras_over_200_steps(tmp_path, representation, stay):
+@pytest.mark.parametrize(
+    ("representation", "stay", "copy"),
+    [("players", True, False), ("joint", False, False), ("players", False, True)],
+)
+def test_runtime_matches_keras_over_200_steps(tmp_path, representation, stay, copy):
     config = ModelConfig(
-        ensemble=4, layers=2, units=8, embedding=4, input=representation, stay=stay
+        ensemble=4, layers=2, units=8, embedding=4, input=representation, stay=stay, copy=copy
     )
     model = build_model(config)
     scramble_weights(model)

@@ -43,6 +43,8 @@ def random_weights(config: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]:
     weights["output/bias"] = w(config.num_outputs)
     if config.stay:
         weights["output/stay"] = w(config.num_outputs) * 4
+    if config.copy:
+        weights["output/copy"] = w(config.others, 9) * 4
     return weights
 
 
@@ -82,6 +84,11 @@ def reference_probabilities(weights, config: ModelConfig, codes) -> np.ndarray:
         if config.stay:
             last = code // 9  # the others' state one step before
             logits[last] += w["output/stay"][last]
+        if config.copy:
+            before = decode_ensemble(int(code), config.ensemble)[1:]
+            for s, after in enumerate(decode_ensemble(np.arange(len(logits)), config.others)):
+                for i, (a, b) in enumerate(zip(before, after, strict=True)):
+                    logits[s] += w["output/copy"][i, a] if a == b else 0.0
         p = np.exp(logits - logits.max())
         out.append(p / p.sum())
     return np.array(out)
@@ -89,10 +96,15 @@ def reference_probabilities(weights, config: ModelConfig, codes) -> np.ndarray:
 
 CONFIGS = {
     "players-quartet": ModelConfig(ensemble=4, layers=2, units=8, embedding=3, input="players"),
+    "players-quartet-stay-copy": ModelConfig(
+        ensemble=4, layers=2, units=8, embedding=3, input="players", stay=True, copy=True
+    ),
     "joint-trio": ModelConfig(
         ensemble=3, layers=1, units=8, embedding=5, input="joint", stay=False
     ),
-    "players-duet": ModelConfig(ensemble=2, layers=3, units=6, embedding=4, input="players"),
+    "players-duet": ModelConfig(
+        ensemble=2, layers=3, units=6, embedding=4, input="players", copy=True
+    ),
 }
 
 

@@ -55,6 +55,7 @@ def cmd_train(args) -> None:
             input=args.input,
             dropout=args.dropout,
             stay=args.stay,
+            copy=args.copy,
             steps=args.steps,
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,
@@ -158,6 +159,11 @@ def register(commands) -> None:
         "--stay",
         action=argparse.BooleanOptionalAction,
         help="a learned logit for the others repeating their last state (default: off)",
+    )
+    train.add_argument(
+        "--copy",
+        action=argparse.BooleanOptionalAction,
+        help="a learned logit per other player keeping its last gesture (default: off)",
     )
     train.add_argument("--steps", type=positive_int, help="training window in seconds (120)")
     train.add_argument("--batch-size", type=positive_int, help="windows a batch (64)")
