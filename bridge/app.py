@@ -1,15 +1,20 @@
 """The bridge's one loop: clock, OSC, MIDI and touch timing around a :class:`Session`.
 
 One thread does everything that touches the session, so nothing needs a lock. It sleeps
-in ``select`` until the next deadline (a tick or a touch event) or until a datagram,
-a MIDI message (handed over from rtmidi's thread through a queue and a wake-up pipe)
-or a signal arrives.
+in ``select`` until the next deadline (preparing a tick, a tick, a touch or a note-off) or
+until a datagram, a MIDI message (handed over from rtmidi's thread through a queue and a
+wake-up pipe) or a signal arrives.
+
+Each tick is made ahead (:meth:`Session.preparing`: model step, sampling, touches, and
+here the tick's OSC bytes), so at the deadline the loop only commits, sends and hands
+the already-made touches to the schedule.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
+import math
 import os
 import queue
 import select
@@ -30,8 +35,12 @@ from .session import Session, Tick
 log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 65536
-READ_BATCH = 8  # datagrams read between looks at the clock
-PREPARE_AHEAD = 0.005  # seconds before a deadline to step the model, so the tick is punctual
+READ_BUDGET = 0.0005  # seconds of reading datagrams before the loop looks at the rest
+PREPARE_AHEAD = 0.005  # seconds before a deadline to make the tick, so it is punctual
+# A step prepared at most this long before its tick stands even if the lead or the
+# temperature changed since: the change counts from the next tick. A later prepare would
+# be redone at the deadline, which a flood of lead changes would then make every tick.
+LEAD_LAG = 2 * PREPARE_AHEAD
 
 
 def _ask_for_realtime_priority() -> None:
@@ -72,7 +81,12 @@ class Bridge:
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
         self.clock: InternalClock | None = None
-        self._events: list = []  # heap of (due, order, kind, payload)
+        # The current tick's touches, in time order, due at _touch_start + event.time;
+        # _touch_next is the first not yet sent. MIDI note-offs: a heap of (due, order, note).
+        self._touches: tuple = ()
+        self._touch_next = 0
+        self._touch_start = 0.0
+        self._note_offs: list = []
         self._order = 0
         # Timing, for --stats: how late ticks and touches fire, and compute per tick.
         self.timing = {
@@ -80,7 +94,9 @@ class Bridge:
             for name in ("tick_late", "tick_prepare", "tick_compute", "touch_late")
         }
         self._pending = None  # a Step prepared ahead of the next tick
-        self._prepared_after = 0
+        self._pending_data: list[bytes] | None = None  # its tick's OSC messages
+        self._prepared_at = -math.inf  # when the pending step read its inputs
+        self._last_tick: float | None = None  # when the last tick started
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -133,17 +149,12 @@ class Bridge:
 
     def _run_once(self) -> None:
         self._fire_due_events(time.monotonic())  # before a tick, which drops the rest
-        if self.clock is not None:
-            now = time.monotonic()
-            if self._pending is None and now >= self.clock.deadline - PREPARE_AHEAD:
-                self._pending = self._prepare()
-            if time.monotonic() >= self.clock.deadline:
-                self.tick(self.clock.deadline, self.config.period)
-                self.clock.advance(time.monotonic())
-        elif self._pending is None and self.session.ticks > self._prepared_after:
-            # External clocks: prepare the next step once, as soon as a tick is done.
-            self._prepared_after = self.session.ticks
-            self._pending = self._prepare()
+        prepare_at = self._prepare_due()
+        if prepare_at is not None and time.monotonic() >= prepare_at:
+            self._prepare_pending()
+        if self.clock is not None and time.monotonic() >= self.clock.deadline:
+            self.tick(self.clock.deadline, self.config.period)
+            self.clock.advance(time.monotonic())
         deadline = self._next_deadline()
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         if timeout is not None:
@@ -154,34 +165,71 @@ class Bridge:
         if self._wake_r in readable:
             self._drain_wake_pipe()
 
-    def _prepare(self):
-        began = time.monotonic()
-        step = self.session.prepare()
-        self.timing["tick_prepare"].append(time.monotonic() - began)
+    def _prepare_due(self) -> float | None:
+        """When to prepare the next tick: PREPARE_AHEAD before it is due or expected."""
+        if self._pending is not None:
+            return None
+        if self.clock is not None:
+            return self.clock.deadline - PREPARE_AHEAD
+        if self._last_tick is None:
+            return None  # an external clock: no idea when the first tick comes
+        return self._last_tick + self.period.value - PREPARE_AHEAD
+
+    def _tick_duration(self) -> float:
+        # External clocks: the length estimated from the ticks so far (see docs/bridge.md).
+        return self.config.period if self.clock is not None else self.period.value
+
+    def _prepare_pending(self) -> None:
+        """Make the next tick now, sending the current tick's due touches in between."""
+        step = self._prepare(self._tick_duration(), between=self._fire_due_events)
+        self._pending = step
+        self._pending_data = self.sender.tick_data(step.tick)
+
+    def _prepare(self, duration: float, between=None):
+        """Session.preparing, timed as tick_prepare (not counting what ``between`` does)."""
+        self._prepared_at = began = time.monotonic()
+        spent = 0.0
+        for step in self.session.preparing(duration):
+            now = time.monotonic()
+            spent += now - began
+            if step is not None:
+                break
+            if between is not None:
+                between(now)
+            began = time.monotonic()
+        self.timing["tick_prepare"].append(spent)
         return step
 
     def _next_deadline(self) -> float | None:
         candidates = []
+        prepare_at = self._prepare_due()
+        if prepare_at is not None:
+            candidates.append(prepare_at)
         if self.clock is not None:
-            ahead = 0.0 if self._pending is not None else PREPARE_AHEAD
-            candidates.append(self.clock.deadline - ahead)
-        if self._events:
-            candidates.append(self._events[0][0])
+            candidates.append(self.clock.deadline)
+        if self._touch_next < len(self._touches):
+            candidates.append(self._touch_start + self._touches[self._touch_next].time)
+        if self._note_offs:
+            candidates.append(self._note_offs[0][0])
         return min(candidates) if candidates else None
 
     def _read_datagrams(self, deadline: float | None) -> None:
+        """Read what is waiting, looking at the clock after every datagram: a flood
+        delays a due tick or touch by one datagram's handling at most."""
+        stop = time.monotonic() + READ_BUDGET  # then MIDI, signals and the rest get a turn
+        if deadline is not None:
+            stop = min(stop, deadline)
         while True:
-            for _ in range(READ_BATCH):
-                try:
-                    data, sender = self.sock.recvfrom(MAX_DATAGRAM)
-                except (BlockingIOError, InterruptedError):
-                    return
-                except OSError as error:  # e.g. ICMP port unreachable reported on some OSes
-                    log.debug("receive error: %s", error)
-                    return
-                self.handle_datagram(data, sender)
-            if deadline is not None and time.monotonic() >= deadline:
-                return  # serve the clock first; the rest waits in the socket buffer
+            try:
+                data, sender = self.sock.recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:  # e.g. ICMP port unreachable reported on some OSes
+                log.debug("receive error: %s", error)
+                return
+            self.handle_datagram(data, sender)
+            if time.monotonic() >= stop:
+                return  # the rest waits in the socket buffer
 
     def _drain_wake_pipe(self) -> None:
         try:
@@ -220,6 +268,7 @@ class Bridge:
         elif command.kind == "reset":
             self.session.reset()
             self._cancel_touches()
+            self._pending = self._pending_data = None  # from the old state: make it again
         elif command.kind == "ping" and sender is not None:
             try:
                 self.sock.sendto(command.value, sender)
@@ -265,19 +314,25 @@ class Bridge:
     # -- output -------------------------------------------------------------------------
 
     def tick(self, start: float, duration: float) -> Tick:
-        """Step the ensemble, send it, then schedule its touches from ``start``."""
+        """Commit the prepared tick (made now if there is none), send it and schedule
+        its touches from ``start``."""
         began = time.monotonic()
         self._cancel_touches()  # a new tick replaces what is left of the last one
         step, self._pending = self._pending, None
-        if step is None or not self.session.is_current(step):
-            step = self._prepare()  # the lead, temperature or state changed since
-        tick = self.session.commit(step)
-        self.sender.tick(tick)
+        data, self._pending_data = self._pending_data, None
+        if step is None:
+            step, data = self._prepare(duration), None
+        fresh = self._prepared_at >= start - LEAD_LAG
+        tick = self.session.commit(step, lead_may_lag=fresh)
+        if tick is not step.tick:  # a reset, or an old step and a new lead: made again
+            self.counts["ticks_redone"] += 1
+            data = None
+        self.sender.send_all(data if data is not None else self.sender.tick_data(tick))
         if self.midi is not None:
             self.midi.tick(tick)
         sent = time.monotonic()
-        for event in self.session.touches(duration):
-            self._schedule(start + event.time, "touch", event)
+        self._touches, self._touch_next, self._touch_start = tick.touches, 0, start
+        self._last_tick = start
         if self.recorder is not None:
             self.recorder.tick(tick.lead, tick.ensemble)
         self.timing["tick_late"].append(sent - start)
@@ -286,28 +341,37 @@ class Bridge:
             self._show(tick)
         return tick
 
-    def _schedule(self, due: float, kind: str, payload) -> None:
-        self._order += 1
-        heapq.heappush(self._events, (due, self._order, kind, payload))
-
     def _cancel_touches(self) -> None:
-        kept = [e for e in self._events if e[2] != "touch"]
-        self.counts["touches_dropped"] += len(self._events) - len(kept)
-        heapq.heapify(kept)
-        self._events = kept
+        self.counts["touches_dropped"] += len(self._touches) - self._touch_next
+        self._touches, self._touch_next = (), 0
 
     def _fire_due_events(self, now: float) -> None:
-        while self._events and self._events[0][0] <= now:
-            due, _, kind, payload = heapq.heappop(self._events)
-            if kind == "touch":
-                self.timing["touch_late"].append(time.monotonic() - due)
-                self.sender.touch(payload)
-                if self.midi is not None:
-                    note = self.midi.touch(payload)
-                    if note is not None:
-                        self._schedule(now + self.config.midi.note_length, "note_off", note)
-            elif kind == "note_off" and self.midi is not None:
-                self.midi.note_off(*payload)
+        """Send the touches and note-offs due by ``now``, earliest first."""
+        touches, note_offs = self._touches, self._note_offs
+        while True:
+            touch_due = (
+                self._touch_start + touches[self._touch_next].time
+                if self._touch_next < len(touches)
+                else math.inf
+            )
+            if note_offs and note_offs[0][0] < touch_due:
+                if note_offs[0][0] > now:
+                    return
+                _, _, note = heapq.heappop(note_offs)
+                self.midi.note_off(*note)
+                continue
+            if touch_due > now:
+                return
+            event = touches[self._touch_next]
+            self._touch_next += 1
+            self.timing["touch_late"].append(time.monotonic() - touch_due)
+            self.sender.touch(event)
+            if self.midi is not None:
+                note = self.midi.touch(event)
+                if note is not None:
+                    self._order += 1
+                    due = now + self.config.midi.note_length
+                    heapq.heappush(note_offs, (due, self._order, note))
 
     def _show(self, tick: Tick) -> None:
         players = "  ".join(f"{i} {GESTURE_NAMES[g]:<3}" for i, g in enumerate(tick.ensemble, 1))

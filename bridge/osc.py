@@ -151,11 +151,24 @@ class OscSender:
                 self.failed += 1
                 log.debug("could not send to %s:%d: %s", *target, error)
 
+    def send_all(self, messages: list[bytes]) -> None:
+        for data in messages:
+            self.send(data)
+
+    @staticmethod
+    def tick_data(tick: Tick) -> list[bytes]:
+        """A tick's messages, built ahead of its deadline so only sending is left then."""
+        return [
+            build("/ensemble/tick", tick.number),
+            build("/ensemble/gestures", *tick.ensemble),
+            *(
+                build(f"/ensemble/{player}/gesture", gesture, GESTURE_NAMES[gesture])
+                for player, gesture in enumerate(tick.ensemble, start=1)
+            ),
+        ]
+
     def tick(self, tick: Tick) -> None:
-        self.send(build("/ensemble/tick", tick.number))
-        self.send(build("/ensemble/gestures", *tick.ensemble))
-        for player, gesture in enumerate(tick.ensemble, start=1):
-            self.send(build(f"/ensemble/{player}/gesture", gesture, GESTURE_NAMES[gesture]))
+        self.send_all(self.tick_data(tick))
 
     def touch(self, event: TouchEvent) -> None:
         head = self._touch_addresses.get(event.player)

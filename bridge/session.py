@@ -9,8 +9,10 @@ drive it directly.
 
 from __future__ import annotations
 
+import copy
 import logging
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -77,30 +79,37 @@ def check_temperature(value) -> float:
 
 @dataclass(frozen=True, eq=False)
 class Step:
-    """A model step computed ahead of its tick: valid while its inputs still hold."""
+    """A tick computed ahead: valid while the inputs it was made from still hold.
 
-    lead: int
+    ``tick`` is what :meth:`Session.commit` returns if the step is committed as it is;
+    the touch players and the random generator as they are after it wait here until then.
+    """
+
+    tick: Tick
     before: tuple[int, ...]
     temperature: float
     resets: int
-    ensemble: tuple[int, ...]
+    duration: float
     state: np.ndarray
+    players: list
+    rng_state: dict
 
 
 class Session:
     """Lead in, ensemble out, one tick at a time.
 
-    A tick is :meth:`prepare` (step the model on a copy of its state and sample),
-    :meth:`commit` (adopt that step) and :meth:`touches` (the ensemble's touches for the
-    tick). The bridge prepares a few milliseconds before a deadline so the tick goes
-    out on time, and prepares again if the lead, temperature or a reset came between.
-    :meth:`tick` does all three at once.
+    A tick is :meth:`prepare` (step the model on a copy of its state, sample the
+    ensemble's gestures and make their touches on copies of the touch players; the
+    session itself does not change) and :meth:`commit` (adopt all of it). The bridge
+    prepares a few milliseconds before a deadline, so at the deadline it only sends.
+    :meth:`tick` does both at once.
     """
 
     def __init__(self, model, touches: TouchSource, temperature: float = 1.0, seed=None):
         self.model = model
         self.players = model.others
         self._rng = np.random.default_rng(seed)
+        self._source = touches
         self._touch_players = [touches.player(self._rng) for _ in range(self.players)]
         self._state = model.initial_state(1)
         self._code = np.zeros(1, dtype=np.intp)
@@ -125,61 +134,93 @@ class Session:
         self.ensemble = (0,) * self.players
         self._resets += 1
 
-    def prepare(self) -> Step:
-        """Step the model with the lead now and the ensemble before; nothing changes yet."""
-        self._code[0] = self.model.encode_input(self.lead, self.ensemble)
+    def prepare(self, duration: float) -> Step:
+        """The next tick over ``duration`` seconds, from the inputs now; nothing changes yet."""
+        *_, step = self.preparing(duration)
+        return step
+
+    def preparing(self, duration: float) -> Iterator[Step | None]:
+        """:meth:`prepare` in small parts: yields None between them, then the Step.
+
+        The bridge sends the touches that fall due in the gaps, so making the next tick
+        never holds up the current one's touches for long.
+        """
+        rng = self._rng
+        before = rng.bit_generator.state
+        lead, ensemble_before, temperature = self.lead, self.ensemble, self.temperature
+        self._code[0] = self.model.encode_input(lead, ensemble_before)
         probabilities, state = self.model.step_codes(self._code, self._state)
-        ensemble = self.model.sample(probabilities[0], self.temperature, self._rng)
-        return Step(
-            self.lead,
-            self.ensemble,
-            self.temperature,
-            self._resets,
-            tuple(int(g) for g in ensemble),
-            state,
+        yield None
+        try:
+            ensemble = tuple(int(g) for g in self.model.sample(probabilities[0], temperature, rng))
+            # The players are copied (the index they read from is shared, not copied) and
+            # advance only when the step is committed; the generator they share with the
+            # sampling is put back the same way.
+            players = copy.deepcopy(
+                self._touch_players, {id(self._source): self._source, id(rng): rng}
+            )
+            events: list[TouchEvent] = []
+            for player, (gesture, source) in enumerate(zip(ensemble, players, strict=True), 1):
+                yield None
+                events.extend(_touch_events(player, source.next(gesture, duration)))
+            after = rng.bit_generator.state
+        finally:
+            rng.bit_generator.state = before
+        events.sort(key=lambda event: event.time)
+        tick = Tick(self.ticks + 1, lead, ensemble, tuple(events))
+        yield Step(
+            tick, ensemble_before, temperature, self._resets, duration, state, players, after
         )
 
-    def is_current(self, step: Step) -> bool:
-        """Whether ``step`` was prepared from the inputs the session has now."""
+    def follows(self, step: Step) -> bool:
+        """Whether ``step`` was prepared from the ensemble and model state there are now:
+        no tick and no reset since. Only the lead or the temperature may have changed."""
         return (
-            step.lead == self.lead
+            step.tick.number == self.ticks + 1
             and step.before == self.ensemble
-            and step.temperature == self.temperature
             and step.resets == self._resets
         )
 
-    def commit(self, step: Step) -> Tick:
-        """Adopt a prepared step: the ensemble moves on. The Tick has no touches yet."""
-        if not self.is_current(step):
-            step = self.prepare()
-        self._state = step.state
-        self.ensemble = step.ensemble
-        self.ticks += 1
-        return Tick(self.ticks, step.lead, step.ensemble, ())
+    def is_current(self, step: Step) -> bool:
+        """Whether ``step`` was prepared from all the inputs the session has now."""
+        return (
+            self.follows(step)
+            and step.tick.lead == self.lead
+            and step.temperature == self.temperature
+        )
 
-    def touches(self, duration: float) -> tuple[TouchEvent, ...]:
-        """Each player's touches for its gesture over the next ``duration`` seconds."""
-        events: list[TouchEvent] = []
-        for player, (gesture, source) in enumerate(
-            zip(self.ensemble, self._touch_players, strict=True), start=1
-        ):
-            sequence = source.next(gesture, duration)
-            if not len(sequence.t):
-                continue
-            events.extend(
-                TouchEvent(t, player, x, y, v)
-                for t, x, y, v in zip(
-                    sequence.t.tolist(),
-                    sequence.x.tolist(),
-                    sequence.y.tolist(),
-                    sequence.velocity.tolist(),
-                    strict=True,
-                )
-            )
-        events.sort(key=lambda event: event.time)
-        return tuple(events)
+    def commit(self, step: Step, *, lead_may_lag: bool = False) -> Tick:
+        """Adopt a prepared step: the ensemble and the touch players move on.
+
+        A step whose inputs changed since it was prepared is made again, over the same
+        duration. With ``lead_may_lag`` a step prepared before a new lead or temperature
+        stands and the change counts from the next tick (the bridge allows this for
+        changes in the last milliseconds before a tick); a reset always counts.
+        """
+        if not (self.follows(step) if lead_may_lag else self.is_current(step)):
+            step = self.prepare(step.duration)
+        self._state = step.state
+        self.ensemble = step.tick.ensemble
+        self._touch_players = step.players
+        self._rng.bit_generator.state = step.rng_state
+        self.ticks += 1
+        return step.tick
 
     def tick(self, duration: float) -> Tick:
         """Step the model once; the ensemble's gestures and touches over ``duration``."""
-        tick = self.commit(self.prepare())
-        return replace(tick, touches=self.touches(duration))
+        return self.commit(self.prepare(duration))
+
+
+def _touch_events(player: int, sequence) -> list[TouchEvent]:
+    if not len(sequence.t):
+        return []
+    return [
+        TouchEvent(t, player, x, y, v)
+        for t, x, y, v in zip(
+            sequence.t.tolist(),
+            sequence.x.tolist(),
+            sequence.y.tolist(),
+            sequence.velocity.tolist(),
+            strict=True,
+        )
+    ]
