@@ -369,6 +369,97 @@ def test_a_run_that_ends_mid_tick_is_filled_from_a_new_source(index):
     assert np.sum(seq.t < 0.5) == 5 and np.sum(seq.t >= 0.5) == 5  # 5 events from each
 
 
+def _rotor() -> Fake:
+    """One performer who turns the iPad mid-second (landscape to portrait at 4.55 s) and
+    touches just off both screens' edges, so sequences cross screens and get clipped."""
+    labels = np.full((10, 1), FS)
+    events = []
+    for s in range(10):
+        for k in range(10):
+            t = s + k / 10 + 0.05
+            x, y = (900 + k, 100 - k) if t < 4.5 else (100 + k, 900 + k)
+            if k == 3:
+                x, y = (1030, -3) if t < 4.5 else (-2, 1030)
+            events.append((t, "rho", x, y, 0 if k == 0 else 7.5))
+    return Fake("rotor", ["rho"], labels, events)
+
+
+def _recorded(path: Path, arrays: dict | None = None) -> tuple[list[np.ndarray], ...]:
+    """Each stream's events as docs/corpus-index.md defines them, from the file's arrays:
+    time = slot + us_in_second * 1e-6, point = half points over the screen, clipped."""
+    from corpus_index.storage import event_velocity, read_index
+
+    a = arrays or read_index(path)[0]
+    screen = np.repeat(
+        a["screen_runs/screen"], np.diff(np.append(a["screen_runs/start"], len(a["events/x_half"])))
+    )
+    velocity = event_velocity(a)
+    times, xs, ys, vs = [], [], [], []
+    second_start = a["streams/second_start"]
+    for s, first_slot in enumerate(a["streams/first_slot"]):
+        k0, k1 = second_start[s], second_start[s + 1]
+        lo, hi = a["seconds/event_start"][k0], a["seconds/event_start"][k1]
+        counts = np.diff(a["seconds/event_start"][k0 : k1 + 1])
+        t = np.repeat(np.arange(first_slot, first_slot + k1 - k0).astype(np.float64), counts)
+        t += a["events/us_in_second"][lo:hi] * 1e-6
+        points = []
+        for half, size in (("x_half", "width"), ("y_half", "height")):
+            scale = (0.5 / a[f"screens/{size}"].astype(np.float64)).astype(np.float32)
+            values = a[f"events/{half}"][lo:hi].astype(np.float32) * scale[screen[lo:hi]]
+            points.append(np.clip(values, 0, 1))
+        times.append(t)
+        xs.append(points[0])
+        ys.append(points[1])
+        vs.append(velocity[lo:hi])
+    return times, xs, ys, vs
+
+
+def _expected(recorded, seq: TouchSequence) -> list[np.ndarray]:
+    """What ``seq`` must hold: its sources' events, each span shifted to follow the last."""
+    times, xs, ys, vs = recorded
+    parts: list[list[np.ndarray]] = [[], [], [], []]
+    offset = 0.0
+    for span in seq.sources:
+        t = times[span.stream]
+        a, b = np.searchsorted(t, [span.start, span.end])
+        for part, values in zip(parts, (t[a:b] - (span.start - offset), xs, ys, vs), strict=True):
+            part.append(values if part is parts[0] else values[span.stream][a:b])
+        offset += span.end - span.start
+    return [np.concatenate(p) for p in parts]
+
+
+def test_sequences_are_exactly_the_recorded_events_of_their_sources(built, index, tmp_path):
+    """Every sequence, bit for bit, is the events its sources name: times, clipped points
+    and velocities as the file defines them (also across a screen turn and off-edge points)."""
+    root = write_touch_corpus(tmp_path, [_rotor()])
+    build_index(root, root / "rotor.h5", progress=False)
+    for path, idx in ((built[0], index), (root / "rotor.h5", corpus_index.load(root / "rotor.h5"))):
+        recorded = _recorded(path)
+        rng = np.random.default_rng(21)
+        checked = turned = 0
+        for i in range(600):
+            g = 1 + i % 8
+            if g in idx.missing:
+                continue
+            d = (0.05, 0.3, 1.0, 2.5, 5.0)[i % 5]
+            near = None if i % 3 else ((i % 10) / 10, (i % 7) / 7)
+            speed = None if i % 4 else float(i % 40)
+            seqs = [idx.query(g, d, rng, near=near, speed=speed)]
+            player = idx.player(seed=i)
+            seqs += [player.next(g, d) for _ in range(3)]
+            for seq in seqs:
+                t, x, y, v = _expected(recorded, seq)
+                assert np.array_equal(seq.t, t) and seq.t.dtype == np.float64
+                assert np.array_equal(seq.x, x) and np.array_equal(seq.y, y)
+                assert np.array_equal(seq.velocity, v)
+                checked += len(seq)
+                landscape, portrait = (seq.x > 0.8) & (seq.y < 0.2), (seq.y > 0.8) & (seq.x < 0.2)
+                turned += bool(landscape.any() and portrait.any())
+        assert checked > 1000
+    # The rotor turns inside a played second: many sequences cross screens.
+    assert turned > 20
+
+
 def test_near_and_speed_move_the_choice(index):
     def bob_share(**kw):
         rng = np.random.default_rng(0)
