@@ -349,18 +349,15 @@ class Bridge:
         """Send the touches and note-offs due by ``now``, earliest first."""
         touches, note_offs = self._touches, self._note_offs
         while True:
-            touch_due = (
-                self._touch_start + touches[self._touch_next].time
-                if self._touch_next < len(touches)
-                else math.inf
-            )
+            more = self._touch_next < len(touches)
+            touch_due = self._touch_start + touches[self._touch_next].time if more else math.inf
             if note_offs and note_offs[0][0] < touch_due:
                 if note_offs[0][0] > now:
                     return
                 _, _, note = heapq.heappop(note_offs)
                 self.midi.note_off(*note)
                 continue
-            if touch_due > now:
+            if not more or touch_due > now:
                 return
             event = touches[self._touch_next]
             self._touch_next += 1
