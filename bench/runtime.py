@@ -12,7 +12,10 @@ recurrent state carried to the next step: what the bridge does once a second.
   and outputs, run by ``ai_edge_litert.interpreter.Interpreter`` (pip install
   ai-edge-litert) on one thread, state copied back in each step.
 
-All three are checked to give the same probabilities first. Then, in a fresh process,
+The three take turns: ``--rounds`` rounds (default 5), each running every implementation
+over its share of the steps (the recurrent state carried on across rounds), so that a
+change in the machine's load falls on all three alike; the percentiles pool the rounds.
+All three are checked to give the same probabilities. Then, in a fresh process,
 the time to import ``gesture_rnn.runtime`` and load the model, with a check that
 TensorFlow was never imported.
 
@@ -33,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from gesture_rnn import runtime
+from gesture_rnn.evaluate import single_threaded_blas
 from gesture_rnn.gestures import NUM_GESTURES, decode_ensemble
 
 
@@ -41,27 +45,33 @@ def percentiles(ns: list[int]) -> dict:
     return {"p50_us": float(np.percentile(us, 50)), "p99_us": float(np.percentile(us, 99))}
 
 
-def numpy_latency(model: runtime.GestureModel, inputs: list[tuple]) -> tuple[dict, np.ndarray]:
-    try:  # one BLAS thread, as the bridge steps it (threads only add waiting at batch 1)
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return _numpy_latency(model, inputs)
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _numpy_latency(model, inputs)
+class Runner:
+    """One implementation's stepping: ``run(codes)`` steps them, timing each step."""
+
+    def __init__(self, step, reset):
+        self.step, self.reset = step, reset
+        self.times: list[int] = []
+        self.outputs: list[np.ndarray] = []
+
+    def run(self, codes, measure: bool = True) -> None:
+        for code in codes:
+            start = time.perf_counter_ns()
+            p = self.step(code)
+            elapsed = time.perf_counter_ns() - start
+            if measure:
+                self.times.append(elapsed)
+                self.outputs.append(np.asarray(p, dtype=np.float64).reshape(-1))
 
 
-def _numpy_latency(model: runtime.GestureModel, inputs: list[tuple]) -> tuple[dict, np.ndarray]:
-    model.reset()
-    for lead, before in inputs[:200]:  # warm up
-        model.step(lead, before)
-    model.reset()
-    times, outputs = [], []
-    for lead, before in inputs:
-        start = time.perf_counter_ns()
-        p = model.step(lead, before)
-        times.append(time.perf_counter_ns() - start)
-        outputs.append(p)
-    return percentiles(times), np.array(outputs)
+def numpy_runner(model: runtime.GestureModel) -> Runner:
+    """``GestureModel.step``, gesture parsing included (the codes are split back into the
+    lead's gesture and the others' list, as a caller has them)."""
+    others = [NUM_GESTURES ** (i + 1) for i in range(model.others)]
+
+    def step(code):
+        return model.step(code % NUM_GESTURES, [(code // d) % NUM_GESTURES for d in others])
+
+    return Runner(step, model.reset)
 
 
 def keras_weights(model: runtime.GestureModel):
@@ -85,11 +95,12 @@ def set_keras_weights(keras_model, weights: dict, layers: int) -> None:
             [weights[f"lstm_{i}/{n}"] for n in ("kernel", "recurrent_kernel", "bias")]
         )
     keras_model.get_layer("output").set_weights([weights["output/kernel"], weights["output/bias"]])
-    if "output/stay" in weights:
-        keras_model.get_layer("stay").set_weights([weights["output/stay"]])
+    for name in ("stay", "copy"):
+        if f"output/{name}" in weights:
+            keras_model.get_layer(name).set_weights([weights[f"output/{name}"]])
 
 
-def keras_latency(model: runtime.GestureModel, codes: np.ndarray) -> tuple[dict, np.ndarray]:
+def keras_runner(model: runtime.GestureModel) -> Runner:
     import tensorflow as tf
 
     from gesture_rnn.config import ModelConfig
@@ -98,34 +109,27 @@ def keras_latency(model: runtime.GestureModel, codes: np.ndarray) -> tuple[dict,
     config = ModelConfig.from_dict(model.metadata["config"])
     net = build_model(config, batch_size=1, stateful=True)
     set_keras_weights(net, keras_weights(model), config.layers)
-    step = tf.function(lambda x: tf.nn.softmax(net(x, training=False)))
+    call = tf.function(lambda x: tf.nn.softmax(net(x, training=False)))
 
-    def run(measure: bool):
+    def reset():
         for layer in net.layers:
             if hasattr(layer, "reset_states"):
                 layer.reset_states()
-        times, outputs = [], []
-        for code in codes if measure else codes[:200]:
-            x = tf.constant([[code]], dtype=tf.int32)
-            start = time.perf_counter_ns()
-            p = step(x).numpy()
-            times.append(time.perf_counter_ns() - start)
-            outputs.append(p[0, 0])
-        return times, outputs
 
-    run(False)
-    times, outputs = run(True)
-    return percentiles(times), np.array(outputs)
+    def step(code):
+        return call(tf.constant([[code]], dtype=tf.int32)).numpy()[0, 0]
+
+    return Runner(step, reset)
 
 
-def litert_latency(model: runtime.GestureModel, codes: np.ndarray) -> tuple[dict, np.ndarray]:
+def litert_runner(model: runtime.GestureModel) -> tuple[Runner, int]:
     import keras
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
     from keras import layers
 
     from gesture_rnn.config import ModelConfig
-    from gesture_rnn.model import PlayerGestures, StayLogit
+    from gesture_rnn.model import CopyLogit, PlayerGestures, StayLogit
 
     config = ModelConfig.from_dict(model.metadata["config"])
     u = config.units
@@ -147,6 +151,8 @@ def litert_latency(model: runtime.GestureModel, codes: np.ndarray) -> tuple[dict
     logits = layers.Dense(config.num_outputs, name="output")(x)
     if config.stay:
         logits = StayLogit(config.num_outputs, name="stay")(logits, code)
+    if config.copy:
+        logits = CopyLogit(config.others, name="copy")(logits, code)
     probs = layers.Softmax()(logits)
     net = keras.Model([code, *state_in], [probs, *state_out])
     set_keras_weights(net, keras_weights(model), config.layers)
@@ -166,30 +172,30 @@ def litert_latency(model: runtime.GestureModel, codes: np.ndarray) -> tuple[dict
     order_in = sorted(state_ins, key=lambda i: next(d["name"] for d in ins if d["index"] == i))
     order_out = sorted(state_outs, key=lambda i: next(d["name"] for d in outs if d["index"] == i))
 
-    def run(measure: bool):
-        state = [np.zeros((1, u), np.float32) for _ in state_in]
-        times, outputs = [], []
-        for c in codes if measure else codes[:200]:
-            start = time.perf_counter_ns()
-            interpreter.set_tensor(code_in, np.array([[c]], dtype=np.int32))
-            for index, s in zip(order_in, state, strict=True):
-                interpreter.set_tensor(index, s)
-            interpreter.invoke()
-            p = interpreter.get_tensor(prob_out)
-            state = [interpreter.get_tensor(index) for index in order_out]
-            times.append(time.perf_counter_ns() - start)
-            outputs.append(p.reshape(-1))
-        return times, outputs
+    state = [np.zeros((1, u), np.float32) for _ in state_in]
 
-    run(False)
-    times, outputs = run(True)
-    return percentiles(times), np.array(outputs), len(flat)
+    def reset():
+        for s in state:
+            s[...] = 0.0
+
+    def step(c):
+        interpreter.set_tensor(code_in, np.array([[c]], dtype=np.int32))
+        for index, s in zip(order_in, state, strict=True):
+            interpreter.set_tensor(index, s)
+        interpreter.invoke()
+        p = interpreter.get_tensor(prob_out)
+        for index, s in zip(order_out, state, strict=True):
+            s[...] = interpreter.get_tensor(index)
+        return p
+
+    return Runner(step, reset), len(flat)
 
 
 IMPORT_CHECK = """
 import sys, time
 start = time.perf_counter()
 from gesture_rnn import runtime
+from gesture_rnn.evaluate import single_threaded_blas
 imported = time.perf_counter()
 model = runtime.load(sys.argv[1])
 loaded = time.perf_counter()
@@ -222,7 +228,8 @@ def import_and_load(path: Path, repeats: int = 5) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=runtime.bundled_path(4))
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=5, help="turns each implementation takes")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -233,20 +240,27 @@ def main() -> None:
     # Gestures persist in real play; make the lead hold each gesture a few seconds.
     gestures = np.repeat(gestures[::4], 4, axis=0)[: args.steps]
     codes = (gestures * NUM_GESTURES ** np.arange(model.ensemble)).sum(axis=1)
-    inputs = [(int(g[0]), [int(v) for v in g[1:]]) for g in gestures]
     assert all(decode_ensemble(int(c), model.ensemble) == tuple(g) for c, g in
                zip(codes[:5], gestures[:5], strict=True))  # fmt: skip
 
-    results = {"model": str(args.model), "steps": args.steps, "ensemble": model.ensemble}
-    results["numpy"], ours = numpy_latency(model, inputs)
-    results["keras"], theirs = keras_latency(model, codes)
-    results["keras"]["max_abs_diff"] = float(np.abs(theirs - ours).max())
+    results = {"model": str(args.model), "steps": args.steps, "ensemble": model.ensemble,
+               "rounds": args.rounds}  # fmt: skip
+    runners = {"numpy": numpy_runner(model), "keras": keras_runner(model)}
     try:
-        stats, lite, size = litert_latency(model, codes)
-        results["litert"] = {**stats, "max_abs_diff": float(np.abs(lite - ours).max()),
-                             "tflite_bytes": size}  # fmt: skip
+        runners["litert"], results["tflite_bytes"] = litert_runner(model)
     except ImportError as error:
         results["litert"] = {"error": f"ai-edge-litert is not installed ({error})"}
+    for runner in runners.values():  # warm up, then start every one from zero state
+        runner.run(codes[:200], measure=False)
+        runner.reset()
+    with single_threaded_blas():  # numpy on one BLAS thread, as the bridge steps it
+        for chunk in np.array_split(codes, args.rounds):
+            for runner in runners.values():
+                runner.run(chunk.tolist())
+    ours = np.array(runners["numpy"].outputs)
+    for name, runner in runners.items():
+        results[name] = percentiles(runner.times)
+        results[name]["max_abs_diff"] = float(np.abs(np.array(runner.outputs) - ours).max())
     results["import_and_load"] = import_and_load(args.model)
 
     print(f"model {args.model} ({model!r}), {args.steps} steps, one thread of a busy CPU")

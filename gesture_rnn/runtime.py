@@ -182,11 +182,11 @@ class _Buffers:
     def __init__(self, batch: int, units: int, outputs: int):
         u = units
         self.z = np.empty((batch, 4 * u), dtype=np.float32)
-        self.gates = (
+        self.gates = (  # input, forget, cell candidate, output (stored as i, f, o, g)
             self.z[:, :u],
             self.z[:, u : 2 * u],
-            self.z[:, 2 * u : 3 * u],
             self.z[:, 3 * u :],
+            self.z[:, 2 * u : 3 * u],
         )
         self.zr = np.empty((batch, 4 * u), dtype=np.float32)
         self.xh = np.empty((batch, 2 * u), dtype=np.float32)  # [input; h] of layers above 0
@@ -216,9 +216,10 @@ class GestureModel:
         self.layers = int(arch["layers"])
         self.units = int(arch["units"])
         u = self.units
+        weights = _sigmoid_gates_first(weights, self.layers, u)
         # Halve the sigmoid gates' (input, forget, output) pre-activations; see module doc.
         scale = np.full(4 * u, 0.5, dtype=np.float64)
-        scale[2 * u : 3 * u] = 1.0
+        scale[3 * u :] = 1.0
         self._table = (
             (_input_projection(weights, arch["input"], self.ensemble) + weights["lstm_0/bias"])
             * scale
@@ -392,11 +393,13 @@ class GestureModel:
 
 class _OneEnsemble:
     """The stateful one-ensemble step of :meth:`GestureModel.step`, in as few numpy calls
-    as possible, since each costs a microsecond or so of overhead at this size.
+    as possible, since each costs most of a microsecond at this size.
 
     Every layer's h lives in one vector ``[h_0, .., h_{L-1}, 1]``, so that layer l's input
     ``[h_{l-1}; h_l]`` is a slice of it (no copies) and, for the last layer and the output,
-    the trailing 1 picks up the bias as one more row of the kernel (no additions).
+    the trailing 1 picks up the bias as one more row of the kernel (no additions). Each
+    layer's gates and cell sit in one buffer ``[i, f, o, g, c]``, so that ``[i, f] * [g, c]``
+    is one multiplication and ``c = f * c + i * g`` one more addition.
     """
 
     def __init__(self, model: GestureModel, weights: dict[str, np.ndarray], scale: np.ndarray):
@@ -404,63 +407,65 @@ class _OneEnsemble:
         self.model = model
         self.hs = np.zeros(layers * u + 1, dtype=np.float32)
         self.hs[-1] = 1.0
-        self.cs = np.zeros((layers, u), dtype=np.float32)
-        self.h = [self.hs[i * u : (i + 1) * u] for i in range(layers)]
-        self.inputs = (
-            [None]
-            + [  # [h_{l-1}; h_l], with the 1 for the last layer
-                self.hs[(i - 1) * u : (i + 1) * u + (1 if i == layers - 1 else 0)]
-                for i in range(1, layers)
-            ]
-        )
-        self.kernels = [None]
-        self.biases = [None]
-        for i in range(1, layers):
-            rows = [weights[f"lstm_{i}/kernel"], weights[f"lstm_{i}/recurrent_kernel"]]
-            bias = weights[f"lstm_{i}/bias"] * scale
-            if i == layers - 1:
-                rows.append(weights[f"lstm_{i}/bias"][None, :])
-                bias = None
-            stacked = np.vstack(rows) * scale
-            self.kernels.append(np.ascontiguousarray(stacked, dtype=np.float32))
-            self.biases.append(None if bias is None else bias.astype(np.float32))
+        self.cells = np.zeros((layers, 5 * u), dtype=np.float32)  # [i, f, o, g, c] a layer
+        self.products = np.empty(2 * u, dtype=np.float32)
+        self.layer_ops = []
+        for i in range(layers):
+            if i == 0:
+                inputs, kernel, bias = self.hs[:u], model._recurrent[0], None
+            else:  # [h_{l-1}; h_l], and the 1 after the last layer's h
+                last = i == layers - 1
+                inputs = self.hs[(i - 1) * u : (i + 1) * u + int(last)]
+                rows = [weights[f"lstm_{i}/kernel"], weights[f"lstm_{i}/recurrent_kernel"]]
+                if last:
+                    rows.append(weights[f"lstm_{i}/bias"][None, :])
+                kernel = np.ascontiguousarray(np.vstack(rows) * scale, dtype=np.float32)
+                bias = None if last else (weights[f"lstm_{i}/bias"] * scale).astype(np.float32)
+            buffer = self.cells[i]
+            self.layer_ops.append(
+                (
+                    i == 0,
+                    inputs,
+                    kernel,
+                    bias,
+                    buffer[: 4 * u],  # z: the four gates' pre-activations
+                    buffer[: 3 * u],  # the sigmoid gates i, f, o
+                    buffer[: 2 * u],  # [i, f]
+                    buffer[3 * u :],  # [g, c]
+                    buffer[2 * u : 3 * u],  # o
+                    buffer[4 * u :],  # c
+                    self.hs[i * u : (i + 1) * u],  # h
+                )
+            )
         self.out_input = self.hs[(layers - 1) * u :]  # [h_{L-1}; 1]
         out_rows = [weights["output/kernel"], weights["output/bias"][None, :]]
         if model._bias_by_last is not None:  # the bias row comes with the last state instead
             out_rows[1] = np.zeros_like(out_rows[1])
         self.out_kernel = np.ascontiguousarray(np.vstack(out_rows), dtype=np.float32)
-        self.z = np.empty(4 * u, dtype=np.float32)
-        self.gates = self.z[:u], self.z[u : 2 * u], self.z[2 * u : 3 * u], self.z[3 * u :]
-        self.ig = np.empty(u, dtype=np.float32)
         self.logits = np.empty(model.num_states, dtype=np.float32)
         self.ones = np.ones(model.num_states, dtype=np.float32)
 
     def reset(self) -> None:
         self.hs[:-1] = 0.0
-        self.cs[...] = 0.0
+        self.cells[...] = 0.0
 
     def step(self, code: int) -> np.ndarray:
         """Advance by one input code; the probabilities, in a buffer reused next step."""
         m = self.model
-        z, ig = self.z, self.ig
-        gate_i, gate_f, candidate, gate_o = self.gates
-        scale, shift = m._gate_scale, m._gate_shift
-        for i, (h, c) in enumerate(zip(self.h, self.cs, strict=True)):
-            if i == 0:
-                np.dot(h, m._recurrent[0], out=z)
+        products, u = self.products, m.units
+        for first, inputs, kernel, bias, z, sigmoid, i_f, g_c, o, c, h in self.layer_ops:
+            np.dot(inputs, kernel, out=z)
+            if first:
                 z += m._table[code]  # a row view: the input kernel and bias of this code
-            else:
-                np.dot(self.inputs[i], self.kernels[i], out=z)
-                if self.biases[i] is not None:
-                    z += self.biases[i]
+            elif bias is not None:
+                z += bias
             np.tanh(z, out=z)
-            z *= scale  # sigmoid = (1 + tanh) / 2 on the i, f, o gates only
-            z += shift
-            np.multiply(gate_i, candidate, out=ig)
-            c *= gate_f
-            c += ig
+            sigmoid *= 0.5  # sigmoid = (1 + tanh) / 2 on the i, f, o gates only
+            sigmoid += 0.5
+            np.multiply(i_f, g_c, out=products)  # [i * g, f * c]
+            np.add(products[:u], products[u:], out=c)
             np.tanh(c, out=h)
-            h *= gate_o
+            h *= o
         logits = self.logits
         np.dot(self.out_input, self.out_kernel, out=logits)
         if m._bias_by_last is not None:
@@ -542,6 +547,19 @@ def _draw(p: np.ndarray, temperature: float, rng: np.random.Generator | None) ->
     u = rng.random(len(p)) * cumulative[:, -1]
     index = (cumulative < u[:, None]).sum(axis=1)
     return np.minimum(index, p.shape[1] - 1)
+
+
+def _sigmoid_gates_first(weights: dict[str, np.ndarray], layers: int, units: int) -> dict:
+    """The weights with each LSTM layer's gate columns reordered from Keras's (i, f, g, o)
+    to (i, f, o, g), so that the three sigmoid gates are one slice."""
+    u = units
+    order = np.r_[0 : 2 * u, 3 * u : 4 * u, 2 * u : 3 * u]
+    reordered = dict(weights)
+    for i in range(layers):
+        for name in ("kernel", "recurrent_kernel", "bias"):
+            key = f"lstm_{i}/{name}"
+            reordered[key] = weights[key][..., order]
+    return reordered
 
 
 def _bias_by_last(weights: dict[str, np.ndarray], others: int) -> np.ndarray | None:
