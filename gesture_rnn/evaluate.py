@@ -8,7 +8,10 @@ a state of the k-1 other players (9**(k-1) of them).
 
 Figures (:func:`figures` documents the keys): the mean negative log likelihood in nats
 of the true joint state, the accuracy of the most likely joint state, and each other
-player's accuracy when the most likely joint state is split into gestures.
+player's accuracy when the most likely joint state is split into gestures. For a model,
+also ``predicted_changes``: how often its most likely state is not the others' last
+state, and how often it is right then, beside persistence on the same steps: where a
+model loses accuracy to persistence, it is there.
 
 The baselines:
 
@@ -160,6 +163,7 @@ def evaluate_model(model: BatchModel, performances: list[Performance]) -> dict:
 def _evaluate(model: BatchModel, performances: list[Performance]) -> dict:
     ensemble = model.ensemble
     tally = Tally(ensemble)
+    changes = changes_right = changes_persistence_right = 0
     for performance in performances:
         x, y = performance_sequences(performance, ensemble)
         rows = np.arange(x.shape[0])
@@ -172,8 +176,20 @@ def _evaluate(model: BatchModel, performances: list[Performance]) -> dict:
             chosen[:, t] = probabilities[rows, y[:, t]]
             predicted[:, t] = np.argmax(probabilities, axis=1)
         tally.add(-np.log(np.maximum(chosen, MIN_PROBABILITY)), predicted, y)
+        last = x // NUM_GESTURES
+        change = predicted != last
+        changes += int(np.count_nonzero(change))
+        changes_right += int(np.count_nonzero(predicted[change] == y[change]))
+        changes_persistence_right += int(np.count_nonzero(last[change] == y[change]))
         log.debug("evaluated %s: %d orderings x %d steps", performance.name, *x.shape)
-    return tally.figures()
+    return {
+        **tally.figures(),
+        "predicted_changes": {
+            "fraction": changes / tally.steps,
+            "accuracy": changes_right / changes if changes else None,
+            "persistence_accuracy": changes_persistence_right / changes if changes else None,
+        },
+    }
 
 
 def persistence_baseline(

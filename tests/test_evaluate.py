@@ -136,6 +136,24 @@ def test_model_figures_and_per_player_accuracy_on_a_trio_by_hand():
     assert figures["nll"] == pytest.approx((2 * math.log(2) + 10 * math.log(160)) / 12)
 
 
+def test_predicted_changes_on_a_duet_by_hand():
+    # The model always says state 1. (last, next) per step, lead p0: (0,0) (0,1) (1,1);
+    # lead p1: (0,1) (1,2) (2,1). It predicts a change where last != 1: four steps, on
+    # which it is right three times ((0,1), (0,1), (2,1)) and persistence once ((0,0)).
+    figures = evaluate_model(FixedModel(2, 1, 0.9), [DUET])
+    assert figures["predicted_changes"] == {
+        "fraction": pytest.approx(4 / 6),
+        "accuracy": pytest.approx(3 / 4),
+        "persistence_accuracy": pytest.approx(1 / 4),
+    }
+    never = evaluate_model(FixedModel(2, lambda codes: codes // NUM_GESTURES, 0.9), [DUET])
+    assert never["predicted_changes"] == {
+        "fraction": 0.0,
+        "accuracy": None,
+        "persistence_accuracy": None,
+    }
+
+
 def test_evaluation_feeds_the_training_inputs_one_batch_per_performance():
     rng = np.random.default_rng(0)
     performances = [
