@@ -41,6 +41,8 @@ PREPARE_AHEAD = 0.005  # seconds before a deadline to make the tick, so it is pu
 # temperature changed since: the change counts from the next tick. A later prepare would
 # be redone at the deadline, which a flood of lead changes would then make every tick.
 LEAD_LAG = 2 * PREPARE_AHEAD
+# Waking from a sleep takes 0.1-0.2 ms; for this long before a tick the loop polls instead.
+SPIN_BEFORE_TICK = 0.0005
 
 
 def _ask_for_realtime_priority() -> None:
@@ -206,7 +208,7 @@ class Bridge:
         if prepare_at is not None:
             candidates.append(prepare_at)
         if self.clock is not None:
-            candidates.append(self.clock.deadline)
+            candidates.append(self.clock.deadline - SPIN_BEFORE_TICK)
         if self._touch_next < len(self._touches):
             candidates.append(self._touch_start + self._touches[self._touch_next].time)
         if self._note_offs:
