@@ -140,7 +140,8 @@ class Bridge:
                 self.out.write(ready_line + "\n")
                 self.out.flush()
             if self.config.clock == "internal":
-                self.clock = InternalClock(self.config.period, time.monotonic())
+                # The first tick too is made ahead: it is due PREPARE_AHEAD from now.
+                self.clock = InternalClock(self.config.period, time.monotonic() + PREPARE_AHEAD)
             while not self.stopping:
                 self._run_once()
         finally:
