@@ -12,8 +12,10 @@ port with 10,000 OSC messages a second (half valid ``/lead/gesture``, half inval
   ``--stats`` (``tick_late``: how late each tick began after its absolute deadline) and
   from outside, by this process receiving ``/ensemble/tick`` (arrival of tick n against
   the first tick's arrival + (n - 1) x period);
-- compute per tick (``tick_compute``: step, sample, make touches, send the tick) and
-  touch timing error (``touch_late``), from ``--stats``; side by side with one Keras
+- compute per tick, from ``--stats``: ``tick_compute`` (the work at the deadline: adopt
+  the tick made ahead, send it, schedule its touches) and ``tick_prepare`` (making the
+  tick ahead of its deadline: step, sample, make the touches and the OSC bytes), and
+  touch timing error (``touch_late``); side by side with one Keras
   stateful step (``tf.function``, softmax included) and one numpy step
   (``GestureModel.step``) on the same weights, in a child process.
 
@@ -575,14 +577,14 @@ def report_startup(r: dict) -> None:
 
 
 def report_compute(r: dict) -> None:
-    print("\ncompute, ms (p50 / p99): the bridge's whole tick against one model step")
+    print("\ncompute, ms (p50 / p99): making a whole tick in the bridge against one model step")
     print(
         f"{'':6} {'':12} {'bridge tick':>17} {'numpy step':>17} {'Keras step':>17} "
         f"{'Keras / numpy':>14} {'Keras / tick':>13}"
     )
     for c, k in r["keras"].items():
         fast = [x for x in r["timing"] if x["flood_on"] == (c == "flood") and not x["corpus"]]
-        tick = min(fast, key=lambda x: x["period"])["stats"]["tick_compute"] if fast else None
+        tick = min(fast, key=lambda x: x["period"])["stats"]["tick_prepare"] if fast else None
         for how, suffix in (("back to back", ""), (f"{PACED_GAP * 1000:.0f} ms apart", "_paced")):
             kp, np_ = k["keras" + suffix], k["numpy" + suffix]
             t = tick if suffix else None
@@ -592,7 +594,8 @@ def report_compute(r: dict) -> None:
                 f"{ratio(kp['p50_ms'], t['p50_ms']) if t else '-':>13}"
             )
     print(
-        "(bridge tick: step, sample, touches and sending, from --stats at period 0.05 with\n"
+        "(bridge tick: tick_prepare (step, sample, touches, OSC bytes; made ahead of the\n"
+        "deadline) from --stats at period 0.05 with "
         "procedural touches; steps: the model alone, back to back (caches warm) and "
         f"{PACED_GAP * 1000:.0f} ms\napart (cold, like a tick); p50 ratios; Keras vs numpy "
         f"max |p| difference {max(k['max_abs_diff'] for k in r['keras'].values()):.1e})"
