@@ -34,14 +34,7 @@ from .sequence import (
     check_speed,
     empty_sequence,
 )
-from .storage import (
-    event_screens,
-    event_times,
-    event_velocity,
-    normalised_points,
-    read_index,
-    second_times,
-)
+from .storage import event_times, event_velocity, point_tables, read_index, second_times
 
 log = logging.getLogger(__name__)
 
@@ -94,28 +87,24 @@ class CorpusIndex:
         run_end = run_starts[np.searchsorted(run_starts, np.arange(n_seconds), side="right")]
         stream_starts = arrays["streams/second_start"]
         self.second_start = self._starts = starts  # events of second k: [k] to [k+1]
-        self.second_stream = self._second_stream = second_stream
+        self.second_stream = self._second_stream = second_stream.astype(np.int32)
         self._second_time = second_time
-        self._run_end = run_end  # one past the last second of each second's run
+        self._run_end = run_end.astype(np.int32)  # one past the last second of its run
         self._base = (stream_starts[:-1] - arrays["streams/first_slot"]).tolist()
 
-        # Events: times, points on a unit screen, velocity.
+        # Events: times (float64; a query hands out a slice of them and bisects them),
+        # points as stored (half points; points() turns the few a query returns into
+        # unit-screen ones) and velocity (derived from neighbouring points, so once,
+        # here): 16 bytes an event, 38 MB for the 2.5 M events of the shared corpus.
         self.t = event_times(arrays, second_time)
-        self.screen = event_screens(arrays)
-        self.screens = list(zip(arrays["screens/width"], arrays["screens/height"], strict=True))
-        self.x, self.y = normalised_points(
-            arrays["events/x_half"],
-            arrays["events/y_half"],
-            self.screen,
-            arrays["screens/width"],
-            arrays["screens/height"],
-        )
-        np.clip(self.x, 0, 1, out=self.x)
-        np.clip(self.y, 0, 1, out=self.y)
-        self.velocity = event_velocity(arrays)
-        for array in (self.t, self.x, self.y, self.velocity):
-            array.flags.writeable = False  # queries hand out views of these
         self._x_half, self._y_half = arrays["events/x_half"], arrays["events/y_half"]
+        self.screens = list(zip(arrays["screens/width"], arrays["screens/height"], strict=True))
+        self._point_tables = point_tables(arrays)  # per screen: half point -> 0-1
+        self._screen_runs = arrays["screen_runs/start"].tolist()  # a few hundred
+        self._run_screen = arrays["screen_runs/screen"].tolist()
+        self.velocity = event_velocity(arrays)
+        for array in (self.t, self.velocity):
+            array.flags.writeable = False  # queries hand out views of these
 
         self._items = arrays["choice/items"]
         self._tables = {name: arrays[f"choice/{name}"].tolist() for name in choice.TABLES}
@@ -244,24 +233,37 @@ class CorpusIndex:
     def _sequence(self, pieces, spans, g: int, duration: float) -> TouchSequence:
         if len(pieces) == 1:
             a, b, shift = pieces[0]
+            x, y = self.points(a, b)
             return TouchSequence(
-                self.t[a:b] - shift,
-                self.x[a:b],
-                self.y[a:b],
-                self.velocity[a:b],
-                duration,
-                g,
-                tuple(spans),
+                self.t[a:b] - shift, x, y, self.velocity[a:b], duration, g, tuple(spans)
             )
+        xs, ys = zip(*(self.points(a, b) for a, b, _ in pieces), strict=True)
         return TouchSequence(
             np.concatenate([self.t[a:b] - shift for a, b, shift in pieces]),
-            np.concatenate([self.x[a:b] for a, b, _ in pieces]),
-            np.concatenate([self.y[a:b] for a, b, _ in pieces]),
+            np.concatenate(xs),
+            np.concatenate(ys),
             np.concatenate([self.velocity[a:b] for a, b, _ in pieces]),
             duration,
             g,
             tuple(spans),
         )
+
+    # -- events ------------------------------------------------------------------------
+
+    # -- events ------------------------------------------------------------------------
+
+    def points(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """x and y (float32) of events ``start:end`` on a unit screen, clipped to 0-1."""
+        runs = self._screen_runs
+        first = bisect.bisect_right(runs, start) - 1
+        last = bisect.bisect_right(runs, end - 1) - 1
+        if first >= last:  # one screen: the usual case
+            x_table, y_table = self._point_tables[self._run_screen[first]]
+            return x_table.take(self._x_half[start:end]), y_table.take(self._y_half[start:end])
+        # The performer turned the screen within these events: each run with its screen.
+        bounds = [start, *runs[first + 1 : last + 1], end]
+        parts = [self.points(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+        return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
 
     def _fallback_player(self, state: _State):
         from .procedural import ProceduralIndex
@@ -303,7 +305,7 @@ class CorpusIndex:
             "performances": len(self.manifest["name"]),
             "streams": len(self.stream_player),
             "performers": len(players),
-            "events": int(len(self.t)),
+            "events": len(self.t),
             "unlabelled_events": int(counts[~labelled].sum()),
             "label_lag": self.label_lag,
             "skipped": [{"name": str(n), "reason": str(r)} for n, r in self.skipped],

@@ -289,20 +289,35 @@ def stream_first_events(a: dict[str, np.ndarray]) -> np.ndarray:
     return first[first < starts[stream_starts[1:]]]
 
 
-def event_screens(a: dict[str, np.ndarray]) -> np.ndarray:
-    """Screen code of every event, from the runs."""
-    n = len(a["events/x_half"])
-    lengths = np.diff(np.append(a["screen_runs/start"], n))
-    return np.repeat(a["screen_runs/screen"], lengths)
+def event_velocity(a: dict[str, np.ndarray], block: int = 1 << 16) -> np.ndarray:
+    """Velocity of every event: derived from the points where the bit says so.
 
-
-def event_velocity(a: dict[str, np.ndarray]) -> np.ndarray:
-    """Velocity of every event: derived from the points where the bit says so."""
-    n = len(a["events/x_half"])
-    velocity = derived_velocity(a["events/x_half"], a["events/y_half"], stream_first_events(a))
-    given = np.unpackbits(a["events/velocity_derived_bits"], count=n) == 0
-    velocity[given] = a["events/velocity_given"]
+    Worked out a block of events at a time, so loading needs no full-length temporaries
+    (they would raise the process's peak memory by several times the result's 10 MB).
+    """
+    x_half, y_half = a["events/x_half"], a["events/y_half"]
+    bits, given = a["events/velocity_derived_bits"], a["events/velocity_given"]
+    n = len(x_half)
+    first = stream_first_events(a)
+    velocity = np.empty(n, dtype=np.float32)
+    used = 0  # velocity_given values taken so far
+    for lo in range(0, n, block):  # block is a multiple of 8: whole bytes of bits
+        hi = min(lo + block, n)
+        back = 1 if lo else 0  # one event before the block, for the first step
+        firsts = first[(first >= lo) & (first < hi)] - (lo - back)
+        moved = derived_velocity(x_half[lo - back : hi], y_half[lo - back : hi], firsts)
+        part = velocity[lo:hi]
+        part[:] = moved[back:]
+        take = np.unpackbits(bits[lo // 8 : (hi + 7) // 8], count=hi - lo) == 0
+        count = int(take.sum())
+        part[take] = given[used : used + count]
+        used += count
     return velocity
+
+
+def unit_scale(sizes) -> np.ndarray:
+    """Factor (float32) from half points to a fraction of a screen of each size."""
+    return (0.5 / np.asarray(sizes, dtype=np.float64)).astype(np.float32)
 
 
 def normalised_points(
@@ -312,15 +327,30 @@ def normalised_points(
     a few points just off the edge."""
     out = []
     for half, size in ((x_half, widths), (y_half, heights)):
-        scale = (0.5 / np.asarray(size, dtype=np.float64)).astype(np.float32)
         values = half.astype(np.float32)
-        values *= scale[screen]
+        values *= unit_scale(size)[screen]
         out.append(values)
     return out[0], out[1]
 
 
-def event_times(a: dict[str, np.ndarray], second_time: np.ndarray) -> np.ndarray:
-    """Each event's time in seconds after its stream's time zero (float64)."""
+def point_tables(a: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each screen, an x and a y table of the unit-screen value (float32, clipped to
+    0-1) of every int16 half point: ``table.take(half_points)`` gives the points (a
+    negative half point wraps to the end of the table, where its value is). 256 kB each;
+    the values are those of :func:`normalised_points`, clipped."""
+    halves = np.arange(1 << 16, dtype=np.uint16).view(np.int16)
+    tables = []
+    for width, height in zip(a["screens/width"], a["screens/height"], strict=True):
+        x, y = normalised_points(halves, halves, 0, [width], [height])
+        tables.append((np.clip(x, 0, 1), np.clip(y, 0, 1)))
+    return tables
+
+
+def event_times(a: dict[str, np.ndarray], second_time: np.ndarray, block: int = 1 << 16):
+    """Each event's time in seconds after its stream's time zero (float64): its slot's
+    start plus its microseconds, added a block at a time (no full-length temporary)."""
     times = np.repeat(second_time, np.diff(a["seconds/event_start"]))
-    times += a["events/us_in_second"] * 1e-6
+    us = a["events/us_in_second"]
+    for lo in range(0, len(times), block):
+        times[lo : lo + block] += us[lo : lo + block] * 1e-6
     return times

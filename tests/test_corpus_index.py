@@ -209,12 +209,13 @@ def test_index_stores_every_event_once_with_raw_points_and_velocity(built, index
 
 def test_screen_orientation_is_read_from_the_points(index):
     # alpha is landscape (x up to 900 of 1024); beta's points go below y 770: portrait.
+    x, y = index.points(0, len(index.t))
     bob = index.second_start[np.flatnonzero(index.second_stream == 1)[0]]
-    assert np.isclose(index.x[bob], 900 / 1024) and np.isclose(index.y[bob], 700 / 768)
+    assert np.isclose(x[bob], 900 / 1024) and np.isclose(y[bob], 700 / 768)
     cat = index.second_start[np.flatnonzero(index.second_stream == 2)[0]]
-    assert np.isclose(index.x[cat], 100 / 768) and np.isclose(index.y[cat], 150 / 1024)
+    assert np.isclose(x[cat], 100 / 768) and np.isclose(y[cat], 150 / 1024)
     # A point off the edge is clipped to the screen but its raw value is kept.
-    dan = np.flatnonzero(np.isclose(index.t, 7.7) & (index.y == 0))
+    dan = np.flatnonzero(np.isclose(index.t, 7.7) & (y == 0))
     assert len(dan) == 1 and index.raw_points(dan[0], dan[0] + 1)[1][0] == -5
 
 
