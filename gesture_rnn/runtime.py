@@ -293,7 +293,10 @@ class GestureModel:
 
     def encode_input(self, lead, ensemble_before: Sequence) -> int:
         """The input code of the lead's gesture now and the others' gestures before."""
-        before = list(ensemble_before) if not isinstance(ensemble_before, str) else None
+        if type(ensemble_before) is list and len(ensemble_before) == self.others:
+            before = ensemble_before  # the hot path: no copy
+        else:
+            before = list(ensemble_before) if not isinstance(ensemble_before, str) else None
         if before is None or len(before) != self.others:
             raise ValueError(
                 f"ensemble_before must be {self.others} gestures (one per other player), "
@@ -312,7 +315,7 @@ class GestureModel:
         ``lead``: the lead's gesture now; ``ensemble_before``: the k-1 others' gestures
         one step before (anything :func:`~gesture_rnn.gestures.parse_gesture` accepts).
         """
-        return self._one.step(self.encode_input(lead, ensemble_before)).copy()
+        return self._one.step(self.encode_input(lead, ensemble_before))
 
     def reset(self) -> None:
         """Forget the recurrent state: the next step starts a new performance."""
@@ -450,7 +453,7 @@ class _OneEnsemble:
         self.cells[...] = 0.0
 
     def step(self, code: int) -> np.ndarray:
-        """Advance by one input code; the probabilities, in a buffer reused next step."""
+        """Advance by one input code; the probabilities, a new array."""
         m = self.model
         products, u = self.products, m.units
         for first, inputs, kernel, bias, z, sigmoid, i_f, g_c, o, c, h in self.layer_ops:
@@ -472,9 +475,9 @@ class _OneEnsemble:
             logits += m._bias_by_last[code // NUM_GESTURES]
         if not m._safe_exp:
             logits -= logits.max()
-        np.exp(logits, out=logits)
-        logits *= 1.0 / np.dot(logits, self.ones)  # a BLAS dot sums faster than .sum()
-        return logits
+        p = np.exp(logits)  # a new array: the caller keeps it, the buffers are reused
+        p *= 1.0 / np.dot(p, self.ones)  # a BLAS dot sums faster than .sum()
+        return p
 
 
 class BatchedGestureModel:
