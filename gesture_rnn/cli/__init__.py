@@ -17,7 +17,7 @@ from .. import __version__
 from .common import CommandError
 
 # Modules of this package that register subcommands, in --help order.
-COMMAND_MODULES = ("corpus", "prepare", "model", "perform")
+COMMAND_MODULES = ("corpus", "prepare", "model", "touches", "perform")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,143 @@
+"""``gesture-rnn touches ...``: the classifier from raw touches to gestures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from .common import CommandError, add_data_argument, positive_int
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    if text.strip() in ("", "0", "none"):
+        return ()
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected sizes like 64,64 or 'none', got {text!r}"
+        ) from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be 1 or more, got {text!r}")
+    return sizes
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {value}")
+    return value
+
+
+def _print_report(title: str, report: dict) -> None:
+    print(
+        f"{title}: accuracy {report['accuracy']:.4f} on {report['examples']} player-seconds; "
+        f"majority-class baseline ({report['baseline_gesture']}) {report['baseline']:.4f}"
+    )
+    print("  gesture   count  recall  most often mistaken for")
+    for name, row in report["per_gesture"].items():
+        recall = "   -  " if row["recall"] is None else f"{row['recall']:.3f}"
+        print(f"  {name:<6} {row['count']:>8}  {recall}  {row['most_confused_with'] or '-'}")
+
+
+def cmd_train(args) -> None:
+    from ..files import check_new_output, write_new
+    from ..touch_classifier import save
+    from ..touch_training import TrainConfig, corpus_examples, evaluate, fit, split_performances
+
+    check_new_output(args.out, args.force)
+    started = time.monotonic()
+    examples = corpus_examples(args.data)
+    train_names, test_names = split_performances(examples.names, args.held_out, args.seed)
+    train, test = examples.subset(train_names), examples.subset(test_names)
+    config = TrainConfig(
+        hidden=args.hidden, epochs=args.epochs, batch=args.batch_size, seed=args.seed
+    )
+    model = fit(train.features, train.labels, config)
+    report = evaluate(model, test.features, test.labels)
+    model.metadata = {
+        "training": {
+            "command": shlex.join(["gesture-rnn", *sys.argv[1:]]),
+            "seconds": round(time.monotonic() - started, 1),
+            "config": {
+                "hidden": list(config.hidden),
+                "epochs": config.epochs,
+                "batch": config.batch,
+                "learning_rate": config.learning_rate,
+                "weight_decay": config.weight_decay,
+                "seed": config.seed,
+            },
+            "held_out_fraction": args.held_out,
+            "train_performances": len(train_names),
+            "train_examples": int(len(train.labels)),
+            "held_out_performances": test_names,
+        },
+        "held_out": {k: v for k, v in report.items() if k != "confusion"},
+    }
+    write_new(args.out, lambda tmp: save(model, tmp), force=args.force)
+    _print_report(f"held out ({len(test_names)} performances)", report)
+    print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")
+
+
+def cmd_evaluate(args) -> None:
+    from ..touch_classifier import TouchClassifierError, load
+    from ..touch_training import corpus_examples, evaluate
+
+    try:
+        model = load(args.model)
+    except TouchClassifierError as error:
+        raise CommandError(str(error)) from None
+    names = None
+    if not args.all:
+        names = model.metadata.get("training", {}).get("held_out_performances")
+        if not names:
+            raise CommandError(f"{args.model} lists no held-out performances; use --all")
+    examples = corpus_examples(args.data, names)
+    report = evaluate(model, examples.features, examples.labels)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_report("all performances" if args.all else "held out", report)
+
+
+def register(commands) -> None:
+    touches = commands.add_parser("touches", help="classify raw touches as gestures")
+    actions = touches.add_subparsers(dest="touches_command", metavar="ACTION")
+    actions.required = True
+
+    train = actions.add_parser(
+        "train", help="train a touch classifier on the corpus's touches and gesture labels"
+    )
+    add_data_argument(train)
+    train.add_argument("--out", required=True, type=Path, help="classifier file to write (.h5)")
+    train.add_argument("--force", action="store_true", help="replace --out if it exists")
+    train.add_argument(
+        "--hidden", type=_hidden, default=(64, 64), help="hidden layer sizes (default 64,64)"
+    )
+    train.add_argument("--epochs", type=positive_int, default=30, help="default 30")
+    train.add_argument("--batch-size", type=positive_int, default=512, help="default 512")
+    train.add_argument(
+        "--held-out", type=_fraction, default=0.2, help="share of performances held out (0.2)"
+    )
+    train.add_argument("--seed", type=int, default=0, help="split and training seed (0)")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = actions.add_parser(
+        "evaluate", help="accuracy against the corpus's labels, beside the majority class"
+    )
+    add_data_argument(evaluate)
+    evaluate.add_argument(
+        "--model", type=Path, default=None, help="classifier file (default: the bundled one)"
+    )
+    evaluate.add_argument(
+        "--all", action="store_true", help="every performance, not only the held-out ones"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.set_defaults(func=cmd_evaluate)
