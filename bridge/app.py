@@ -266,6 +266,8 @@ class Bridge:
         """Act on a checked command; False if it does not apply now (counted as rejected)."""
         if command.kind == "lead":
             self.session.lead = command.value
+        elif command.kind == "touch":
+            self.session.add_touch(*command.value)
         elif command.kind == "temperature":
             self.session.set_temperature(command.value)
         elif command.kind == "reset":

@@ -17,7 +17,7 @@ from pythonosc.osc_message import OscMessage, ParseError
 
 from gesture_rnn.gestures import GESTURE_NAMES, GestureError, parse_gesture
 
-from .session import Tick, TouchEvent, check_temperature
+from .session import Tick, TouchEvent, check_temperature, check_touch
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class OscRejected(ValueError):
 
 @dataclass(frozen=True)
 class Command:
-    """A checked incoming message: ``kind`` is lead, temperature, reset, tick or ping."""
+    """A checked incoming message: ``kind`` is lead, touch, temperature, reset, tick or ping."""
 
     kind: str
     value: object = None
@@ -83,6 +83,13 @@ def _check(address: str, args: list, data: bytes) -> Command | None:
             return Command("lead", parse_gesture(args[0]))
         except GestureError as error:
             raise OscRejected(f"/lead/gesture {error}") from None
+    if address == "/lead/touch":
+        if len(args) not in (2, 3):
+            raise OscRejected(f"/lead/touch takes x y [velocity], got {len(args)} arguments")
+        try:
+            return Command("touch", check_touch(*args))
+        except ValueError as error:
+            raise OscRejected(f"/lead/touch: {error}") from None
     if address == "/bridge/temperature":
         t = _number(args, address)
         try:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterator
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,8 +22,17 @@ import numpy as np
 
 from gesture_rnn.gestures import GESTURE_NAMES, parse_gesture
 from gesture_rnn.runtime import TEMPERATURE_RANGE
+from gesture_rnn.touch_features import WINDOW_SECONDS
 
 log = logging.getLogger(__name__)
+
+# The lead's raw touches (docs/osc.md, /lead/touch): x and y 0-1 are scaled to the screen
+# the classifier was trained on; without a velocity, a touch more than NEW_TOUCH_GAP after
+# the one before is a touch-down, else the distance moved. At most MAX_LEAD_TOUCHES are
+# kept (a flood cannot grow memory); the classifier only needs the last WINDOW_SECONDS.
+LEAD_SCREEN = (1024.0, 768.0)
+NEW_TOUCH_GAP = 0.1
+MAX_LEAD_TOUCHES = 10_000
 
 
 class TouchPlayer(Protocol):
@@ -77,6 +89,21 @@ def check_temperature(value) -> float:
     return t
 
 
+def check_touch(x, y, velocity=None) -> tuple[float, float, float | None]:
+    """A lead touch as floats, or ValueError: x, y from 0 to 1, velocity >= 0 or None."""
+    values = [("x", x), ("y", y)] + ([] if velocity is None else [("velocity", velocity)])
+    for name, value in values:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{name} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if not (0 <= x <= 1 and 0 <= y <= 1):
+        raise ValueError(f"x and y must be from 0 to 1, got {x!r} {y!r}")
+    if velocity is not None and velocity < 0:
+        raise ValueError(f"velocity must be 0 or more, got {velocity!r}")
+    return float(x), float(y), None if velocity is None else float(velocity)
+
+
 @dataclass(frozen=True, eq=False)
 class Step:
     """A tick computed ahead: valid while the inputs it was made from still hold.
@@ -103,9 +130,23 @@ class Session:
     session itself does not change) and :meth:`commit` (adopt all of it). The bridge
     prepares a few milliseconds before a deadline, so at the deadline it only sends.
     :meth:`tick` does both at once.
+
+    The lead is a gesture (``lead = g`` or :meth:`set_lead`) or comes from raw touches
+    (:meth:`add_touch`): when touches have arrived and no gesture was set after the last
+    of them, preparing a tick first sets the lead from the touches of the last five
+    seconds, classified by ``touch_classifier`` (default: the bundled one, loaded at the
+    first touch). ``clock`` gives the touches' times (seconds).
     """
 
-    def __init__(self, model, touches: TouchSource, temperature: float = 1.0, seed=None):
+    def __init__(
+        self,
+        model,
+        touches: TouchSource,
+        temperature: float = 1.0,
+        seed=None,
+        touch_classifier=None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.model = model
         self.players = model.others
         self._rng = np.random.default_rng(seed)
@@ -115,14 +156,68 @@ class Session:
         self._code = np.zeros(1, dtype=np.intp)
         self._resets = 0
         self.temperature = check_temperature(temperature)
+        self._classifier = touch_classifier
+        self._clock = clock
+        self._lead_touches: deque[tuple[float, float, float, float]] = deque()
+        self._inputs = 0  # counts lead inputs, so the latest of gesture and touch wins
+        self._gesture_input = self._touch_input = 0
         self.lead = 0
         self.ensemble: tuple[int, ...] = (0,) * self.players
         self.ticks = 0
+
+    @property
+    def lead(self) -> int:
+        return self._lead
+
+    @lead.setter
+    def lead(self, gesture: int) -> None:
+        """A lead gesture (already checked), held until changed; it wins over earlier
+        touches until the next touch."""
+        self._lead = gesture
+        self._inputs += 1
+        self._gesture_input = self._inputs
 
     def set_lead(self, value) -> int:
         """Set the lead gesture from anything parse_gesture accepts; held until changed."""
         self.lead = parse_gesture(value)
         return self.lead
+
+    def add_touch(self, x, y, velocity=None) -> None:
+        """One raw touch of the lead: x, y from 0 to 1; velocity in screen points since
+        the lead's last touch (0: touch-down), or None to derive it (see docs/osc.md)."""
+        x, y, velocity = check_touch(x, y, velocity)
+        if self._classifier is None:
+            from gesture_rnn import touch_classifier
+
+            self._classifier = touch_classifier.load()
+        now = self._clock()
+        px, py = x * LEAD_SCREEN[0], y * LEAD_SCREEN[1]
+        touches = self._lead_touches
+        if velocity is None:
+            last = touches[-1] if touches else None
+            if last is None or now - last[0] > NEW_TOUCH_GAP:
+                velocity = 0.0
+            else:
+                velocity = math.hypot(px - last[1], py - last[2])
+        touches.append((now, px, py, velocity))
+        if len(touches) > MAX_LEAD_TOUCHES:
+            touches.popleft()
+        self._inputs += 1
+        self._touch_input = self._inputs
+
+    def _lead_from_touches(self) -> None:
+        """Classify the lead's last five seconds of touches, if touches are the latest input."""
+        if self._touch_input <= self._gesture_input:
+            return
+        now = self._clock()
+        touches = self._lead_touches
+        while touches and touches[0][0] < now - WINDOW_SECONDS:
+            touches.popleft()
+        if touches:
+            _, x, y, v = zip(*touches, strict=True)
+        else:
+            x = y = v = ()
+        self._lead = self._classifier.classify_touches(x, y, v)
 
     def set_temperature(self, value) -> float:
         self.temperature = check_temperature(value)
@@ -143,8 +238,10 @@ class Session:
         """:meth:`prepare` in small parts: yields None between them, then the Step.
 
         The bridge sends the touches that fall due in the gaps, so making the next tick
-        never holds up the current one's touches for long.
+        never holds up the current one's touches for long. The one change it makes to
+        the session is the lead from touches, if they are the latest lead input.
         """
+        self._lead_from_touches()
         rng = self._rng
         before = rng.bit_generator.state
         lead, ensemble_before, temperature = self.lead, self.ensemble, self.temperature
