@@ -69,8 +69,11 @@ def _performance_examples(gesture_path: Path, touches_path: Path, offset: float)
     import pandas as pd
 
     labels, players = read_gesture_file(gesture_path)
-    rows = pd.read_csv(gesture_path, usecols=["time"], dtype=str)["time"]
-    row_times = pd.to_datetime(rows, format="ISO8601").to_numpy(dtype="datetime64[us]")
+    try:
+        rows = pd.read_csv(gesture_path, usecols=["time"], dtype=str)["time"]
+        row_times = pd.to_datetime(rows, format="ISO8601").to_numpy(dtype="datetime64[us]")
+    except (ValueError, TypeError) as error:
+        raise CorpusFileError(f"{gesture_path}: a time is not valid ({error})") from None
     try:
         touches = pd.read_csv(
             touches_path,

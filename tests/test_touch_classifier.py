@@ -230,6 +230,16 @@ def test_cli_trains_evaluates_and_keeps_an_existing_file(tmp_path, capsys):
     assert out.read_bytes() == before
 
 
+def test_a_damaged_touch_file_is_skipped_with_a_warning(tmp_path, caplog):
+    root = tmp_path / "corpus"
+    _corpus_with_touches(root, performances=2, seconds=12)
+    with (root / "data" / "made-up-1-touches.csv").open("a") as f:
+        f.write("yesterday,p0,1,2,0\n")
+    examples = corpus_examples(root)
+    assert examples.names == ["made-up-0"] and len(examples.labels) == 12
+    assert "made-up-1-touches.csv: cannot be read" in caplog.text
+
+
 def test_cli_evaluate_names_a_bad_model_file(tmp_path, capsys):
     bad = tmp_path / "bad.h5"
     bad.write_text("not a model")
