@@ -148,13 +148,27 @@ def build(config):
         except ModelFileError as error:
             raise StartupError(f"--model: {error}") from None
         touches, touch_name = open_touches(config.corpus)
+        # Loaded now, not at the lead's first touch: a bad file stops the start, and the
+        # first touch on stage costs no file read.
+        from gesture_rnn import touch_classifier
+
+        try:
+            lead_classifier = touch_classifier.load()
+        except touch_classifier.TouchClassifierError as error:
+            raise StartupError(f"the lead touch classifier: {error}") from None
     except BaseException:
         sock.close()
         raise
     bridge = None
     try:
         sender = OscSender(config.osc_targets())
-        session = Session(model, touches, temperature=config.temperature, seed=config.seed)
+        session = Session(
+            model,
+            touches,
+            temperature=config.temperature,
+            seed=config.seed,
+            touch_classifier=lead_classifier,
+        )
         bridge = Bridge(config, session, sock, sender)
         if config.virtual_midi or config.midi_in or config.midi_out:
             from .midi import MidiError, MidiIO
