@@ -162,10 +162,22 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def predict_logits(model, codes: np.ndarray) -> np.ndarray:
+    """The model's logits for (batch, time) codes, one row per row of ``codes``.
+
+    ``predict_on_batch`` is the fast way on one device, but under a MirroredStrategy
+    (Keras 3.15) it gives every replica the whole batch and returns their outputs one
+    after the other (twice the rows on two devices); ``predict`` splits the batch.
+    """
+    codes = np.asarray(codes, dtype=np.int32)
+    if model.distribute_strategy.num_replicas_in_sync == 1:
+        return np.asarray(model.predict_on_batch(codes))
+    return np.asarray(model.predict(codes, batch_size=len(codes), verbose=0))
+
+
 def probabilities(model, codes: np.ndarray) -> np.ndarray:
     """Softmax of the model's logits for (batch, time) codes: (batch, time, 9**(k-1))."""
-    logits = np.asarray(model.predict_on_batch(np.asarray(codes, dtype=np.int32)))
-    return np.exp(log_softmax(logits.astype(np.float64)))
+    return np.exp(log_softmax(predict_logits(model, codes).astype(np.float64)))
 
 
 def load_checkpoint(path):

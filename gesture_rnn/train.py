@@ -122,11 +122,11 @@ def whole_sequences(sequences: TrainingSequences, chunk: int = 32):
 def sequence_metrics(model, sequences: TrainingSequences) -> dict:
     """Mean NLL (nats a step) and accuracy of the most likely state over whole sequences,
     each run from its performance's start with zero state."""
-    from .model import log_softmax
+    from .model import log_softmax, predict_logits
 
     total_nll, hits, count = 0.0, 0, 0
     for x, y in whole_sequences(sequences):
-        logits = np.asarray(model.predict_on_batch(x), dtype=np.float64)
+        logits = predict_logits(model, x).astype(np.float64)
         logp = log_softmax(logits)
         total_nll -= np.take_along_axis(logp, y[..., None], axis=-1).sum()
         hits += int((logits.argmax(axis=-1) == y).sum())
@@ -193,8 +193,13 @@ def train(
     options: TrainOptions,
     checkpoint: str | Path | None = None,
     out: str | Path | None = None,
+    strategy=None,
 ) -> TrainResult:
-    """Train on ``performances``; write the best checkpoint and export it to ``out``."""
+    """Train on ``performances``; write the best checkpoint and export it to ``out``.
+
+    ``strategy``: a ``tf.distribute`` strategy; by default MirroredStrategy over every GPU
+    when there are several, else the default one-device strategy.
+    """
     import keras
 
     from .export import export_model, metadata_for
@@ -218,7 +223,7 @@ def train(
         sizes,
     )
 
-    strategy = _strategy()
+    strategy = strategy or _strategy()
     with strategy.scope():
         model = build_model(config)
         compile_model(model, config)

@@ -158,6 +158,50 @@ def test_train_exports_a_model_with_its_split_and_checkpoint(tmp_path):
     assert json.loads(checkpoint_record_path(checkpoint).read_text())["split"] == split
 
 
+def test_training_with_mirrored_strategy_over_two_devices(tmp_path):
+    """The several-GPU path (``fit`` under MirroredStrategy), on two logical CPUs in a fresh
+    process: it trains, and the exported file steps like the trained Keras model."""
+    script = f"""
+import json
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]  # two logical CPUs stand in for two GPUs
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from gesture_rnn import runtime, train as training
+from gesture_rnn.config import ModelConfig
+from gesture_rnn.gestures import encode_ensemble
+from gesture_rnn.model import probabilities
+from tests.test_model import sticky_performance
+
+performances = [sticky_performance(f"perf{{i}}", 60, 3, i) for i in range(6)]
+config = ModelConfig(ensemble=2, layers=1, units=8, embedding=4, steps=12, batch_size=8)
+options = training.TrainOptions(epochs=2, seed=5, progress=False)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+out = r"{tmp_path / "mirrored.h5"}"
+result = training.train(performances, config, options, out=out, strategy=strategy)
+codes = encode_ensemble(np.random.default_rng(1).integers(0, 9, size=(50, 2)))
+keras_p = probabilities(result.model, codes[None, :])[0]
+model = runtime.load(out)
+ours = np.array([model.step(int(c % 9), [int(c // 9)]) for c in codes])
+print(json.dumps({{
+    "replicas": strategy.num_replicas_in_sync,
+    "epochs": result.epochs,
+    "losses": [h["loss"] for h in model.metadata["history"]],
+    "max_diff": float(np.abs(ours - keras_p).max()),
+}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["replicas"] == 2
+    assert figures["epochs"] == 2
+    assert all(np.isfinite(figures["losses"])) and len(figures["losses"]) == 2
+    assert figures["max_diff"] < 1e-5
+
+
 def run_cli(*args, timeout=240):
     return subprocess.run(
         [sys.executable, "-m", "gesture_rnn", *args],
