@@ -19,13 +19,21 @@ port with 10,000 OSC messages a second (half valid ``/lead/gesture``, half inval
   stateful step (``tf.function``, softmax included) and one numpy step
   (``GestureModel.step``) on the same weights, in a child process.
 
+The lead (timing part): by default a new ``/lead/gesture`` every 2 s, sent from this
+process. With ``--lead touch`` a lead performer process plays raw ``/lead/touch`` on
+absolute deadlines (swirls at 60 touches a second, fast and slow taps, silence; see
+TOUCH_PATTERNS), which the bridge classifies into the lead gesture as it makes each tick
+ahead; the flood's valid half is then ``/lead/touch`` too, and the bridge records its
+ticks (``--record``) so that the report counts the lead gestures it chose.
+
 The flood, the TensorFlow baseline and the Keras step each run in their own process
 (this script with ``--role``). The flood is paced by absolute deadlines (message i is due
 at start + i / rate) and reports how many it sent.
 
 Run from the repository root (about 4-5 minutes; see BENCHMARKS.md)::
 
-    .venv/bin/python bench/bridge.py [--model FILE] [--corpus INDEX] [--json OUT]
+    .venv/bin/python bench/bridge.py [--model FILE] [--corpus INDEX] [--lead gesture|touch]
+        [--parts startup,compute,timing] [--json OUT]
 
 Without ``--model`` it uses the bundled quartet model if there is one, else it writes a
 model of the same architecture (``medium``) with random weights to a temporary folder:
@@ -132,7 +140,13 @@ def role_command(role: str, *args) -> list[str]:
 
 
 def bridge_command(
-    model: Path, port: int, out_port: int, period: float, stats: Path | None, corpus: Path | None
+    model: Path,
+    port: int,
+    out_port: int,
+    period: float,
+    stats: Path | None,
+    corpus: Path | None,
+    record: Path | None = None,
 ) -> list[str]:
     cmd = [
         sys.executable,
@@ -153,22 +167,26 @@ def bridge_command(
         cmd += ["--stats", str(stats)]
     if corpus is not None:
         cmd += ["--corpus", str(corpus)]
+    if record is not None:
+        cmd += ["--record", str(record)]
     return cmd
 
 
 # --- the flood (its own process) ---------------------------------------------------------
 
 
-def flood_messages() -> list[bytes]:
-    """Half valid /lead/gesture messages, half invalid ones of several kinds."""
+def osc(address: str, *args) -> bytes:
     from pythonosc.osc_message_builder import OscMessageBuilder
 
-    def osc(address: str, *args) -> bytes:
-        builder = OscMessageBuilder(address)
-        for value in args:
-            builder.add_arg(value)
-        return builder.build().dgram
+    builder = OscMessageBuilder(address)
+    for value in args:
+        builder.add_arg(value)
+    return builder.build().dgram
 
+
+def flood_messages(lead: str = "gesture") -> list[bytes]:
+    """Half valid lead messages (``/lead/gesture``, or with ``lead`` touch ``/lead/touch``),
+    half invalid ones of several kinds."""
     valid = [osc("/lead/gesture", g) for g in range(9)]
     valid += [osc("/lead/gesture", float(g)) for g in (2, 5)]
     valid += [osc("/lead/gesture", name) for name in ("FS", "fsa", "bs", "N")]
@@ -188,13 +206,34 @@ def flood_messages() -> list[bytes]:
         osc("/bridge/tick"),  # not with the internal clock
         b"",
     ]
+    if lead == "touch":
+        # Only touches in the valid half: every tick then classifies a full window (the
+        # bridge keeps the last 10,000 touches), the most work a lead can cause.
+        rng = np.random.default_rng(1)
+        valid = [osc("/lead/touch", *map(float, rng.uniform(0, 1, 2))) for _ in range(6)]
+        valid += [osc("/lead/touch", *map(float, rng.uniform(0, 1, 2)), 12.5) for _ in range(6)]
+        valid += [osc("/lead/touch", 0.25, 0.75, 0.0), osc("/lead/touch", 0, 1)]  # ints
+        invalid += [
+            osc("/lead/touch", 1.5, 0.5),  # x out of range
+            osc("/lead/touch", 0.5, -0.1),  # y out of range
+            osc("/lead/touch", float("nan"), 0.5),
+            osc("/lead/touch", 0.5, 0.5, float("inf")),
+            osc("/lead/touch", 0.5, 0.5, -3.0),  # negative velocity
+            osc("/lead/touch", "0.5", 0.5),  # not a number
+            osc("/lead/touch", True, 0.5),  # a boolean, not a number
+            osc("/lead/touch", 0.5),  # too few arguments
+            osc("/lead/touch", 0.5, 0.5, 1.0, 2.0),  # too many
+            osc("/lead/touch"),
+            # truncated: python-osc reads a float cut short as if padded with zero bytes
+            osc("/lead/touch", 0.5, 0.5)[:-5],
+        ]
     valid = (valid * 2)[: len(invalid)]
     mixed = [m for pair in zip(valid, invalid, strict=True) for m in pair]
     return mixed
 
 
-def run_flood(port: int, rate: float) -> None:
-    messages = flood_messages()
+def run_flood(port: int, rate: float, lead: str) -> None:
+    messages = flood_messages(lead)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     target = ("127.0.0.1", port)
     stopping, marks = [], []
@@ -223,14 +262,16 @@ def run_flood(port: int, rate: float) -> None:
 class Flood:
     """A flood process aimed at ``port`` while the ``with`` block runs (or a no-op)."""
 
-    def __init__(self, port: int, rate: float, on: bool):
-        self.port, self.rate, self.on = port, rate, on
+    def __init__(self, port: int, rate: float, on: bool, lead: str = "gesture"):
+        self.port, self.rate, self.on, self.lead = port, rate, on, lead
         self.report: dict = {}
 
     def __enter__(self):
         if self.on:
             self.proc = subprocess.Popen(
-                role_command("flood", "--port", self.port, "--rate", self.rate),
+                role_command(
+                    "flood", "--port", self.port, "--rate", self.rate, "--lead", self.lead
+                ),
                 stdout=subprocess.PIPE,
                 text=True,
             )
@@ -248,6 +289,118 @@ class Flood:
             out, _ = self.proc.communicate(timeout=10)
             self.report = json.loads(out.strip().splitlines()[-1])
             self.report["rate"] = self.report["sent"] / self.report["seconds"]
+
+
+# --- the lead performer playing by touches (its own process) -----------------------------
+
+SCREEN = (1024.0, 768.0)  # the bridge scales x, y 0-1 to these screen points (docs/osc.md)
+# (pattern, seconds): each should classify as a different gesture once it fills the
+# classifier's 5-second window; the silence is long enough to empty it (N).
+TOUCH_PATTERNS = (
+    ("big swirl", 6.0),
+    ("fast taps", 5.0),
+    ("silence", 7.0),
+    ("slow taps", 5.0),
+    ("small swirl", 5.0),
+)
+SWIRL_RATE = 60.0  # touch events a second while a finger moves, as an iPad reports them
+FAST_TAPS, SLOW_TAPS = 10.0, 2.0  # taps a second
+
+
+def touch_pattern(name: str, seconds: float, rng: np.random.Generator) -> list[tuple]:
+    """(time, x, y, velocity or None) of one pattern; x, y 0-1; velocity in screen points."""
+    if name == "silence":
+        return []
+    if name.endswith("taps"):  # touch-downs spread over the screen
+        rate = FAST_TAPS if name == "fast taps" else SLOW_TAPS
+        times = np.arange(int(seconds * rate)) / rate + rng.uniform(0, 0.3 / rate)
+        xy = rng.uniform(0.05, 0.95, (len(times), 2))
+        # Fast taps say their velocity (0: touch-down); slow ones leave it to the bridge,
+        # which takes a touch more than 0.1 s after the last one as a touch-down.
+        velocity = 0.0 if name == "fast taps" else None
+        return [
+            (float(t), float(x), float(y), velocity) for t, (x, y) in zip(times, xy, strict=True)
+        ]
+    radius, turn = (0.4, 1.5) if name == "big swirl" else (0.08, 0.8)  # of the height; s
+    times = np.arange(int(seconds * SWIRL_RATE)) / SWIRL_RATE
+    angle = 2 * np.pi * times / turn
+    x = 0.5 + radius * np.cos(angle) * SCREEN[1] / SCREEN[0]  # a circle on the screen
+    y = 0.5 + radius * np.sin(angle)
+    moved = np.hypot(np.diff(x, prepend=x[0]) * SCREEN[0], np.diff(y, prepend=y[0]) * SCREEN[1])
+    rows = zip(times, x, y, moved, strict=True)
+    return [(float(t), float(a), float(b), float(v)) for t, a, b, v in rows]
+
+
+def lead_touches() -> tuple[list[tuple], float]:
+    """One cycle of TOUCH_PATTERNS as (time, x, y, velocity or None), and its length."""
+    rng = np.random.default_rng(2)
+    events, offset = [], 0.0
+    for name, seconds in TOUCH_PATTERNS:
+        events += [(t + offset, *rest) for t, *rest in touch_pattern(name, seconds, rng)]
+        offset += seconds
+    return events, offset
+
+
+def run_lead(port: int) -> None:
+    """Play TOUCH_PATTERNS over and over from SIGUSR1 (the bridge is ready) to SIGTERM,
+    each touch at its absolute deadline; report how many were sent and how late."""
+    events, cycle = lead_touches()
+    messages = [osc("/lead/touch", *(a for a in rest if a is not None)) for _, *rest in events]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    target = ("127.0.0.1", port)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM})
+    print("leading", flush=True)
+    if signal.sigwaitinfo({signal.SIGUSR1, signal.SIGTERM}).si_signo == signal.SIGTERM:
+        return
+    start = time.monotonic()
+    stopping: list = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    sent, late = 0, []
+    while not stopping:
+        due = start + (sent // len(events)) * cycle + events[sent % len(events)][0]
+        time.sleep(max(0.0, due - time.monotonic()))
+        if stopping:
+            break
+        late.append(time.monotonic() - due)
+        try:
+            sock.sendto(messages[sent % len(messages)], target)
+        except OSError:
+            pass  # the bridge has just stopped
+        sent += 1
+    elapsed = time.monotonic() - start
+    ms = np.array(late) * 1000
+    report = {"sent": sent, "seconds": elapsed}
+    report |= {"late_p50_ms": pct(ms, 50), "late_p99_ms": pct(ms, 99)}  # of the sends
+    print(json.dumps(report), flush=True)
+
+
+class Lead:
+    """With ``on``, a lead performer process playing TOUCH_PATTERNS to ``port`` from
+    :meth:`start` to the end of the ``with`` block."""
+
+    def __init__(self, port: int, on: bool):
+        self.port, self.on = port, on
+        self.report: dict = {}
+
+    def __enter__(self):
+        if self.on:
+            self.proc = subprocess.Popen(
+                role_command("lead", "--port", self.port), stdout=subprocess.PIPE, text=True
+            )
+            wait_line(self.proc, "leading", timeout=30)
+        return self
+
+    def start(self) -> None:
+        if self.on:
+            self.proc.send_signal(signal.SIGUSR1)
+
+    def __exit__(self, *exc):
+        if self.on:
+            self.proc.send_signal(signal.SIGTERM)
+            out, _ = self.proc.communicate(timeout=10)
+            lines = out.strip().splitlines()
+            self.report = json.loads(lines[-1]) if lines and lines[-1][0] == "{" else {}
 
 
 # --- the TensorFlow side (its own processes) ----------------------------------------------
@@ -441,28 +594,36 @@ def timing_run(
     rate: float,
     folder: Path,
     wrap: list[str],
+    lead: str = "gesture",
 ) -> dict:
-    """Run the bridge for ``ticks`` ticks; its --stats and the ticks' arrival here."""
+    """Run the bridge for ``ticks`` ticks; its --stats and the ticks' arrival here.
+
+    The lead: a new /lead/gesture every LEAD_HOLD seconds, sent from here, or with
+    ``lead`` touch the lead performer process playing TOUCH_PATTERNS (the bridge then
+    records its ticks, so that the lead gestures it classified can be counted)."""
     rx = stamped_socket()
     port = free_udp_port()
-    stats = folder / f"stats-{period}-{int(flood)}-{corpus is not None}.json"
+    name = f"{period}-{int(flood)}-{corpus is not None}"
+    stats = folder / f"stats-{name}.json"
+    record = folder / f"record-{name}.csv" if lead == "touch" else None
     arrivals: dict[int, float] = {}
     touches = 0
-    with Flood(port, rate, flood) as f:
-        cmd = wrap + bridge_command(model, port, rx.getsockname()[1], period, stats, corpus)
+    with Flood(port, rate, flood, lead) as f, Lead(port, lead == "touch") as performer:
+        cmd = bridge_command(model, port, rx.getsockname()[1], period, stats, corpus, record)
         with open(folder / "bridge.log", "a") as log:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+            proc = subprocess.Popen(wrap + cmd, stdout=subprocess.PIPE, stderr=log, text=True)
         wait_line(proc, READY, timeout=30)
         f.mark()
+        performer.start()
         cpu_at_ready = cpu_seconds(proc.pid)
         ready = time.monotonic()
         end = ready + ticks * period + 5.0
         leads = 0  # a lead performer: a new gesture every LEAD_HOLD seconds, from ready
         while max(arrivals, default=0) < ticks and (left := end - time.monotonic()) > 0:
-            next_lead = ready + leads * LEAD_HOLD
+            next_lead = ready + leads * LEAD_HOLD if lead == "gesture" else float("inf")
             if time.monotonic() >= next_lead:
-                lead = LEAD_GESTURES[leads % len(LEAD_GESTURES)]
-                rx.sendto(LEAD_HEAD + struct.pack(">i", lead), ("127.0.0.1", port))
+                gesture = LEAD_GESTURES[leads % len(LEAD_GESTURES)]
+                rx.sendto(LEAD_HEAD + struct.pack(">i", gesture), ("127.0.0.1", port))
                 leads += 1
                 continue
             readable, _, _ = select.select([rx], [], [], min(left, next_lead - time.monotonic()))
@@ -481,6 +642,7 @@ def timing_run(
     if proc.returncode != 0:
         raise SystemExit(f"bench/bridge.py: the bridge exited with {proc.returncode}")
     summary = json.loads(stats.read_text())
+    lead_sent = performer.report.get("sent", 0) if lead == "touch" else leads
     n = np.array(sorted(arrivals), dtype=np.float64)
     t = np.array([arrivals[int(k)] for k in n])
     outside: dict = {"received": len(n)}
@@ -501,12 +663,28 @@ def timing_run(
         "flood": f.report,
         "stats": summary,
         "outside": outside,
+        "lead": lead,
+        "lead_sent": lead_sent,
+        "lead_performer": performer.report,
+        "leads_chosen": leads_chosen(record) if record is not None else {},
         "touches_received": touches,
         "touches_per_s": touches / ran,
         "cpu_share": cpu / ran,
         "rss_mb": memory["VmRSS"],
         "hwm_mb": memory["VmHWM"],
     }
+
+
+def leads_chosen(record: Path) -> dict[str, int]:
+    """Ticks per lead gesture in a --record CSV (time,lead,player1,...), in tick order of
+    first appearance, and "changes": how often the lead changed from one tick to the next."""
+    from gesture_rnn.gestures import GESTURE_NAMES
+
+    leads = [int(line.split(",")[1]) for line in record.read_text().splitlines()[1:]]
+    counts: dict[str, int] = {}
+    for g in leads:
+        counts[GESTURE_NAMES[g]] = counts.get(GESTURE_NAMES[g], 0) + 1
+    return counts | {"changes": sum(a != b for a, b in zip(leads[:-1], leads[1:], strict=True))}
 
 
 # --- the report -------------------------------------------------------------------------
@@ -614,6 +792,7 @@ def report_timing(r: dict) -> None:
     for x in r["timing"]:
         s, o = x["stats"], x["outside"]
         handled = s.get("received", 0) + s.get("rejected", 0) + s.get("ignored", 0)
+        handled -= x.get("lead_sent", 0)  # the lead's messages are not the flood's
         flood = f"{handled / x['flood']['sent_after_ready']:.0%}" if x["flood"] else "-"
         print(
             f"{('index' if x['corpus'] else 'procedural'):10} {x['period']:6} "
@@ -629,9 +808,40 @@ def report_timing(r: dict) -> None:
         "around a fitted line, and drift: that line's slope over the run. /s: touches\n"
         "received a second. RSS: --stats max_rss_mb. CPU: the bridge's CPU time / wall time\n"
         "after ready. ticks: received / asked. flood read: messages the bridge counted\n"
-        "(received, rejected or ignored) / sent after its ready line. A lead performer\n"
-        "sends a new gesture every 2 s throughout."
+        "(received, rejected or ignored, less the lead's) / sent after its ready line."
     )
+    if r.get("lead", "gesture") == "gesture":
+        print("A lead performer sends a new gesture every 2 s throughout.")
+        print("\ntick_prepare, ms (p50 / p99 / max): making the tick ahead of its deadline")
+    else:
+        print(
+            "A lead performer process plays /lead/touch throughout, over and over:\n"
+            + ", ".join(f"{name} {t:g} s" for name, t in TOUCH_PATTERNS)
+            + "\n(swirls: 60 touches a second; fast taps: 10; slow taps: 2). The flood's\n"
+            "valid half is /lead/touch too."
+        )
+        print(
+            "\ntick_prepare, ms (p50 / p99 / max): making the tick ahead of its deadline,\n"
+            "classifying the lead's last 5 s of touches first; lead in: the performer's\n"
+            "touches a second (its send lateness p99, ms); leads chosen: ticks per lead\n"
+            "gesture in the bridge's --record file, and how often it changed"
+        )
+    print(
+        f"{'touches':10} {'period':>6} {'':5} {'tick_prepare':>27}  {'lead in':>12}  leads chosen"
+    )
+    for x in r["timing"]:
+        s = x["stats"]
+        prepare = s.get("tick_prepare")
+        text = f"{fmt(prepare)} / {prepare['max_ms']:7.3f}" if prepare else f"{'-':>27}"
+        lead_in = chosen = ""
+        if x.get("lead") == "touch":
+            lp = x["lead_performer"]
+            lead_in = f"{lp['sent'] / lp['seconds']:4.0f} ({lp['late_p99_ms']:.2f})"
+            chosen = " ".join(f"{k} {v}" for k, v in x["leads_chosen"].items())
+        print(
+            f"{('index' if x['corpus'] else 'procedural'):10} {x['period']:6} "
+            f"{('flood' if x['flood_on'] else 'quiet'):5} {text}  {lead_in:>12}  {chosen}"
+        )
 
 
 PARTS = ("startup", "compute", "timing")
@@ -652,6 +862,13 @@ def main() -> None:
         default=",".join(PARTS),
         help=f"comma-separated parts to run, of {', '.join(PARTS)} (default: all)",
     )
+    parser.add_argument(
+        "--lead",
+        choices=("gesture", "touch"),
+        default="gesture",
+        help="timing part: the lead sends /lead/gesture every 2 s, or plays /lead/touch "
+        "(and the flood's valid half is /lead/touch)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
         "--wrap",
@@ -663,7 +880,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if args.role == "flood":
-        return run_flood(args.port, args.rate)
+        return run_flood(args.port, args.rate, args.lead)
+    if args.role == "lead":
+        return run_lead(args.port)
     if args.role == "tf-bridge":
         return run_tf_bridge(args.model, args.port)
     if args.role == "keras-step":
@@ -682,6 +901,7 @@ def main() -> None:
         model, described = model_for(args.model, folder)
         wrap = args.wrap.split()
         r: dict = {"model": described, "load_before": os.getloadavg(), "wrap": wrap}
+        r["lead"] = args.lead
         r |= {"startup": {}, "keras": {}, "timing": [], "command": sys.argv}
         print(f"model: {described}", flush=True)
         for flood in (False, True):
@@ -698,10 +918,12 @@ def main() -> None:
                     print(
                         f"bridge at period {period} s, {ticks} ticks, "
                         f"{'flood' if flood else 'quiet'}, "
-                        f"{'index' if corpus else 'procedural'} touches ...",
+                        f"{'index' if corpus else 'procedural'} touches, lead by {args.lead} ...",
                         flush=True,
                     )
-                    x = timing_run(model, corpus, period, ticks, flood, args.rate, folder, wrap)
+                    x = timing_run(
+                        model, corpus, period, ticks, flood, args.rate, folder, wrap, args.lead
+                    )
                     r["timing"].append(x | {"flood_on": flood, "corpus": corpus is not None})
         r["load_after"] = os.getloadavg()
         r["seconds"] = time.monotonic() - began
