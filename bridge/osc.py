@@ -70,9 +70,26 @@ def parse_command(data: bytes) -> Command | None:
     except (ParseError, IndexError, ValueError, UnicodeDecodeError) as error:
         raise OscRejected(f"not an OSC message ({error})") from None
     try:
+        _check_length(data, address)
         return _check(address, args, data)
     except OscRejected as error:
         raise OscRejected(str(error), address) from None
+
+
+def _check_length(data: bytes, address: str) -> None:
+    """Reject a message of ints and floats that is shorter or longer than its type tags
+    say: python-osc reads a number cut short as if padded with zeros (a silent 0.0)."""
+    start = len(_osc_string(address))
+    end = data.find(b"\0", start)
+    tags = data[start + 1 : end].decode("ascii", "replace") if end > start else ""
+    if not data[start : start + 1] == b"," or not tags or set(tags) - set("if"):
+        return  # no arguments, or strings and other types: python-osc checks those
+    expected = start + len(_osc_string("," + tags)) + 4 * len(tags)
+    if len(data) != expected:
+        raise OscRejected(
+            f"message is {len(data)} bytes, but its type tags ,{tags} make {expected}"
+            " (cut short or padded)"
+        )
 
 
 def _check(address: str, args: list, data: bytes) -> Command | None:

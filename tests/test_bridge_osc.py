@@ -68,6 +68,12 @@ def test_ping_becomes_a_pong_with_the_same_arguments():
         (reference("/bridge/temperature", 0.0), "0.05"),
         (reference("/bridge/temperature", "hot"), "number"),
         (reference("/bridge/reset", 1), "no arguments"),
+        (reference("/lead/touch", 0.5, 0.25)[:-4], "cut short"),  # read as 0.0 otherwise
+        (reference("/lead/touch", 0.5, 0.25)[:-1], "cut short"),
+        (reference("/lead/touch", 0.5, 0.25) + b"\0\0\0\0", "padded"),
+        (reference("/bridge/temperature", 0.5)[:-4], "cut short"),
+        (reference("/lead/gesture", 3)[:-4], "cut short"),
+        (reference("/lead/gesture", 3)[:-2], "too short"),
     ],
 )
 def test_bad_messages_say_what_is_wrong(data, says):
