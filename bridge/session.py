@@ -13,7 +13,6 @@ import copy
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,11 +27,58 @@ log = logging.getLogger(__name__)
 
 # The lead's raw touches (docs/osc.md, /lead/touch): x and y 0-1 are scaled to the screen
 # the classifier was trained on; without a velocity, a touch more than NEW_TOUCH_GAP after
-# the one before is a touch-down, else the distance moved. At most MAX_LEAD_TOUCHES are
-# kept (a flood cannot grow memory); the classifier only needs the last WINDOW_SECONDS.
+# the one before is a touch-down, else the distance moved. The classifier reads the last
+# WINDOW_SECONDS; of those at most MAX_LEAD_TOUCHES are kept (the newest), far more than
+# a performer makes (60 a second for 5 s is 300), so a flood costs neither memory nor time.
 LEAD_SCREEN = (1024.0, 768.0)
 NEW_TOUCH_GAP = 0.1
-MAX_LEAD_TOUCHES = 10_000
+MAX_LEAD_TOUCHES = 4096
+
+
+class LeadTouches:
+    """The lead's recent touches in numpy arrays, oldest first, so a window is a slice.
+
+    Adding is a few scalar writes; the old touches are dropped when the window is read
+    (or when the arrays are full), so reading costs the same under a flood as in play.
+    """
+
+    def __init__(self, capacity: int = MAX_LEAD_TOUCHES):
+        self.times = np.empty(capacity)
+        self.x = np.empty(capacity)
+        self.y = np.empty(capacity)
+        self.velocity = np.empty(capacity)
+        self.count = 0
+
+    def add(self, time: float, x: float, y: float, velocity: float) -> None:
+        if self.count == len(self.times):
+            self.drop_before(time - WINDOW_SECONDS)
+            if self.count == len(self.times):  # all recent: keep the newer half
+                self.drop_first(self.count // 2)
+        n = self.count
+        self.times[n], self.x[n], self.y[n], self.velocity[n] = time, x, y, velocity
+        self.count = n + 1
+
+    def last(self) -> tuple[float, float, float] | None:
+        """(time, x, y) of the newest touch, or None."""
+        n = self.count - 1
+        return None if n < 0 else (float(self.times[n]), float(self.x[n]), float(self.y[n]))
+
+    def window(self, now: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """x, y and velocity of the touches of the last WINDOW_SECONDS (views)."""
+        self.drop_before(now - WINDOW_SECONDS)
+        n = self.count
+        return self.x[:n], self.y[:n], self.velocity[:n]
+
+    def drop_before(self, time: float) -> None:
+        self.drop_first(int(np.searchsorted(self.times[: self.count], time, side="left")))
+
+    def drop_first(self, k: int) -> None:
+        if k <= 0:
+            return
+        n = self.count - k
+        for a in (self.times, self.x, self.y, self.velocity):
+            a[:n] = a[k : k + n]
+        self.count = n
 
 
 class TouchPlayer(Protocol):
@@ -158,7 +204,7 @@ class Session:
         self.temperature = check_temperature(temperature)
         self._classifier = touch_classifier
         self._clock = clock
-        self._lead_touches: deque[tuple[float, float, float, float]] = deque()
+        self._lead_touches = LeadTouches()
         self._inputs = 0  # counts lead inputs, so the latest of gesture and touch wins
         self._gesture_input = self._touch_input = 0
         self.lead = 0
@@ -192,16 +238,13 @@ class Session:
             self._classifier = touch_classifier.load()
         now = self._clock()
         px, py = x * LEAD_SCREEN[0], y * LEAD_SCREEN[1]
-        touches = self._lead_touches
         if velocity is None:
-            last = touches[-1] if touches else None
+            last = self._lead_touches.last()
             if last is None or now - last[0] > NEW_TOUCH_GAP:
                 velocity = 0.0
             else:
                 velocity = math.hypot(px - last[1], py - last[2])
-        touches.append((now, px, py, velocity))
-        if len(touches) > MAX_LEAD_TOUCHES:
-            touches.popleft()
+        self._lead_touches.add(now, px, py, velocity)
         self._inputs += 1
         self._touch_input = self._inputs
 
@@ -209,15 +252,8 @@ class Session:
         """Classify the lead's last five seconds of touches, if touches are the latest input."""
         if self._touch_input <= self._gesture_input:
             return
-        now = self._clock()
-        touches = self._lead_touches
-        while touches and touches[0][0] < now - WINDOW_SECONDS:
-            touches.popleft()
-        if touches:
-            _, x, y, v = zip(*touches, strict=True)
-        else:
-            x = y = v = ()
-        self._lead = self._classifier.classify_touches(x, y, v)
+        x, y, velocity = self._lead_touches.window(self._clock())
+        self._lead = self._classifier.classify_touches(x, y, velocity)
 
     def set_temperature(self, value) -> float:
         self.temperature = check_temperature(value)

@@ -145,3 +145,27 @@ def test_touches_over_udp_set_the_lead_and_bad_ones_are_counted(tiny_model, list
     assert "lead FT" in views[0]
     assert "lead SS" in views[1] and "rejected 2" in views[1]
     assert "/lead/touch" in err and "from 0 to 1" in err and "Traceback" not in err
+
+
+def test_lead_touches_window_is_the_last_five_seconds_and_memory_is_bounded():
+    from bridge.session import LeadTouches
+
+    rng = np.random.default_rng(3)
+    times = np.cumsum(rng.exponential(0.02, 3000))  # about 60 seconds of touches
+    buffer = LeadTouches(capacity=500)
+    kept = []
+    for i, t in enumerate(times):
+        buffer.add(t, float(i), 0.0, 0.0)
+        kept.append((t, i))
+        if i % 97 == 0:  # read a window now and then, as each tick does
+            x, _, _ = buffer.window(t)
+            expected = [k for tk, k in kept if tk >= t - 5.0]
+            assert x.tolist() == expected  # in a 5 s window there are about 250 < 500
+    # A flood: 2,000 touches within a second fill the arrays; the newest are kept.
+    start = times[-1] + 10
+    for i in range(2000):
+        buffer.add(start + i * 0.0005, float(i), 0.0, 0.0)
+    assert buffer.count <= 500
+    x, _, _ = buffer.window(start + 1.0)
+    assert x[-1] == 1999.0 and len(x) <= 500 and np.all(np.diff(x) == 1)
+    assert buffer.last()[1] == 1999.0
