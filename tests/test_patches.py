@@ -172,7 +172,8 @@ def pd_wrapper(
 ) -> Path:
     """A test-only patch: ours as an abstraction with the test's ports, its message outlet
     printed, its audio written to ``wav``; from ``inlet_after`` seconds on it sends
-    ``inlet_lead`` into our inlet every 200 ms; it quits after ``seconds``."""
+    ``inlet_lead`` into our inlet every 200 ms; it stops writing after ``seconds`` and quits
+    0.3 s later."""
     lines = [
         "#N canvas 0 0 600 400 12;",
         f"#X obj 20 20 gesture-rnn {listen} {bridge};",  # 0
@@ -190,13 +191,16 @@ def pd_wrapper(
         f"#X obj 20 110 delay {int(inlet_after * 1000)};",  # 12
         "#X obj 20 140 metro 200;",  # 13
         f"#X msg 20 170 {inlet_lead if inlet_lead is not None else 0};",  # 14
+        # writesf~ writes from its own thread: quit only once "stop" has let it finish
+        "#X obj 400 170 delay 300;",  # 15
         "#X connect 0 0 1 0;",
         "#X connect 2 0 3 0;",
         "#X connect 3 1 4 0;",
         "#X connect 4 0 5 0;",
         "#X connect 3 0 6 0;",
         "#X connect 6 0 7 0;",
-        "#X connect 7 0 8 0;",
+        "#X connect 7 0 15 0;",
+        "#X connect 15 0 8 0;",
         "#X connect 7 1 9 0;",
         "#X connect 9 0 10 0;",
         "#X connect 12 0 13 0;",
