@@ -259,27 +259,23 @@ def run_flood(port: int, rate: float, lead: str) -> None:
     print(json.dumps(report), flush=True)
 
 
-class Flood:
-    """A flood process aimed at ``port`` while the ``with`` block runs (or a no-op)."""
+class RoleProcess:
+    """One of this script's roles in its own process while a ``with`` block runs (or, when
+    not ``on``, nothing). It prints ``ready`` when set up, takes SIGUSR1 as its cue, and at
+    SIGTERM prints a JSON report as its last line: :attr:`report`."""
 
-    def __init__(self, port: int, rate: float, on: bool, lead: str = "gesture"):
-        self.port, self.rate, self.on, self.lead = port, rate, on, lead
+    def __init__(self, on: bool, args: list, ready: str):
+        self.on, self.args, self.ready = on, args, ready
         self.report: dict = {}
 
     def __enter__(self):
         if self.on:
-            self.proc = subprocess.Popen(
-                role_command(
-                    "flood", "--port", self.port, "--rate", self.rate, "--lead", self.lead
-                ),
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            wait_line(self.proc, "flooding", timeout=30)
+            command = role_command(*self.args)
+            self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            wait_line(self.proc, self.ready, timeout=30)
         return self
 
-    def mark(self) -> None:
-        """Note how many messages were sent so far (the bridge just became ready)."""
+    def cue(self) -> None:
         if self.on:
             self.proc.send_signal(signal.SIGUSR1)
 
@@ -287,7 +283,24 @@ class Flood:
         if self.on:
             self.proc.send_signal(signal.SIGTERM)
             out, _ = self.proc.communicate(timeout=10)
-            self.report = json.loads(out.strip().splitlines()[-1])
+            lines = out.strip().splitlines()
+            self.report = json.loads(lines[-1]) if lines and lines[-1][0] == "{" else {}
+
+
+class Flood(RoleProcess):
+    """A flood process aimed at ``port`` while the ``with`` block runs (or a no-op);
+    :meth:`mark` notes how many messages were sent so far (the bridge just became ready)."""
+
+    def __init__(self, port: int, rate: float, on: bool, lead: str = "gesture"):
+        args = ["flood", "--port", port, "--rate", rate, "--lead", lead]
+        super().__init__(on, args, "flooding")
+
+    def mark(self) -> None:
+        self.cue()
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        if self.report:
             self.report["rate"] = self.report["sent"] / self.report["seconds"]
 
 
@@ -375,32 +388,15 @@ def run_lead(port: int) -> None:
     print(json.dumps(report), flush=True)
 
 
-class Lead:
+class Lead(RoleProcess):
     """With ``on``, a lead performer process playing TOUCH_PATTERNS to ``port`` from
     :meth:`start` to the end of the ``with`` block."""
 
     def __init__(self, port: int, on: bool):
-        self.port, self.on = port, on
-        self.report: dict = {}
-
-    def __enter__(self):
-        if self.on:
-            self.proc = subprocess.Popen(
-                role_command("lead", "--port", self.port), stdout=subprocess.PIPE, text=True
-            )
-            wait_line(self.proc, "leading", timeout=30)
-        return self
+        super().__init__(on, ["lead", "--port", port], "leading")
 
     def start(self) -> None:
-        if self.on:
-            self.proc.send_signal(signal.SIGUSR1)
-
-    def __exit__(self, *exc):
-        if self.on:
-            self.proc.send_signal(signal.SIGTERM)
-            out, _ = self.proc.communicate(timeout=10)
-            lines = out.strip().splitlines()
-            self.report = json.loads(lines[-1]) if lines and lines[-1][0] == "{" else {}
+        self.cue()
 
 
 # --- the TensorFlow side (its own processes) ----------------------------------------------
