@@ -37,6 +37,7 @@ __all__ = [
     "TouchClassifierError",
     "load",
     "save",
+    "transform",
 ]
 
 FORMAT = "gesture-rnn-touch-classifier"
@@ -44,6 +45,15 @@ FORMAT_VERSION = 1
 BUNDLED = Path(__file__).resolve().parent / "models" / "touches.h5"
 LOG1P = ("freq", "touchdown_freq", "movement_freq", "std_x", "std_y", "velocity")
 DIVIDE = {"centroid_x": 1024.0, "centroid_y": 1024.0}
+_LOG1P_MASK = np.array([name in LOG1P for name in FEATURE_NAMES])
+_DIVISORS = np.array([DIVIDE.get(name, 1.0) for name in FEATURE_NAMES])
+
+
+def transform(features: np.ndarray) -> np.ndarray:
+    """Raw features ``(n, 8)`` made well scaled, before standardising: ``log1p`` of the
+    counts, spreads and velocity, the centroid divided by the screen width."""
+    f = np.asarray(features, dtype=np.float64)
+    return np.where(_LOG1P_MASK, np.log1p(np.maximum(f, 0.0)), f) / _DIVISORS
 
 
 class TouchClassifierError(Exception):
@@ -60,15 +70,9 @@ class TouchClassifier:
     std: np.ndarray  # (8,)
     metadata: dict = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self._log1p = np.array([name in LOG1P for name in FEATURE_NAMES])
-        self._divide = np.array([DIVIDE.get(name, 1.0) for name in FEATURE_NAMES])
-
     def scale(self, features: np.ndarray) -> np.ndarray:
         """Raw features ``(n, 8)`` -> the standardised inputs of the first layer."""
-        f = np.asarray(features, dtype=np.float64)
-        f = np.where(self._log1p, np.log1p(np.maximum(f, 0.0)), f) / self._divide
-        return (f - self.mean) / self.std
+        return (transform(features) - self.mean) / self.std
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         h = self.scale(np.atleast_2d(features))

@@ -19,8 +19,8 @@ import numpy as np
 from .corpus import CorpusFileError, read_gesture_file, read_metadata, touch_file
 from .errors import CorpusError
 from .gestures import GESTURES, NUM_GESTURES
-from .touch_classifier import DIVIDE, LOG1P, TouchClassifier
-from .touch_features import FEATURE_NAMES, NUM_FEATURES, features_at
+from .touch_classifier import TouchClassifier, transform
+from .touch_features import NUM_FEATURES, features_at
 
 log = logging.getLogger(__name__)
 
@@ -152,12 +152,6 @@ def split_performances(names: list[str], held_out: float, seed: int) -> tuple[li
 # -- fitting ---------------------------------------------------------------------------
 
 
-def _transform(features: np.ndarray) -> np.ndarray:
-    log1p = np.array([n in LOG1P for n in FEATURE_NAMES])
-    divide = np.array([DIVIDE.get(n, 1.0) for n in FEATURE_NAMES])
-    return np.where(log1p, np.log1p(np.maximum(features, 0.0)), features) / divide
-
-
 def fit(features: np.ndarray, labels: np.ndarray, config: TrainConfig = TrainConfig()):
     """A :class:`TouchClassifier` trained on raw features ``(n, 8)`` and labels 0-8."""
     features = np.asarray(features, dtype=np.float64)
@@ -167,7 +161,7 @@ def fit(features: np.ndarray, labels: np.ndarray, config: TrainConfig = TrainCon
     if len(labels) == 0 or labels.min() < 0 or labels.max() >= NUM_GESTURES:
         raise ValueError("need at least one example, labels 0-8")
     rng = np.random.default_rng(config.seed)
-    z = _transform(features)
+    z = transform(features)
     mean, std = z.mean(axis=0), z.std(axis=0)
     std = np.where(std > 1e-9, std, 1.0)
     z = (z - mean) / std
