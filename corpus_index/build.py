@@ -24,7 +24,6 @@ metadata's ``touch_orientation`` (landscape unless it says portrait).
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +34,12 @@ import pandas as pd
 from gesture_rnn.corpus import (
     CorpusError,
     CorpusFileError,
+    TouchFileError,
     gesture_file,
     read_gesture_file,
+    read_gesture_times,
     read_metadata,
+    read_touch_file,
     touch_file,
 )
 from gesture_rnn.files import check_new_output
@@ -47,15 +49,9 @@ from .storage import derived_velocity, normalised_points, write_index
 
 log = logging.getLogger(__name__)
 
-TOUCH_COLUMNS = ("time", "device_id", "x_pos", "y_pos", "velocity")
 SCREENS = ((1024, 768), (768, 1024))  # code 0 landscape, 1 portrait: (width, height)
 ORIENTATION_THRESHOLD = 770.0  # points; a little over 768 for the edge overshoot
-POINT_LIMIT = 4096.0  # |x|, |y| beyond this is not a screen point (int16 half-points)
 VELOCITY_TOLERANCE = 1e-3  # points: velocity stored as "derived" when within this
-
-
-class TouchFileError(CorpusFileError):
-    """A touch file that cannot be read; the build skips it."""
 
 
 @dataclass(frozen=True)
@@ -104,79 +100,6 @@ class _Stream:
 
 
 # -- reading ---------------------------------------------------------------------------
-
-
-def read_touch_file(path: str | Path) -> pd.DataFrame:
-    """A touch file as columns ``us`` (datetime64[us]), ``device_id``, ``x``, ``y``, ``v``.
-
-    Raises :class:`TouchFileError` naming the file (and line) for anything unreadable.
-    """
-    path = Path(path)
-    try:
-        table = pd.read_csv(path, usecols=list(TOUCH_COLUMNS), dtype={"device_id": str})
-    except ValueError as error:  # also pandas' ParserError and a missing column
-        raise TouchFileError(f"{path}: not a touch file ({_first_line(error)})") from None
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
-        raise TouchFileError(f"{path}: cannot be read ({_first_line(error)})") from None
-    except pd.errors.EmptyDataError:
-        raise TouchFileError(f"{path}: is empty") from None
-    for column in ("x_pos", "y_pos", "velocity"):
-        values = pd.to_numeric(table[column], errors="coerce")
-        numbers = values.to_numpy(dtype=np.float64)  # NaN where not a number
-        if column == "velocity":
-            bad = ~(numbers >= 0) | ~np.isfinite(numbers)
-        else:
-            bad = ~(np.abs(numbers) <= POINT_LIMIT)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise TouchFileError(
-                f"{path}: line {row + 2}: {column} {table[column].iat[row]!r} is not a "
-                + ("velocity >= 0" if column == "velocity" else "screen point")
-            )
-        table[column] = numbers
-    times = pd.to_datetime(table["time"], format="ISO8601", errors="coerce")
-    if getattr(times.dt, "tz", None) is not None:
-        raise TouchFileError(f"{path}: time stamps with a time zone are not supported")
-    missing = (times.isna() | table["device_id"].isna()).to_numpy()
-    if missing.any():
-        row = int(np.flatnonzero(missing)[0])
-        raise TouchFileError(
-            f"{path}: line {row + 2}: time {table['time'].iat[row]!r} or device_id "
-            f"{table['device_id'].iat[row]!r} is not valid"
-        )
-    return pd.DataFrame(
-        {
-            "time": times.to_numpy(dtype="datetime64[us]"),
-            "device_id": table["device_id"].to_numpy(dtype=object),
-            "x": table["x_pos"].to_numpy(),
-            "y": table["y_pos"].to_numpy(),
-            "v": table["velocity"].to_numpy(),
-        }
-    )
-
-
-def _first_line(error: Exception) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
-def read_gesture_times(path: Path) -> tuple[np.datetime64, np.ndarray]:
-    """Time zero (the first row's time) and each row's whole second after it."""
-    try:
-        column = pd.read_csv(path, usecols=["time"], dtype=str, keep_default_na=False)["time"]
-    except (ValueError, OSError, UnicodeDecodeError) as error:
-        reason = _first_line(error)
-        raise CorpusFileError(f"{path}: cannot read its time column ({reason})") from None
-    times = pd.to_datetime(column, format="ISO8601", errors="coerce")
-    if times.isna().any() or getattr(times.dt, "tz", None) is not None:
-        row = int(np.flatnonzero(times.isna().to_numpy())[0]) if times.isna().any() else 0
-        raise CorpusFileError(f"{path}: line {row + 2}: time {column.iat[row]!r} is not valid")
-    stamps = times.to_numpy(dtype="datetime64[us]")
-    seconds = np.round((stamps - stamps[0]) / np.timedelta64(1, "s")).astype(np.int64)
-    if len(seconds) > 1 and np.any(np.diff(seconds) < 1):
-        row = int(np.flatnonzero(np.diff(seconds) < 1)[0]) + 1
-        raise CorpusFileError(f"{path}: line {row + 2}: times are not increasing by seconds")
-    return stamps[0], seconds
 
 
 # -- one performance -------------------------------------------------------------------

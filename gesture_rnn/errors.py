@@ -12,6 +12,10 @@ class CorpusFileError(CorpusError):
     """One file of the corpus is damaged; callers skip it."""
 
 
+class TouchFileError(CorpusFileError):
+    """A touch file that cannot be read; callers skip it."""
+
+
 class OutputError(Exception):
     """An output file that cannot be written as asked (no folder, no space, ...)."""
 

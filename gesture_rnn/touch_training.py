@@ -16,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import CorpusFileError, read_gesture_file, read_metadata, touch_file
+from .corpus import (
+    CorpusFileError,
+    gesture_file,
+    read_gesture_file,
+    read_gesture_times,
+    read_metadata,
+    read_touch_file,
+    touch_file,
+)
 from .errors import CorpusError
 from .gestures import GESTURES, NUM_GESTURES
 from .touch_classifier import TouchClassifier, transform
@@ -32,8 +40,6 @@ __all__ = [
     "fit",
     "split_performances",
 ]
-
-GESTURE_SUFFIX = "-touches-posthoc-gestures.csv"
 
 
 @dataclass(frozen=True)
@@ -66,30 +72,13 @@ class Examples:
 
 
 def _performance_examples(gesture_path: Path, touches_path: Path, offset: float):
-    import pandas as pd
-
     labels, players = read_gesture_file(gesture_path)
-    try:
-        rows = pd.read_csv(gesture_path, usecols=["time"], dtype=str)["time"]
-        row_times = pd.to_datetime(rows, format="ISO8601").to_numpy(dtype="datetime64[us]")
-    except (ValueError, TypeError) as error:
-        raise CorpusFileError(f"{gesture_path}: a time is not valid ({error})") from None
-    try:
-        touches = pd.read_csv(
-            touches_path,
-            usecols=["time", "device_id", "x_pos", "y_pos", "velocity"],
-            dtype={"device_id": str},
-        )
-        times = pd.to_datetime(touches["time"], format="ISO8601").to_numpy("datetime64[us]")
-        points = touches[["x_pos", "y_pos", "velocity"]].to_numpy(dtype=np.float64)
-    except Exception as error:  # pandas raises many kinds; the file is skipped, named
-        raise CorpusFileError(f"{touches_path}: cannot be read ({error})") from None
-    if not np.all(np.isfinite(points)):
-        raise CorpusFileError(f"{touches_path}: has values that are not numbers")
-    zero = row_times[0]
-    seconds = (times - zero) / np.timedelta64(1, "s")
-    ends = (row_times - zero) / np.timedelta64(1, "s") + offset
-    devices = touches["device_id"].to_numpy(dtype=object)
+    time_zero, row_seconds = read_gesture_times(gesture_path)
+    touches = read_touch_file(touches_path)
+    seconds = (touches["time"].to_numpy() - time_zero) / np.timedelta64(1, "s")
+    ends = row_seconds + offset
+    devices = touches["device_id"].to_numpy()
+    points = touches[["x", "y", "v"]].to_numpy()
     features, targets = [], []
     for p, player in enumerate(players):
         mine = devices == player
@@ -113,7 +102,7 @@ def corpus_examples(
     wanted = list(metadata["filename"]) if names is None else list(names)
     chunks, kept = [], []
     for name in wanted:
-        gestures = root / "data" / f"{name}{GESTURE_SUFFIX}"
+        gestures = gesture_file(root, name)
         touches = touch_file(root, name)
         if not gestures.is_file() or touches is None:
             log.debug("%s: skipped, it lacks a gesture or touch file", name)
