@@ -82,7 +82,7 @@ def _check_length(data: bytes, address: str) -> None:
     start = len(_osc_string(address))
     end = data.find(b"\0", start)
     tags = data[start + 1 : end].decode("ascii", "replace") if end > start else ""
-    if not data[start : start + 1] == b"," or not tags or set(tags) - set("if"):
+    if data[start : start + 1] != b"," or not tags or set(tags) - set("if"):
         return  # no arguments, or strings and other types: python-osc checks those
     expected = start + len(_osc_string("," + tags)) + 4 * len(tags)
     if len(data) != expected:

@@ -205,8 +205,7 @@ class Session:
         self._classifier = touch_classifier
         self._clock = clock
         self._lead_touches = LeadTouches()
-        self._inputs = 0  # counts lead inputs, so the latest of gesture and touch wins
-        self._gesture_input = self._touch_input = 0
+        self._lead_by_touch = False  # whether a touch came after the last lead gesture
         self.lead = 0
         self.ensemble: tuple[int, ...] = (0,) * self.players
         self.ticks = 0
@@ -220,8 +219,7 @@ class Session:
         """A lead gesture (already checked), held until changed; it wins over earlier
         touches until the next touch."""
         self._lead = gesture
-        self._inputs += 1
-        self._gesture_input = self._inputs
+        self._lead_by_touch = False
 
     def set_lead(self, value) -> int:
         """Set the lead gesture from anything parse_gesture accepts; held until changed."""
@@ -245,12 +243,11 @@ class Session:
             else:
                 velocity = math.hypot(px - last[1], py - last[2])
         self._lead_touches.add(now, px, py, velocity)
-        self._inputs += 1
-        self._touch_input = self._inputs
+        self._lead_by_touch = True
 
     def _lead_from_touches(self) -> None:
         """Classify the lead's last five seconds of touches, if touches are the latest input."""
-        if self._touch_input <= self._gesture_input:
+        if not self._lead_by_touch:
             return
         x, y, velocity = self._lead_touches.window(self._clock())
         self._lead = self._classifier.classify_touches(x, y, velocity)
