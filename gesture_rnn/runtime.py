@@ -253,7 +253,7 @@ class GestureModel:
         self._gate_scale = scale.astype(np.float32)
         self._gate_shift = (scale != 1.0).astype(np.float32) * np.float32(0.5)
         self._place = [NUM_GESTURES**i for i in range(self.ensemble)]
-        self._one = _OneEnsemble(self, weights, scale)
+        self._one = _OneEnsemble(self)
         self._batch_buffers: dict[int, _Buffers] = {}
 
     def __repr__(self) -> str:
@@ -405,7 +405,8 @@ class _OneEnsemble:
     is one multiplication and ``c = f * c + i * g`` one more addition.
     """
 
-    def __init__(self, model: GestureModel, weights: dict[str, np.ndarray], scale: np.ndarray):
+    def __init__(self, model: GestureModel):
+        """Built from the model's own scaled, gate-reordered arrays."""
         u, layers = model.units, model.layers
         self.model = model
         self.hs = np.zeros(layers * u + 1, dtype=np.float32)
@@ -419,11 +420,9 @@ class _OneEnsemble:
             else:  # [h_{l-1}; h_l], and the 1 after the last layer's h
                 last = i == layers - 1
                 inputs = self.hs[(i - 1) * u : (i + 1) * u + int(last)]
-                rows = [weights[f"lstm_{i}/kernel"], weights[f"lstm_{i}/recurrent_kernel"]]
-                if last:
-                    rows.append(weights[f"lstm_{i}/bias"][None, :])
-                kernel = np.ascontiguousarray(np.vstack(rows) * scale, dtype=np.float32)
-                bias = None if last else (weights[f"lstm_{i}/bias"] * scale).astype(np.float32)
+                kernel, bias = model._stacked[i], model._biases[i]
+                if last:  # the bias as one more row of the kernel
+                    kernel, bias = np.vstack([kernel, bias[None, :]]), None
             buffer = self.cells[i]
             self.layer_ops.append(
                 (
@@ -441,10 +440,10 @@ class _OneEnsemble:
                 )
             )
         self.out_input = self.hs[(layers - 1) * u :]  # [h_{L-1}; 1]
-        out_rows = [weights["output/kernel"], weights["output/bias"][None, :]]
+        bias = model._out_bias
         if model._bias_by_last is not None:  # the bias row comes with the last state instead
-            out_rows[1] = np.zeros_like(out_rows[1])
-        self.out_kernel = np.ascontiguousarray(np.vstack(out_rows), dtype=np.float32)
+            bias = np.zeros_like(bias)
+        self.out_kernel = np.vstack([model._out_kernel, bias[None, :]])
         self.logits = np.empty(model.num_states, dtype=np.float32)
         self.ones = np.ones(model.num_states, dtype=np.float32)
 
