@@ -62,8 +62,10 @@ def cmd_train(args) -> None:
         )
     except ConfigError as error:
         raise CommandError(str(error)) from None
-    chosen = selection_for(args.ensemble, selection(args, default_type="improvisation"))
+    base = selection(args, default_type="improvisation")
+    chosen = selection_for(args.ensemble, base)
     performances = load_corpus(args.data, chosen)
+    extra = _extra_subsets(args, base)
     options = TrainOptions(
         epochs=args.epochs,
         minutes=args.minutes,
@@ -74,6 +76,7 @@ def cmd_train(args) -> None:
         record={
             "data": str(args.data),
             "selection": chosen.describe(),
+            **({"extra_subsets": args.extra_subsets} if args.extra_subsets else {}),
             "command": shlex.join(["gesture-rnn", *sys.argv[1:]]),
         },
     )
@@ -86,7 +89,9 @@ def cmd_train(args) -> None:
         len(performances),
     )
     try:
-        result = train(performances, config, options, checkpoint=checkpoint, out=args.out)
+        result = train(
+            performances, config, options, checkpoint=checkpoint, out=args.out, extra=extra
+        )
     except TrainingError as error:
         raise CommandError(str(error)) from None
     test = result.metadata["metrics"]["test"]
@@ -95,6 +100,29 @@ def cmd_train(args) -> None:
         f"validation NLL {result.metadata['metrics']['validation']['nll']:.4f}, "
         f"test NLL {test['nll']:.4f}, test accuracy {test['accuracy']:.4f}"
     )
+
+
+def _extra_subsets(args, base) -> list:
+    """--extra-subsets N: N seeded k-player subsets of each larger selected performance."""
+    if not args.extra_subsets:
+        return []
+    import dataclasses
+
+    import numpy as np
+
+    from ..corpus import load_corpus
+    from ..prepare import player_subsets, selection_for
+
+    if selection_for(args.ensemble, base).performers is None:
+        raise CommandError(
+            f"--extra-subsets: an ensemble of {args.ensemble} already trains on every "
+            "performance with more players (all their orderings)"
+        )
+    larger = load_corpus(
+        args.data, dataclasses.replace(base, performers=None, min_performers=args.ensemble + 1)
+    )
+    rng = np.random.default_rng(args.seed)
+    return [s for p in larger for s in player_subsets(p, args.ensemble, args.extra_subsets, rng)]
 
 
 def cmd_export(args) -> None:
@@ -168,6 +196,13 @@ def register(commands) -> None:
     train.add_argument("--steps", type=positive_int, help="training window in seconds (120)")
     train.add_argument("--batch-size", type=positive_int, help="windows a batch (64)")
     train.add_argument("--learning-rate", type=positive_float, help="Adam learning rate (0.003)")
+    train.add_argument(
+        "--extra-subsets",
+        type=positive_int,
+        metavar="N",
+        help="quartet: also train on up to N seeded four-player subsets of each performance "
+        "with more players (training side only; the split stays among the quartets)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     add_selection_arguments(train, default_type="improvisation")
     train.set_defaults(func=cmd_train)
