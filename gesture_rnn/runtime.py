@@ -24,6 +24,7 @@ The file format is documented in docs/model-format.md.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -36,13 +37,16 @@ from .gestures import NUM_GESTURES, decode_ensemble, parse_gesture
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "LIVELINESS_RANGE",
     "TEMPERATURE_RANGE",
     "BatchedGestureModel",
     "GestureModel",
     "ModelFileError",
     "bundled_path",
+    "check_liveliness",
     "load",
     "load_bundled",
+    "sample_states",
 ]
 
 FORMAT = "gesture-rnn-model"
@@ -51,6 +55,9 @@ METADATA_ATTRIBUTE = "gesture_rnn"
 TEMPERATURE_RANGE = (0.05, 5.0)
 """Sampling temperatures accepted by :meth:`GestureModel.sample`: below 1 sharpens the
 distribution toward the most likely state, above 1 flattens it toward uniform."""
+LIVELINESS_RANGE = (0.0, 10.0)
+"""Liveliness accepted by :meth:`GestureModel.sample` (see :func:`sample_states`): 0 the
+ensemble never changes, 1 the model as trained, above 1 its players change more often."""
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 BUNDLED = {4: "quartet.h5", 3: "trio.h5", 2: "duet.h5"}
@@ -326,16 +333,22 @@ class GestureModel:
         probabilities: np.ndarray,
         temperature: float = 1.0,
         rng: np.random.Generator | None = None,
+        liveliness: float = 1.0,
+        before: Sequence | None = None,
     ) -> tuple[int, ...]:
         """Draw the others' next gestures (k-1 codes) from ``probabilities``.
 
         ``temperature`` in :data:`TEMPERATURE_RANGE` (0.05-5): the distribution becomes
         ``p ** (1 / temperature)``, renormalised; 1 samples the model as it is.
+        ``liveliness`` in :data:`LIVELINESS_RANGE` reweights how often the others change
+        gesture from ``before`` (their k-1 gestures a step before, needed unless it is 1);
+        the formula is :func:`sample_states`'s.
         """
         p = np.asarray(probabilities, dtype=np.float64)
         if p.shape != (self.num_states,):
             raise ValueError(f"probabilities must have shape ({self.num_states},), got {p.shape}")
-        index = _draw(p[None, :], temperature, rng)[0]
+        last = None if before is None else np.array([self.encode_input(0, before) // NUM_GESTURES])
+        index = sample_states(p[None, :], temperature, rng, liveliness, last)[0]
         return decode_ensemble(int(index), self.others)
 
     def batch(self, n: int) -> BatchedGestureModel:
@@ -513,14 +526,22 @@ class BatchedGestureModel:
         probabilities: np.ndarray,
         temperature: float = 1.0,
         rng: np.random.Generator | None = None,
+        liveliness: float = 1.0,
+        ensembles_before: Sequence | None = None,
     ) -> np.ndarray:
-        """One draw per row: (n, k-1) gesture codes."""
+        """One draw per row: (n, k-1) gesture codes (liveliness: see :func:`sample_states`)."""
         p = np.asarray(probabilities, dtype=np.float64)
         if p.shape != (self.n, self.model.num_states):
             raise ValueError(
                 f"probabilities must have shape ({self.n}, {self.model.num_states}), got {p.shape}"
             )
-        return decode_ensemble(_draw(p, temperature, rng), self.model.others)
+        last = None
+        if ensembles_before is not None:
+            encode = self.model.encode_input
+            last = np.array([encode(0, b) // NUM_GESTURES for b in ensembles_before])
+        return decode_ensemble(
+            sample_states(p, temperature, rng, liveliness, last), self.model.others
+        )
 
 
 def _gesture(value) -> int:
@@ -530,13 +551,55 @@ def _gesture(value) -> int:
     return parse_gesture(value)
 
 
-def _draw(p: np.ndarray, temperature: float, rng: np.random.Generator | None) -> np.ndarray:
-    """One index per row of ``p`` (rows of probabilities), at ``temperature``."""
+def check_liveliness(value) -> float:
+    """The liveliness as a float, or ValueError saying the allowed range.
+
+    The one check for every way a liveliness arrives: flags, the TOML file, OSC, MIDI.
+    """
+    low, high = LIVELINESS_RANGE
+    if isinstance(value, bool):
+        raise ValueError(f"liveliness must be a number from {low:g} to {high:g}, got {value!r}")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"liveliness must be a number from {low:g} to {high:g}, got {value!r}"
+        ) from None
+    if not low <= value <= high:  # also False for NaN
+        raise ValueError(f"liveliness must be from {low:g} to {high:g}, got {value!r}")
+    return value
+
+
+@functools.cache
+def _digits(others: int) -> np.ndarray:
+    """Every state of ``others`` players as gestures: (9**others, others) int8."""
+    return decode_ensemble(np.arange(NUM_GESTURES**others), others).astype(np.int8)
+
+
+def sample_states(
+    p: np.ndarray,
+    temperature: float = 1.0,
+    rng: np.random.Generator | None = None,
+    liveliness: float = 1.0,
+    last: np.ndarray | None = None,
+) -> np.ndarray:
+    """One state index per row of ``p`` (n, 9**m): probabilities of m players' next state.
+
+    The state is drawn with weights ``p(s) ** (1 / temperature) * liveliness ** c(s)``,
+    where ``c(s)`` counts the players whose gesture in ``s`` differs from their gesture
+    in ``last`` (n,) (the state a step before; needed unless ``liveliness`` is 1). Were
+    the players independent given the past, this would multiply each player's odds of
+    changing gesture by ``liveliness``, after the temperature: 0 keeps every player's
+    gesture, 1 samples at the temperature alone, 2 doubles the odds of a change. It acts
+    most where the model hesitates, as at a lead's entry after a silence. Raises
+    ValueError for a temperature or liveliness out of range or bad probabilities.
+    """
     low, high = TEMPERATURE_RANGE
     if not (isinstance(temperature, int | float) and math.isfinite(temperature)):
         raise ValueError(f"temperature must be a number in {low}-{high}, got {temperature!r}")
     if not low <= temperature <= high:
         raise ValueError(f"temperature must be in {low}-{high}, got {temperature}")
+    liveliness = check_liveliness(liveliness)
     if not np.isfinite(p).all() or (p < 0).any():
         raise ValueError("probabilities must be finite and non-negative")
     peak = p.max(axis=1, keepdims=True)
@@ -544,6 +607,16 @@ def _draw(p: np.ndarray, temperature: float, rng: np.random.Generator | None) ->
         raise ValueError("probabilities are all zero")
     # p ** (1/T), computed relative to the peak so that small T cannot underflow to all zeros
     weights = (p / peak) ** (1.0 / temperature)
+    if liveliness != 1.0:
+        if last is None:
+            raise ValueError("a liveliness other than 1 needs the state a step before")
+        others = round(math.log(p.shape[1], NUM_GESTURES))
+        digits = _digits(others)
+        changes = (digits[None, :, :] != digits[np.asarray(last)][:, None, :]).sum(axis=2)
+        weights = weights * np.float64(liveliness) ** changes  # 0 ** 0 = 1: keeping stays
+        stuck = weights.sum(axis=1) <= 0  # the last state had underflowed: keep it
+        if stuck.any():
+            weights[stuck, np.asarray(last)[stuck]] = 1.0
     cumulative = np.cumsum(weights, axis=1)
     rng = rng if rng is not None else np.random.default_rng()
     u = rng.random(len(p)) * cumulative[:, -1]
