@@ -54,7 +54,9 @@ class StepModel(Protocol):
 
     def step(self, lead: int, ensemble_before: Sequence[int]) -> np.ndarray: ...
 
-    def sample(self, probabilities: np.ndarray, temperature: float, rng) -> tuple[int, ...]: ...
+    def sample(
+        self, probabilities: np.ndarray, temperature: float, rng, liveliness: float, before
+    ) -> tuple[int, ...]: ...
 
 
 def column_names(ensemble: int) -> tuple[str, ...]:
@@ -67,14 +69,23 @@ def generate(
     lead: Sequence[int] | np.ndarray,
     temperature: float = 1.0,
     rng: np.random.Generator | int | None = None,
+    liveliness: float = 1.0,
 ) -> np.ndarray:
-    """The lead with a generated ensemble: an int8 array (seconds, k), lead in column 0."""
-    from .runtime import TEMPERATURE_RANGE
+    """The lead with a generated ensemble: an int8 array (seconds, k), lead in column 0.
+
+    ``liveliness`` reweights how often the ensemble changes
+    (:func:`gesture_rnn.runtime.sample_states`): 1 as trained, 0 never.
+    """
+    from .runtime import TEMPERATURE_RANGE, check_liveliness
 
     lead = check_gestures(np.asarray(lead), "the lead part").reshape(-1)
     low, high = TEMPERATURE_RANGE
     if not low <= temperature <= high:
         raise GenerationError(f"the temperature must be in {low}-{high}, got {temperature}")
+    try:
+        check_liveliness(liveliness)
+    except ValueError as error:
+        raise GenerationError(str(error)) from None
     rng = np.random.default_rng(rng)
     out = np.zeros((len(lead), model.ensemble), dtype=np.int8)
     before: tuple[int, ...] = (0,) * (model.ensemble - 1)
@@ -82,7 +93,8 @@ def generate(
     with single_threaded_blas():
         for t, gesture in enumerate(lead):
             probabilities = model.step(int(gesture), before)
-            before = tuple(int(g) for g in model.sample(probabilities, temperature, rng))
+            drawn = model.sample(probabilities, temperature, rng, liveliness, before)
+            before = tuple(int(g) for g in drawn)
             out[t, 0] = gesture
             out[t, 1:] = before
     return out
@@ -246,7 +258,45 @@ def write_png(
     seconds = len(gestures)
     figure = Figure(figsize=(min(max(8.0, seconds / 40), 30.0), 4.5), layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
+    _plot(figure.add_subplot(), gestures, columns, title)
+    figure.legend(loc="outside lower center", ncols=len(columns), fontsize="small")
+    return write_new(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force)
+
+
+def write_comparison_png(
+    path: str | Path,
+    real: np.ndarray,
+    generated: np.ndarray,
+    columns: Sequence[str],
+    titles: tuple[str, str],
+    force: bool = False,
+) -> Path:
+    """Two plots as :func:`write_png` draws them, one above the other on the same time
+    axis: a real ensemble and a generated one for the same lead. Needs matplotlib."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise GenerationError(
+            f"cannot write the plot {path}: it needs matplotlib, which is not installed "
+            "(pip install matplotlib)"
+        ) from None
+    real, generated = _check_performance(real, columns), _check_performance(generated, columns)
+    seconds = max(len(real), len(generated))
+    figure = Figure(figsize=(min(max(8.0, seconds / 40), 30.0), 8.0), layout="constrained")
+    FigureCanvasAgg(figure)
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    _plot(top, real, columns, titles[0])
+    _plot(bottom, generated, columns, titles[1])
+    top.set_xlabel("")
+    top.set_xlim(0, seconds)
+    handles, labels = top.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=len(columns), fontsize="small")
+    return write_new(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force)
+
+
+def _plot(axes, gestures: np.ndarray, columns: Sequence[str], title: str | None) -> None:
+    seconds = len(gestures)
     times = np.arange(seconds + 1)
     for i, name in enumerate(columns):
         colour = LEAD_COLOUR if i == 0 else PLAYER_COLOURS[(i - 1) % len(PLAYER_COLOURS)]
@@ -264,5 +314,3 @@ def write_png(
     axes.grid(axis="y", alpha=0.3)
     if title:
         axes.set_title(title)
-    figure.legend(loc="outside lower center", ncols=len(columns), fontsize="small")
-    return write_new(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force)

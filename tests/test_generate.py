@@ -18,6 +18,7 @@ from gesture_rnn.generate import (
     generate,
     lead_from_corpus,
     read_lead_csv,
+    write_comparison_png,
     write_csv,
     write_midi,
     write_png,
@@ -98,7 +99,7 @@ class CountingModel:
         p[encode_ensemble([(ensemble_before[0] + 1) % 9, lead])] = 1.0
         return p
 
-    def sample(self, probabilities, temperature, rng):
+    def sample(self, probabilities, temperature, rng, liveliness=1.0, before=None):
         return decode_ensemble(int(np.argmax(probabilities)), 2)
 
 
@@ -132,6 +133,33 @@ def test_generation_with_a_real_model_file(tmp_path):
     sure = load(write_tiny_model(tmp_path / "sure.h5", ensemble=3, favour=encode_ensemble([4, 7])))
     out = generate(sure, lead, temperature=0.1, rng=0)
     assert (out[:, 1] == 4).all() and (out[:, 2] == 7).all()
+
+
+def test_liveliness_0_never_changes_and_higher_changes_more(tmp_path):
+    from gesture_rnn.runtime import load
+
+    model = load(write_tiny_model(tmp_path / "m.h5", ensemble=3, seed=1))
+    lead = np.random.default_rng(0).integers(0, 9, size=300)
+    frozen = generate(model, lead, rng=1, liveliness=0)
+    assert not frozen[:, 1:].any()  # all N from the start, never leaving it
+
+    def changes(liveliness):
+        out = generate(model, lead, rng=2, liveliness=liveliness)[:, 1:]
+        return np.count_nonzero(out[1:] != out[:-1])
+
+    assert changes(0.25) < changes(1) < changes(4)
+    with pytest.raises(GenerationError, match="liveliness"):
+        generate(model, lead, liveliness=-1)
+
+
+def test_comparison_png_is_a_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = write_comparison_png(
+        tmp_path / "c.png", PERFORMANCE, PERFORMANCE[::-1], COLUMNS, ("real", "generated")
+    )
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(GenerationError, match="does not match the columns"):
+        write_comparison_png(tmp_path / "d.png", PERFORMANCE, PERFORMANCE[:, :2], COLUMNS, ("", ""))
 
 
 def test_bad_leads_and_temperatures():
@@ -313,6 +341,11 @@ def test_generate_command_from_a_corpus_performance_and_bad_input(tmp_path, caps
         main([*common, "--lead", str(bad), "--temperature", "0", "--out-csv", new])
     assert exit.value.code == 2
     assert "temperature in 0.05-5" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*common, "--lead", str(good), "--liveliness", "11", "--out-csv", new])
+    assert "liveliness must be from 0 to 10" in capsys.readouterr().err
+    assert main([*common, "--lead", str(good), "--liveliness", "0", "--out-csv", new]) == 0
+    assert read_gesture_file(new)[0][:, 1].tolist() == [0, 0]
 
 
 def test_lead_from_the_single_file_corpus(tmp_path):
