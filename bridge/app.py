@@ -270,6 +270,8 @@ class Bridge:
             self.session.add_touch(*command.value)
         elif command.kind == "temperature":
             self.session.set_temperature(command.value)
+        elif command.kind == "liveliness":
+            self.session.set_liveliness(command.value)
         elif command.kind == "reset":
             self.session.reset()
             self._cancel_touches()
@@ -291,7 +293,7 @@ class Bridge:
         return True
 
     def handle_midi(self, message) -> None:
-        from .midi import MidiRejected, lead_gesture  # only here when MIDI is open
+        from .midi import MidiRejected, lead_gesture, liveliness  # only here when MIDI is open
 
         kind = message.type
         if self.midi_clock is not None and kind in ("clock", "start", "continue", "stop"):
@@ -305,6 +307,11 @@ class Bridge:
                 self.midi_clock.resume()
             else:
                 self.midi_clock.stop()
+            return
+        lively = liveliness(message, self.config.midi)
+        if lively is not None:
+            self.counts["received"] += 1
+            self.session.set_liveliness(lively)
             return
         try:
             gesture = lead_gesture(message, self.config.midi)

@@ -7,6 +7,8 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from gesture_rnn.runtime import check_liveliness
+
 from .session import check_temperature
 
 CLOCKS = ("internal", "midi", "osc")
@@ -24,6 +26,7 @@ class MidiMapping:
 
     lead_note_base: int = 60  # note-on 60..68 sets lead gesture 0..8
     lead_cc: int = 20  # CC 20 value 0..8 sets the lead gesture
+    liveliness_cc: int = 23  # CC 23: 0 -> liveliness 0, 64 -> 1, 127 -> 4 (docs/midi.md)
     gesture_cc: int = 20  # out: the player's gesture at every tick
     x_cc: int = 21  # out: touch x
     y_cc: int = 22  # out: touch y
@@ -64,6 +67,7 @@ class BridgeConfig:
     clock: str = "internal"
     period: float = 1.0
     temperature: float = 1.0
+    liveliness: float = 1.0
     seed: int | None = None
     record: Path | None = None
     stats: Path | None = None
@@ -160,6 +164,10 @@ def check(config: BridgeConfig) -> None:
         config.temperature = check_temperature(config.temperature)
     except ValueError as error:
         raise ConfigError(f"--temperature: {error}") from None
+    try:
+        config.liveliness = check_liveliness(config.liveliness)
+    except ValueError as error:
+        raise ConfigError(f"--liveliness: {error}") from None
     if config.seed is not None and (
         isinstance(config.seed, bool) or not isinstance(config.seed, int)
     ):

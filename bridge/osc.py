@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pythonosc.osc_message import OscMessage, ParseError
 
 from gesture_rnn.gestures import GESTURE_NAMES, GestureError, parse_gesture
+from gesture_rnn.runtime import check_liveliness
 
 from .session import Tick, TouchEvent, check_temperature, check_touch
 
@@ -32,7 +33,8 @@ class OscRejected(ValueError):
 
 @dataclass(frozen=True)
 class Command:
-    """A checked incoming message: ``kind`` is lead, touch, temperature, reset, tick or ping."""
+    """A checked incoming message: ``kind`` is lead, touch, temperature, liveliness, reset,
+    tick or ping."""
 
     kind: str
     value: object = None
@@ -113,6 +115,12 @@ def _check(address: str, args: list, data: bytes) -> Command | None:
             return Command("temperature", check_temperature(t))
         except ValueError as error:
             raise OscRejected(f"/bridge/temperature: {error}") from None
+    if address == "/bridge/liveliness":
+        value = _number(args, address)
+        try:
+            return Command("liveliness", check_liveliness(value))
+        except ValueError as error:
+            raise OscRejected(f"/bridge/liveliness: {error}") from None
     if address == "/bridge/reset":
         _no_arguments(args, address)
         return Command("reset")

@@ -347,7 +347,9 @@ class GestureModel:
         p = np.asarray(probabilities, dtype=np.float64)
         if p.shape != (self.num_states,):
             raise ValueError(f"probabilities must have shape ({self.num_states},), got {p.shape}")
-        last = None if before is None else np.array([self.encode_input(0, before) // NUM_GESTURES])
+        last = None
+        if before is not None and liveliness != 1:
+            last = np.array([self.encode_input(0, before) // NUM_GESTURES])
         index = sample_states(p[None, :], temperature, rng, liveliness, last)[0]
         return decode_ensemble(int(index), self.others)
 
