@@ -261,6 +261,19 @@ def test_cli_train_extra_subsets_of_larger_performances(corpus_dir, tmp_path):
         "--extra-subsets", "2", "--out", str(tmp_path / "d.h5"),
     )  # fmt: skip
     assert duet.returncode == 1 and "already trains on every" in duet.stderr
+    # Only the quintets: the nine-player performance is mostly silence (71% N).
+    quintets = run_cli(
+        "train", "--data", str(corpus_dir), "--size", "tiny", "--steps", "30", "--epochs", "1",
+        "--extra-subsets", "2", "--extra-players", "5", "--quiet", "--out", str(tmp_path / "5.h5"),
+    )  # fmt: skip
+    assert quintets.returncode == 0, quintets.stderr[-2000:]
+    extra = runtime.load(tmp_path / "5.h5").metadata["split"]["extra_train"]
+    assert len(extra) == 6 and not any(n.startswith("2014-03-15T13-19-15") for n in extra)
+    none = run_cli(
+        "train", "--data", str(corpus_dir), "--size", "tiny", "--extra-subsets", "2",
+        "--extra-players", "7", "--out", str(tmp_path / "7.h5"),
+    )  # fmt: skip
+    assert none.returncode == 1 and "no selected performance has that many" in none.stderr
 
 
 def test_cli_export_of_a_missing_checkpoint_is_one_line(tmp_path):

@@ -77,6 +77,7 @@ def cmd_train(args) -> None:
             "data": str(args.data),
             "selection": chosen.describe(),
             **({"extra_subsets": args.extra_subsets} if args.extra_subsets else {}),
+            **({"extra_players": args.extra_players} if args.extra_players else {}),
             "command": shlex.join(["gesture-rnn", *sys.argv[1:]]),
         },
     )
@@ -105,6 +106,8 @@ def cmd_train(args) -> None:
 def _extra_subsets(args, base) -> list:
     """--extra-subsets N: N seeded k-player subsets of each larger selected performance."""
     if not args.extra_subsets:
+        if args.extra_players:
+            raise CommandError("--extra-players goes with --extra-subsets")
         return []
     import dataclasses
 
@@ -121,6 +124,13 @@ def _extra_subsets(args, base) -> list:
     larger = load_corpus(
         args.data, dataclasses.replace(base, performers=None, min_performers=args.ensemble + 1)
     )
+    if args.extra_players:
+        larger = [p for p in larger if p.num_players in args.extra_players]
+        if not larger:
+            raise CommandError(
+                f"--extra-players {' '.join(map(str, args.extra_players))}: no selected "
+                f"performance has that many players"
+            )
     rng = np.random.default_rng(args.seed)
     return [s for p in larger for s in player_subsets(p, args.ensemble, args.extra_subsets, rng)]
 
@@ -202,6 +212,13 @@ def register(commands) -> None:
         metavar="N",
         help="quartet: also train on up to N seeded four-player subsets of each performance "
         "with more players (training side only; the split stays among the quartets)",
+    )
+    train.add_argument(
+        "--extra-players",
+        type=positive_int,
+        action="append",
+        metavar="N",
+        help="with --extra-subsets: only performances of N players, repeatable (default: all)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     add_selection_arguments(train, default_type="improvisation")
