@@ -359,3 +359,5 @@ def test_evaluate_realism_report_and_plot(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
     assert main(argv[:-1] + ["--out-png", str(tmp_path / "x.png")]) == 1
     assert "--out-png goes with --realism" in capsys.readouterr().err
+    assert main(argv[:-1] + ["--liveliness", "2"]) == 1
+    assert "--liveliness goes with --realism" in capsys.readouterr().err

@@ -84,8 +84,13 @@ def cmd_evaluate(args) -> None:
     from ..corpus import CorpusError, load_corpus, read_metadata
     from ..files import check_new_output
 
-    if args.out_png is not None and not args.realism:
-        raise CommandError("--out-png goes with --realism")
+    if not args.realism:
+        for option in ("out_png", "seeds", "temperature", "liveliness"):
+            if getattr(args, option) is not None:
+                raise CommandError(f"--{option.replace('_', '-')} goes with --realism")
+    args.seeds = args.seeds or 5
+    args.temperature = 1.0 if args.temperature is None else args.temperature
+    args.liveliness = 1.0 if args.liveliness is None else args.liveliness
     if args.out_png is not None:
         check_new_output(args.out_png, args.force)
     from ..evaluate import MarkovBaseline, count_steps, evaluate_model, persistence_baseline
@@ -293,20 +298,20 @@ def _liveliness(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _add_sampling_arguments(parser) -> None:
+def _add_sampling_arguments(parser, default: float | None = 1.0) -> None:
     from ..runtime import LIVELINESS_RANGE
 
     parser.add_argument(
         "--temperature",
         type=_temperature,
-        default=1.0,
+        default=default,
         metavar="T",
         help="sampling temperature, 0.05-5: below 1 safer, above 1 wilder (default 1.0)",
     )
     parser.add_argument(
         "--liveliness",
         type=_liveliness,
-        default=1.0,
+        default=default,
         metavar="L",
         help=f"how often the ensemble changes, {LIVELINESS_RANGE[0]:g}-{LIVELINESS_RANGE[1]:g}: "
         "0 never, 1 as trained (default), 2 each player's odds of a change doubled",
@@ -378,9 +383,9 @@ def register(commands) -> None:
         "entropy, gestures, response to a lead's start), beside a Markov chain's",
     )
     realism.add_argument(
-        "--seeds", type=positive_int, default=5, metavar="N", help="runs per lead (default 5)"
+        "--seeds", type=positive_int, metavar="N", help="runs per lead (default 5)"
     )
-    _add_sampling_arguments(realism)
+    _add_sampling_arguments(realism, default=None)
     realism.add_argument(
         "--out-png", type=Path, metavar="FILE", help="plot one lead's generated and real ensemble"
     )
