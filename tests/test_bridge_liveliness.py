@@ -126,9 +126,10 @@ def test_midi_cc_sets_the_liveliness_through_jack(request, tiny_model, listener)
     port = None
     try:
         port = mido.open_output(wait_for_port(mido, "Gesture-RNN In", "output"))
-        port.send(mido.Message("control_change", control=MidiMapping().liveliness_cc, value=0))
-        # The CC arrives through JACK in its own time: until it does, the ensemble plays.
+        # The connection and the CC settle through JACK in their own time: the CC is sent
+        # again each round, and until it arrives the ensemble plays.
         for _ in range(40):
+            port.send(mido.Message("control_change", control=MidiMapping().liveliness_cc, value=0))
             bridge.send("/bridge/reset")
             if run_ticks(bridge, listener, 5) == [(0, 0, 0)] * 5:
                 break
