@@ -27,7 +27,7 @@ from typing import TextIO
 
 from gesture_rnn.gestures import GESTURE_NAMES
 
-from .clock import InternalClock, MidiClock, PeriodEstimate
+from .clock import BeatClock, InternalClock, MidiClock, PeriodEstimate
 from .config import BridgeConfig
 from .osc import Command, OscRejected, OscSender, RateLimitedLog, parse_command
 from .session import Session, Tick
@@ -82,7 +82,8 @@ class Bridge:
         self._ran = False
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
-        self.clock: InternalClock | None = None
+        self.clock: InternalClock | BeatClock | None = None
+        self.link = None  # a LinkSession with --clock link (bridge/link.py)
         # The current tick's touches, in time order, due at _touch_start + event.time;
         # _touch_next is the first not yet sent. MIDI note-offs: a heap of (due, order, note).
         self._touches: tuple = ()
@@ -142,6 +143,14 @@ class Bridge:
             if self.config.clock == "internal":
                 # The first tick too is made ahead: it is due PREPARE_AHEAD from now.
                 self.clock = InternalClock(self.config.period, time.monotonic() + PREPARE_AHEAD)
+            elif self.config.clock == "link":
+                link, config = self.link, self.config
+                self.clock = BeatClock(
+                    lambda: link.timeline,
+                    config.beats_per_step,
+                    latency=config.link_latency / 1000.0,
+                    start_stop=config.link_start_stop,
+                )
             while not self.stopping:
                 self._run_once()
         finally:
@@ -156,7 +165,7 @@ class Bridge:
         if prepare_at is not None and time.monotonic() >= prepare_at:
             self._prepare_pending()
         if self.clock is not None and time.monotonic() >= self.clock.deadline:
-            self.tick(self.clock.deadline, self.config.period)
+            self.tick(self.clock.deadline, self.clock.period)
             self.clock.advance(time.monotonic())
         deadline = self._next_deadline()
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -180,7 +189,7 @@ class Bridge:
 
     def _tick_duration(self) -> float:
         # External clocks: the length estimated from the ticks so far (see docs/bridge.md).
-        return self.config.period if self.clock is not None else self.period.value
+        return self.clock.period if self.clock is not None else self.period.value
 
     def _prepare_pending(self) -> None:
         """Make the next tick now, sending the current tick's due touches in between."""
@@ -379,7 +388,9 @@ class Bridge:
         players = "  ".join(f"{i} {GESTURE_NAMES[g]:<3}" for i, g in enumerate(tick.ensemble, 1))
         self.out.write(
             f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
-            f"in {self.counts['received']} rejected {self.counts['rejected']}\n"
+            f"in {self.counts['received']} rejected {self.counts['rejected']}"
+            + (f" | {self.link.describe()}" if self.link is not None else "")
+            + "\n"
         )
         self.out.flush()
 
@@ -421,6 +432,8 @@ class Bridge:
             self.midi.close()
         if self.recorder is not None:
             self.recorder.close()
+        if self.link is not None:
+            self.link.close()
         self.sock.close()
         self.sender.close()
         for fd in (self._wake_r, self._wake_w):

@@ -38,7 +38,11 @@ def register(commands) -> None:
     add("--virtual-midi", action="store_true", default=None, help="open 'Gesture-RNN In/Out'")
     add("--midi-in", metavar="NAME", help="MIDI input port, by name or part of it")
     add("--midi-out", metavar="NAME", help="MIDI output port, by name or part of it")
-    add("--clock", help="internal (default), midi (24 pulses a step) or osc (/bridge/tick)")
+    add(
+        "--clock",
+        help="internal (default), midi (24 pulses a step), osc (/bridge/tick) or link "
+        "(Ableton Link)",
+    )
     add("--period", help="seconds between ticks of the internal clock (default 1.0)")
     add("--temperature", help="sampling temperature, 0.05-5 (default 1.0)")
     add("--seed", help="random seed, for repeatable performances")
@@ -52,6 +56,19 @@ def register(commands) -> None:
         action="store_true",
         default=None,
         help="run at real-time priority where the system allows it (steadier timing)",
+    )
+    link = parser.add_argument_group("Ableton Link (--clock link; needs the 'link' extra)")
+    link.add_argument("--beats-per-step", help="a step every this many beats (default 1)")
+    link.add_argument("--quantum", help="beats per bar of the session's phase (default 4)")
+    link.add_argument(
+        "--link-start-stop",
+        action="store_true",
+        default=None,
+        help="step only while the session plays (start/stop sync)",
+    )
+    link.add_argument("--tempo", help="set the session's tempo in BPM (default: join its tempo)")
+    link.add_argument(
+        "--link-latency", metavar="MS", help="send this many ms ahead of the beat (default 0)"
     )
     parser.set_defaults(func=cmd_bridge)
 
@@ -76,6 +93,11 @@ def _flag_values(args) -> dict:
         "cc_scale": args.cc_scale,
         "quiet": args.quiet,
         "realtime": args.realtime,
+        "beats_per_step": args.beats_per_step,
+        "quantum": args.quantum,
+        "link_start_stop": args.link_start_stop,
+        "tempo": args.tempo,
+        "link_latency": args.link_latency,
     }
     if args.seed is not None:
         try:
@@ -110,6 +132,11 @@ def cmd_bridge(args) -> int:
     clock = f"{config.clock} clock" + (
         f" every {config.period:g} s" if config.clock == "internal" else ""
     )
+    if bridge.link is not None:
+        clock += (
+            f" every {config.beats_per_step:g} beats (quantum {config.quantum:g}): "
+            f"{bridge.link.describe()}"
+        )
     ready = (
         f"gesture-rnn bridge ready: listening on {config.host}:{config.port} (OSC), "
         f"sending to {targets}{midi}; {clock}; {bridge.session.players} players, "
@@ -176,6 +203,15 @@ def build(config):
             try:
                 bridge.midi = MidiIO(config, session.players, bridge.on_midi)
             except MidiError as error:
+                raise StartupError(str(error)) from None
+        if config.clock == "link":
+            from .link import LinkError, LinkSession
+
+            try:
+                bridge.link = LinkSession(
+                    config.quantum, config.link_start_stop, config.tempo, bridge._wake
+                )
+            except LinkError as error:
                 raise StartupError(str(error)) from None
         if config.record is not None:  # last, so a failed start leaves no empty recording
             from .recorder import Recorder

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .session import check_temperature
 
-CLOCKS = ("internal", "midi", "osc")
+CLOCKS = ("internal", "midi", "osc", "link")
 CC_SCALES = ("raw", "spread")
 MIN_PERIOD = 0.01
 
@@ -71,6 +71,11 @@ class BridgeConfig:
     cc_scale: str = "raw"
     quiet: bool = False
     realtime: bool = False
+    beats_per_step: float = 1.0  # --clock link: a step every this many beats
+    quantum: float = 4.0  # --clock link: beats per bar of the session's phase
+    link_start_stop: bool = False  # --clock link: start and stop with the session
+    tempo: float | None = None  # --clock link: set the session's tempo (BPM); else read it
+    link_latency: float = 0.0  # --clock link: milliseconds to send ahead of the beat
     midi: MidiMapping = field(default_factory=MidiMapping)
 
     def osc_targets(self) -> list[tuple[str, int]]:
@@ -166,7 +171,8 @@ def check(config: BridgeConfig) -> None:
         raise ConfigError(f"--seed {config.seed!r}: expected a whole number")
     if config.seed is not None and config.seed < 0:
         raise ConfigError(f"--seed {config.seed}: must be 0 or more")
-    for name in ("virtual_midi", "force", "quiet", "realtime"):
+    check_link(config)
+    for name in ("virtual_midi", "force", "quiet", "realtime", "link_start_stop"):
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(f"{name} must be true or false, got {getattr(config, name)!r}")
     for name in ("midi_in", "midi_out"):
@@ -195,3 +201,28 @@ def check(config: BridgeConfig) -> None:
     if config.stats is not None and not config.stats.parent.is_dir():
         raise ConfigError(f"--stats {config.stats}: folder {config.stats.parent} does not exist")
     config.midi.check()
+
+
+def _number(value, option: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option} {value!r}: expected a number") from None
+    if isinstance(value, bool) or not (math.isfinite(number) and low <= number <= high):
+        raise ConfigError(f"{option} {value}: must be from {low:g} to {high:g}")
+    return number
+
+
+def check_link(config: BridgeConfig) -> None:
+    """The --clock link options: beats per step, quantum, tempo and latency."""
+    config.beats_per_step = _number(config.beats_per_step, "--beats-per-step", 0.0625, 64)
+    config.quantum = _number(config.quantum, "--quantum", 1, 64)
+    steps_per_bar = config.quantum / config.beats_per_step
+    if abs(steps_per_bar - round(steps_per_bar)) > 1e-9:
+        raise ConfigError(
+            f"--quantum {config.quantum:g} must be a whole number of --beats-per-step "
+            f"{config.beats_per_step:g}, so every peer agrees where the steps fall"
+        )
+    if config.tempo is not None:
+        config.tempo = _number(config.tempo, "--tempo", 20, 999)  # Link's own tempo range
+    config.link_latency = _number(config.link_latency, "--link-latency", 0, 1000)
