@@ -27,7 +27,7 @@ from typing import TextIO
 
 from gesture_rnn.gestures import GESTURE_NAMES
 
-from .clock import BeatClock, InternalClock, MidiClock, PeriodEstimate
+from .clock import MIDI_CLOCK_MESSAGES, BeatClock, InternalClock, MidiClock, PeriodEstimate
 from .config import BridgeConfig
 from .osc import Command, OscRejected, OscSender, RateLimitedLog, parse_command
 from .session import Session, Tick
@@ -303,7 +303,7 @@ class Bridge:
         from .midi import MidiRejected, lead_gesture  # only here when MIDI is open
 
         kind = message.type
-        if self.midi_clock is not None and kind in ("clock", "start", "continue", "stop"):
+        if self.midi_clock is not None and kind in MIDI_CLOCK_MESSAGES:
             if kind == "clock":
                 if self.midi_clock.pulse():
                     now = time.monotonic()
@@ -312,6 +312,8 @@ class Bridge:
                 self.midi_clock.start()
             elif kind == "continue":
                 self.midi_clock.resume()
+            elif kind == "songpos":
+                self.midi_clock.song_position(message.pos)
             else:
                 self.midi_clock.stop()
             return

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-PULSES_PER_STEP = 24
+PULSES_PER_STEP = 24  # a quarter note of MIDI clock
+PULSES_PER_SIXTEENTH = 6  # the unit of MIDI Song Position Pointer
+MIDI_CLOCK_MESSAGES = ("clock", "start", "continue", "stop", "songpos")  # mido's types
 # BeatClock: a step this late (seconds) is still played; a later one is skipped, as it
 # would be heard off the beat.
 LATE_STEP = 0.05
@@ -54,7 +56,12 @@ class InternalClock:
 
 
 class MidiClock:
-    """Counts MIDI realtime messages; :meth:`pulse` says when to step."""
+    """Counts MIDI realtime messages; :meth:`pulse` says when to step.
+
+    Steps fall on the sequencer's quarter notes, counted from its song position: Start
+    resets it to 0, Song Position Pointer (0xF2, sixteenths of 6 pulses each) moves it, so
+    after Continue the steps land on the quarter notes of the point played from.
+    """
 
     def __init__(self):
         self.running = True  # a device that sends clock without start still drives us
@@ -69,6 +76,10 @@ class MidiClock:
 
     def stop(self) -> None:
         self.running = False
+
+    def song_position(self, sixteenths: int) -> None:
+        """MIDI Song Position Pointer: the next pulse is at this position."""
+        self.pulses = sixteenths * PULSES_PER_SIXTEENTH
 
     def pulse(self) -> bool:
         """One clock pulse (0xF8); True when it begins a new step (pulse 1, 25, 49...)."""
