@@ -19,6 +19,11 @@ log = logging.getLogger(__name__)
 
 VIRTUAL_IN = "Gesture-RNN In"
 VIRTUAL_OUT = "Gesture-RNN Out"
+CLIENT_NAME = "Gesture-RNN"  # the virtual ports' client, as ALSA and JACK list it
+JACK_HINT = (
+    "no ALSA sequencer here (/dev/snd/seq); to use JACK instead, start jackd and run with "
+    "MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK"
+)
 CLOCK_TYPES = ("clock", "start", "continue", "stop")
 
 
@@ -72,8 +77,14 @@ class MidiIO:
         self.outputs: list = []
         try:
             if config.virtual_midi:
-                self.inputs.append(mido.open_input(VIRTUAL_IN, virtual=True, callback=on_message))
-                self.outputs.append(mido.open_output(VIRTUAL_OUT, virtual=True))
+                self.inputs.append(
+                    mido.open_input(
+                        VIRTUAL_IN, virtual=True, client_name=CLIENT_NAME, callback=on_message
+                    )
+                )
+                self.outputs.append(
+                    mido.open_output(VIRTUAL_OUT, virtual=True, client_name=CLIENT_NAME)
+                )
             if config.midi_in:
                 name = find_port(mido.get_input_names(), config.midi_in, "input")
                 self.inputs.append(mido.open_input(name, callback=on_message))
@@ -85,7 +96,8 @@ class MidiIO:
             raise
         except (OSError, RuntimeError, ImportError) as error:  # rtmidi's own errors
             self.close()
-            raise MidiError(f"cannot open MIDI ports: {error}") from None
+            hint = f"; {JACK_HINT}" if "ALSA" in str(error) else ""
+            raise MidiError(f"cannot open MIDI ports: {str(error).rstrip('.')}{hint}") from None
         self._sounding: set[tuple[int, int]] = set()
 
     @property

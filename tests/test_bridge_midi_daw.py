@@ -1,16 +1,17 @@
-"""MIDI clock with Song Position Pointer, through a JACK server of this test's own (dummy
-backend): the DAW-like sequence Start, clocks, Stop, SPP, Continue."""
+"""MIDI as a DAW sees it, through a JACK server of this module's own (dummy backend): port
+names, and MIDI clock with Song Position Pointer (Start, clocks, Stop, SPP, Continue)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
 
-from tests.bridge_process import BridgeProcess, Listener
+from tests.bridge_process import BridgeProcess, Listener, free_udp_port
 from tests.models import tiny_model_file
 
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
@@ -110,3 +111,34 @@ def test_steps_after_song_position_and_continue_land_on_the_daws_quarter_notes(j
     assert [m[2][0] for m in ticks(on_the_quarter)] == [3]
     assert ticks(between) == []
     assert [m[2][0] for m in ticks(next_quarter)] == [4]
+
+
+def test_virtual_ports_show_as_gesture_rnn_client_name_included(jack_env, tmp_path):
+    bridge = BridgeProcess(
+        "--model", tiny_model_file(tmp_path / "tiny.h5"), "--virtual-midi", env=jack_env
+    )
+    try:
+        listing = ""
+        end = time.monotonic() + 5
+        while "Gesture-RNN Out" not in listing and time.monotonic() < end:
+            listing = subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout
+    finally:
+        code, _, err = bridge.stop()
+    assert code == 0, err
+    ours = [line for line in listing.splitlines() if "Gesture-RNN" in line]
+    assert len(ours) == 2 and all(line.startswith("Gesture-RNN") for line in ours), listing
+    assert "RtMidi" not in listing
+
+
+def test_without_an_alsa_sequencer_the_error_says_how_to_use_jack(tmp_path):
+    if os.path.exists("/dev/snd/seq"):
+        pytest.skip("this machine has an ALSA sequencer")
+    env = {k: v for k, v in os.environ.items() if k != "MIDO_BACKEND"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gesture_rnn", "bridge", "--port", str(free_udp_port()),
+         "--model", str(tiny_model_file(tmp_path / "m.h5")), "--virtual-midi"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK" in result.stderr
+    assert "Traceback" not in result.stderr
