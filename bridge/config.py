@@ -7,10 +7,11 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from gesture_rnn.midi_map import CC_SCALES, MidiNumbers
+
 from .session import check_temperature
 
 CLOCKS = ("internal", "midi", "osc", "link")
-CC_SCALES = ("raw", "spread")
 MIN_PERIOD = 0.01
 
 
@@ -19,19 +20,8 @@ class ConfigError(ValueError):
 
 
 @dataclass
-class MidiMapping:
-    """MIDI numbers; every one can be changed in the ``[midi]`` table of the TOML file."""
-
-    lead_note_base: int = 60  # note-on 60..68 sets lead gesture 0..8
-    lead_cc: int = 20  # CC 20 value 0..8 sets the lead gesture
-    gesture_cc: int = 20  # out: the player's gesture at every tick
-    x_cc: int = 21  # out: touch x
-    y_cc: int = 22  # out: touch y
-    first_channel: int = 2  # ensemble player 1 on channel 2 (1-based, as DAWs count)
-    touch_note_low: int = 48  # a touch-down's note: x across low..high
-    touch_note_high: int = 84
-    touch_velocity: int = 100
-    note_length: float = 0.1  # seconds
+class MidiMapping(MidiNumbers):
+    """The MIDI numbers (gesture_rnn.midi_map, shared with ``generate --out-midi``), checked."""
 
     def check(self) -> None:
         for f in fields(self):

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import mido
 
+from gesture_rnn.midi_map import cc_value, gesture_value
+
 from .config import BridgeConfig, MidiMapping
 from .session import Tick, TouchEvent
 
@@ -60,10 +62,6 @@ def lead_gesture(message: mido.Message, mapping: MidiMapping) -> int | None:
     return None
 
 
-def gesture_value(gesture: int, scale: str) -> int:
-    return round(gesture * 127 / 8) if scale == "spread" else gesture
-
-
 class MidiIO:
     """The MIDI ports the options ask for, opened at start and closed at exit."""
 
@@ -110,7 +108,7 @@ class MidiIO:
 
     def channel(self, player: int) -> int:
         """mido's 0-based channel of ensemble player ``player`` (1-based)."""
-        return (self.mapping.first_channel - 1 + player - 1) % 16
+        return self.mapping.channel(player)
 
     def tick(self, tick: Tick) -> None:
         for player, gesture in enumerate(tick.ensemble, start=1):
@@ -128,14 +126,14 @@ class MidiIO:
         channel = self.channel(event.player)
         m = self.mapping
         self._send(
-            mido.Message("control_change", channel=channel, control=m.x_cc, value=_cc(event.x))
+            mido.Message("control_change", channel=channel, control=m.x_cc, value=cc_value(event.x))
         )
         self._send(
-            mido.Message("control_change", channel=channel, control=m.y_cc, value=_cc(event.y))
+            mido.Message("control_change", channel=channel, control=m.y_cc, value=cc_value(event.y))
         )
         if not event.down:
             return None
-        note = m.touch_note_low + round(event.x * (m.touch_note_high - m.touch_note_low))
+        note = m.touch_note(event.x)
         self._send(mido.Message("note_on", channel=channel, note=note, velocity=m.touch_velocity))
         self._sounding.add((channel, note))
         return channel, note
@@ -158,7 +156,3 @@ class MidiIO:
             except Exception as error:  # closing must never stop the shutdown
                 log.debug("closing %s: %s", port, error)
         self.inputs, self.outputs = [], []
-
-
-def _cc(value: float) -> int:
-    return max(0, min(127, round(value * 127)))

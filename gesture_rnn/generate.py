@@ -31,18 +31,28 @@ from .corpus import (
 from .evaluate import single_threaded_blas
 from .files import write_new
 from .gestures import GESTURE_NAMES, NUM_GESTURES
+from .midi_map import CC_SCALES, MidiNumbers, cc_value, gesture_value
 
 log = logging.getLogger(__name__)
 
 TICKS_PER_BEAT = 480
-BPM = 60  # one second = one beat
-GESTURE_CC = 20  # the controller that carries the gesture code 0-8
+BPM = 60  # one step a beat; at 60 BPM one second, as in the corpus
 LEAD_COLOUR = "red"
 PLAYER_COLOURS = ("tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:cyan")
 
 
 class GenerationError(ValueError):
     """A lead part or output cannot be used as asked; the message says why."""
+
+
+class TouchSequence(Protocol):
+    """One player's touches over a step (corpus_index.TouchSequence): seconds from the
+    step's start, x and y 0-1, velocity in screen points (0 at a touch-down)."""
+
+    t: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    velocity: np.ndarray
 
 
 class StepModel(Protocol):
@@ -99,6 +109,21 @@ def check_gestures(gestures: np.ndarray, what: str) -> np.ndarray:
         value = gestures[bad].flat[0]
         raise GenerationError(f"{what} has the value {value}, not a gesture code 0-8")
     return gestures.astype(np.int8)
+
+
+def ensemble_touches(gestures: np.ndarray, source, step_seconds: float, rng=None) -> list[list]:
+    """Each ensemble player's touches for every step, as the live bridge makes them.
+
+    ``source`` is a touch source (``corpus_index.open(path)``, or ``open(None)`` for the
+    procedural fallback); every ensemble player gets a touch player of its own. Returns
+    ``touches[step][player - 1]``, each a :class:`TouchSequence` over ``step_seconds``.
+    """
+    rng = np.random.default_rng(rng)
+    players = [source.player(rng) for _ in range(gestures.shape[1] - 1)]
+    return [
+        [player.next(int(g), step_seconds) for player, g in zip(players, row[1:], strict=True)]
+        for row in np.asarray(gestures).tolist()
+    ]
 
 
 # -- lead parts ---------------------------------------------------------------------------
@@ -194,32 +219,94 @@ def write_csv(
 
 
 def write_midi(
-    path: str | Path, gestures: np.ndarray, columns: Sequence[str], force: bool = False
+    path: str | Path,
+    gestures: np.ndarray,
+    columns: Sequence[str],
+    force: bool = False,
+    *,
+    touches: list[list[TouchSequence]] | None = None,
+    bpm: float = BPM,
+    cc_scale: str = "raw",
+    mapping: MidiNumbers | None = None,
 ) -> Path:
-    """A standard MIDI file (type 1), a track per player, each gesture as CC 20 = code.
+    """A standard MIDI file (type 1) a DAW plays: a track per player, one step a beat.
 
-    The lead is on MIDI channel 1, ensemble player n on channel n+1. At 60 BPM one beat
-    is one second; each track sends the player's gesture at the start of every second.
+    The live bridge's mapping (gesture_rnn.midi_map, docs/midi.md): the lead on channel 1,
+    ensemble player n on channel n+1; each track sends the player's gesture as CC 20 at
+    the start of every step (raw 0-8, or ``cc_scale="spread"`` over 0-127). With
+    ``touches`` (:func:`ensemble_touches`) each ensemble player's touches follow within
+    the step: CC 21 and 22 for x and y, and a note per touch-down (pitch from x, ended
+    after ``mapping.note_length`` seconds). ``bpm`` sets the tempo (default 60: a step a
+    second, lined up with the CSV).
     """
     import mido
 
     gestures = _check_performance(gestures, columns)
+    if cc_scale not in CC_SCALES:
+        raise GenerationError(f"--cc-scale {cc_scale!r}: choose one of {', '.join(CC_SCALES)}")
+    if not (np.isfinite(bpm) and 20 <= bpm <= 999):
+        raise GenerationError(f"--bpm {bpm:g}: must be from 20 to 999")
+    if touches is not None and len(touches) != len(gestures):
+        raise GenerationError(f"{len(touches)} steps of touches for {len(gestures)} steps")
+    m = mapping or MidiNumbers()
+    ticks_per_second = TICKS_PER_BEAT * bpm / 60.0
+    end = len(gestures) * TICKS_PER_BEAT
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     for i, name in enumerate(columns):
+        channel = m.lead_channel() if i == 0 else m.channel(i)
+        played = None if i == 0 or touches is None else [step[i - 1] for step in touches]
+        events = _track_events(gestures[:, i], played, channel, m, cc_scale, ticks_per_second)
         track = mido.MidiTrack()
         track.append(mido.MetaMessage("track_name", name=name, time=0))
         if i == 0:
-            track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(BPM), time=0))
-        for t, code in enumerate(gestures[:, i].tolist()):
-            delta = 0 if t == 0 else TICKS_PER_BEAT
-            track.append(
-                mido.Message(
-                    "control_change", channel=i, control=GESTURE_CC, value=int(code), time=delta
-                )
-            )
-        track.append(mido.MetaMessage("end_of_track", time=TICKS_PER_BEAT))
+            track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
+        now = 0
+        for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
+            tick = min(tick, end)
+            track.append(message.copy(time=tick - now))
+            now = tick
+        track.append(mido.MetaMessage("end_of_track", time=end - now))
         midi.tracks.append(track)
     return write_new(Path(path), lambda tmp: midi.save(filename=str(tmp)), force)
+
+
+def _track_events(codes, played, channel, m: MidiNumbers, cc_scale, ticks_per_second) -> list:
+    """One player's (tick, order, message) list: at one tick note-offs come first (order
+    0), then CCs (1), then notes (2)."""
+    import mido
+
+    events: list = []
+
+    def cc(tick: int, control: int, value: int) -> None:
+        message = mido.Message("control_change", channel=channel, control=control, value=value)
+        events.append((tick, 1, message))
+
+    def off(tick: int, note: int) -> None:
+        events.append((tick, 0, mido.Message("note_off", channel=channel, note=note)))
+
+    sounding: dict[int, int] = {}  # note -> the tick its note-off is due
+    length = max(1, round(m.note_length * ticks_per_second))
+    for step, code in enumerate(codes.tolist()):
+        start = step * TICKS_PER_BEAT
+        cc(start, m.gesture_cc, gesture_value(int(code), cc_scale))
+        if played is None:
+            continue
+        seq = played[step]
+        for t, x, y, v in zip(seq.t, seq.x, seq.y, seq.velocity, strict=True):
+            tick = start + min(round(float(t) * ticks_per_second), TICKS_PER_BEAT - 1)
+            cc(tick, m.x_cc, cc_value(float(x)))
+            cc(tick, m.y_cc, cc_value(float(y)))
+            if v != 0:
+                continue  # a move, not a touch-down
+            note = m.touch_note(float(x))
+            if note in sounding:  # struck again: the last one ends now at the latest
+                off(min(sounding.pop(note), tick), note)
+            sounding[note] = tick + length
+            on = mido.Message("note_on", channel=channel, note=note, velocity=m.touch_velocity)
+            events.append((tick, 2, on))
+    for note, tick in sounding.items():
+        off(tick, note)
+    return events
 
 
 def write_png(
