@@ -20,11 +20,17 @@ import argparse
 import asyncio
 import json
 import socket
+import struct
 import sys
 import threading
+import time
 
 import aalink
 from pythonosc.osc_message import OscMessage
+
+# The kernel's receive time stamp: Linux's SO_TIMESTAMPNS (Python does not name it).
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
+TIMESPEC = struct.Struct("@qq")  # its struct timespec (64-bit)
 
 
 def say(**fields) -> None:
@@ -32,15 +38,26 @@ def say(**fields) -> None:
     sys.stdout.flush()
 
 
-def listen(sock: socket.socket, link) -> None:
-    """A plain thread, so the beat is read as soon as a datagram arrives."""
+def listen(sock: socket.socket, link, only: str | None) -> None:
+    """A plain thread, so the beat is read as soon as a datagram arrives. On Linux the
+    kernel stamps each datagram as it is sent (loopback), and the beat is taken back to
+    that moment, so how late this process woke does not count."""
+    stamped = SO_TIMESTAMPNS is not None
+    if stamped:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     while True:
         try:
-            data = sock.recv(65536)
+            data, ancillary, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(TIMESPEC.size))
         except OSError:
             return
-        beat, tempo = link.beat, link.tempo
+        beat, tempo, now = link.beat, link.tempo, time.time()
+        for level, kind, value in ancillary if stamped else ():
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                seconds, nanoseconds = TIMESPEC.unpack(value[: TIMESPEC.size])
+                beat -= (now - (seconds + nanoseconds * 1e-9)) * tempo / 60.0
         message = OscMessage(data)
+        if only is not None and message.address != only:
+            continue
         say(address=message.address, args=list(message.params), beat=beat, tempo=tempo)
 
 
@@ -50,6 +67,7 @@ async def main() -> None:
     parser.add_argument("--quantum", type=float, default=4.0)
     parser.add_argument("--start-stop", action="store_true")
     parser.add_argument("--stopped", action="store_true", help="start stopped")
+    parser.add_argument("--only", metavar="ADDRESS", help="report only this OSC address")
     args = parser.parse_args()
 
     loop = asyncio.get_running_loop()
@@ -63,7 +81,7 @@ async def main() -> None:
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
-    threading.Thread(target=listen, args=(sock, link), daemon=True).start()
+    threading.Thread(target=listen, args=(sock, link, args.only), daemon=True).start()
     say(port=sock.getsockname()[1], tempo=link.tempo)
 
     reader = asyncio.StreamReader()
