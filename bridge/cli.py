@@ -134,7 +134,8 @@ def cmd_bridge(args) -> int:
     )
     if bridge.link is not None:
         clock += (
-            f" every {config.beats_per_step:g} beats (quantum {config.quantum:g}): "
+            f" every {config.beats_per_step:g} beat{'' if config.beats_per_step == 1 else 's'}"
+            f" (quantum {config.quantum:g}): "
             f"{bridge.link.describe()}"
         )
     ready = (

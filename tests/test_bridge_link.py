@@ -9,6 +9,7 @@ tests/link_netns.py): Link's multicast never leaves the machine.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -128,7 +129,8 @@ def test_steps_land_on_the_peers_beats_and_follow_its_tempo(tiny_model):
         bridge = BridgeProcess(
             "--model", tiny_model, "--clock", "link", "--osc-out", f"127.0.0.1:{peer.port}"
         )
-        assert "link clock every 1 beats (quantum 4)" in bridge.ready_line
+        assert "link clock every 1 beat (quantum 4): " in bridge.ready_line
+        assert re.search(r"\d+\.\d BPM beat -?\d+\.\d \d+ peers?", bridge.ready_line)
         peer.wait(lambda e: e.get("peers") == 1, 10)
         # Which of two young sessions the pair settles on is Link's choice (usually the
         # older: the peer's); the peer then sets a known tempo, as a musician would.

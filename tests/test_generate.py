@@ -259,6 +259,21 @@ def test_midi_a_daw_plays_has_each_players_touches_notes_and_the_bridges_mapping
         assert len(offs) == len(notes)  # every note ends
 
 
+def test_generate_command_writes_midi_at_the_tempo_and_scale_asked(tmp_path):
+    model = write_tiny_model(tmp_path / "m.h5", ensemble=3, seed=2)
+    lead = write_lead(tmp_path / "lead.csv", {"me": [1, 2, 3, 4, 5, 6, 7, 8]})
+    out = tmp_path / "x.mid"
+    args = ["generate", "--model", model, "--lead", lead, "--seed", "4", "--out-midi", out]
+    result = gesture_rnn(*args, "--bpm", "120", "--cc-scale", "spread")
+    assert result.returncode == 0, result.stderr
+    midi = mido.MidiFile(out)
+    assert [m.tempo for m in midi.tracks[0] if m.type == "set_tempo"] == [500_000]
+    lead_cc = [m.value for m in midi.tracks[0] if m.type == "control_change"]
+    assert lead_cc == [round(g * 127 / 8) for g in range(1, 9)]
+    bad = gesture_rnn(*args[:-1], tmp_path / "y.mid", "--bpm", "5")
+    assert bad.returncode == 2 and "20-999 BPM" in bad.stderr and not (tmp_path / "y.mid").exists()
+
+
 def test_png_is_a_plot(tmp_path):
     pytest.importorskip("matplotlib")
     path = write_png(tmp_path / "p.png", PERFORMANCE, COLUMNS, title="test")
