@@ -8,6 +8,7 @@ tests/link_netns.py): Link's multicast never leaves the machine.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -122,13 +123,14 @@ def assert_on_the_beat(ticks: list[dict]) -> None:
 
 
 @in_private_network
-def test_steps_land_on_the_peers_beats_and_follow_its_tempo(tiny_model):
+def test_steps_land_on_the_peers_beats_and_follow_its_tempo(tiny_model, tmp_path):
     peer = LinkPeer("--tempo", 90)
     bridge = None
     try:
         bridge = BridgeProcess(
-            "--model", tiny_model, "--clock", "link", "--osc-out", f"127.0.0.1:{peer.port}"
-        )
+            "--model", tiny_model, "--clock", "link", "--osc-out", f"127.0.0.1:{peer.port}",
+            "--stats", tmp_path / "stats.json",
+        )  # fmt: skip
         assert "link clock every 1 beat (quantum 4): " in bridge.ready_line
         assert re.search(r"\d+\.\d BPM beat -?\d+\.\d \d+ peers?", bridge.ready_line)
         peer.wait(lambda e: e.get("peers") == 1, 10)
@@ -153,6 +155,11 @@ def test_steps_land_on_the_peers_beats_and_follow_its_tempo(tiny_model):
         beats = [round(t["beat"]) for t in ticks]
         assert np.all(np.diff(beats) == 1), beats  # every beat, none skipped or repeated
         assert_on_the_beat(ticks)
+    # Each step's touches are spread over its length at the tempo of the moment: with a
+    # fixed length (the internal clock's 1 s) most of them would be cut off by the next step.
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    sent, dropped = stats["touch_late"]["n"], stats["touches_dropped"]
+    assert sent > 50 and dropped < 0.1 * (sent + dropped), (sent, dropped)
     # after the beat line jumped by 2.5 beats: no burst, and back on the beats
     times = np.array([t["beat"] for t in jumped])
     assert np.all(np.diff(times) > 0.5), times
