@@ -66,7 +66,9 @@ def register(commands) -> None:
         default=None,
         help="step only while the session plays (start/stop sync)",
     )
-    link.add_argument("--tempo", help="set the session's tempo in BPM (default: join its tempo)")
+    link.add_argument(
+        "--tempo", help="BPM of a session the bridge starts (default 120); joining keeps the tempo"
+    )
     link.add_argument(
         "--link-latency", metavar="MS", help="send this many ms ahead of the beat (default 0)"
     )

@@ -64,7 +64,7 @@ class BridgeConfig:
     beats_per_step: float = 1.0  # --clock link: a step every this many beats
     quantum: float = 4.0  # --clock link: beats per bar of the session's phase
     link_start_stop: bool = False  # --clock link: start and stop with the session
-    tempo: float | None = None  # --clock link: set the session's tempo (BPM); else read it
+    tempo: float | None = None  # --clock link: BPM of a session we start; never pushed
     link_latency: float = 0.0  # --clock link: milliseconds to send ahead of the beat
     midi: MidiMapping = field(default_factory=MidiMapping)
 

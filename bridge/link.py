@@ -10,8 +10,9 @@ Link; :class:`~bridge.clock.BeatClock` turns it into "the next step is due at T"
 Link's clock is not ``time.monotonic()``: the beat is read between two monotonic readings,
 so only the tempo (beats per second) links the two clocks, never an absolute time.
 
-From Link's own test plan: the quantum is set before enabling, and the tempo is written
-only when the user asks (``--tempo``), never pushed onto a session we join.
+From Link's own test plan: the quantum is set before enabling, and the tempo is never
+written: ``--tempo`` is the tempo of a session the bridge starts, never pushed onto a
+session it joins.
 """
 
 from __future__ import annotations
@@ -87,14 +88,14 @@ class LinkSession:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        # Our tempo is only the tempo of a session we start: joining an existing session
+        # adopts its tempo, and the tempo is never written after enabling.
         link = self._aalink.Link(self.tempo or DEFAULT_TEMPO)  # takes the running loop
         link.quantum = self.quantum  # before enabling, and never changed after
         link.start_stop_sync_enabled = self.start_stop
         for name in ("set_tempo_callback", "set_num_peers_callback", "set_start_stop_callback"):
             getattr(link, name)(lambda _value: self._read(link))
         link.enabled = True
-        if self.tempo is not None:  # asked for: the whole session takes this tempo
-            link.tempo = self.tempo
         self._read(link)
         self._ready.set()
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 
 import numpy as np
 import pytest
@@ -125,6 +126,9 @@ def assert_on_the_beat(ticks: list[dict]) -> None:
 @in_private_network
 def test_steps_land_on_the_peers_beats_and_follow_its_tempo(tiny_model, tmp_path):
     peer = LinkPeer("--tempo", 90)
+    # Link keeps the older of two sessions, by more than half a second (two younger ones
+    # settle on either): let the peer's session age, as a DAW's set has, before joining.
+    time.sleep(1.5)
     bridge = None
     try:
         bridge = BridgeProcess(
@@ -134,12 +138,8 @@ def test_steps_land_on_the_peers_beats_and_follow_its_tempo(tiny_model, tmp_path
         assert "link clock every 1 beat (quantum 4): " in bridge.ready_line
         assert re.search(r"\d+\.\d BPM beat -?\d+\.\d \d+ peers?", bridge.ready_line)
         peer.wait(lambda e: e.get("peers") == 1, 10)
-        # Which of two young sessions the pair settles on is Link's choice (usually the
-        # older: the peer's); the peer then sets a known tempo, as a musician would.
-        peer.ticks(2, 5)
-        peer.command("tempo 90")
-        peer.ticks(1, 5)  # the step already under way when the tempo changed
-        at_90 = peer.ticks(6, 10)
+        peer.ticks(2, 5)  # the bridge may still be joining the session's beat line
+        at_90 = peer.ticks(6, 10)  # the bridge, started at 120 BPM, pushed nothing
         peer.command("tempo 150")
         peer.ticks(1, 5)  # the step already under way when the tempo changed
         at_150 = peer.ticks(6, 10)
@@ -195,3 +195,26 @@ def test_start_stop_sync_stops_and_starts_the_steps_with_the_session(tiny_model)
     for ticks in (playing, again):
         assert np.all(np.diff([round(t["beat"]) for t in ticks]) == 1)
         assert_on_the_beat(ticks)
+
+
+@in_private_network
+def test_tempo_is_the_tempo_of_a_session_the_bridge_starts_and_others_join_it(tiny_model):
+    bridge = BridgeProcess("--model", tiny_model, "--clock", "link", "--tempo", 100)
+    peer = None
+    try:
+        assert "100.0 BPM" in bridge.ready_line and "0 peers" in bridge.ready_line
+        time.sleep(1.5)  # the bridge's session is the older one (see the first test)
+        peer = LinkPeer("--tempo", 80)
+        peer.wait(lambda e: e.get("peers") == 1, 10)
+        done = {}
+        for _ in range(50):  # the peer adopts the session within a second or two
+            done = peer.command("noop")
+            if done["tempo"] == pytest.approx(100):
+                break
+            time.sleep(0.1)
+    finally:
+        code, _, err = bridge.stop()
+        if peer is not None:
+            peer.close()
+    assert code == 0, err
+    assert done["tempo"] == pytest.approx(100)
