@@ -405,13 +405,13 @@ class Bridge:
     def _write_stats(self) -> None:
         import json
 
-        path = self.config.stats
+        from gesture_rnn.files import OutputError, write_new
+
+        text = json.dumps(self.timing_summary(), indent=1) + "\n"
         try:
-            tmp = path.with_name(path.name + ".partial")
-            tmp.write_text(json.dumps(self.timing_summary(), indent=1) + "\n")
-            tmp.replace(path)
-        except OSError as error:
-            log.error("could not write --stats %s: %s", path, error)
+            write_new(self.config.stats, lambda tmp: tmp.write_text(text), self.config.force)
+        except OutputError as error:
+            log.error("could not write --stats: %s", error)
 
     def close(self) -> None:
         if self.config.stats is not None:

@@ -44,7 +44,7 @@ def register(commands) -> None:
     add("--seed", help="random seed, for repeatable performances")
     add("--record", metavar="FILE.csv", help="write every tick to this CSV file")
     add("--stats", metavar="FILE.json", help="write timing statistics here at exit")
-    add("--force", action="store_true", default=None, help="overwrite the --record file")
+    add("--force", action="store_true", default=None, help="overwrite --record, --stats")
     add("--cc-scale", help="gesture CC values: raw 0-8 (default) or spread over 0-127")
     add("--quiet", action="store_true", default=None, help="no live view, one line a tick")
     add(
@@ -124,12 +124,18 @@ class StartupError(Exception):
 
 def build(config):
     """Open everything the config names, or raise StartupError saying what failed."""
+    from gesture_rnn.files import OutputError, check_new_output
     from gesture_rnn.runtime import ModelFileError, load
 
     from .app import Bridge
     from .osc import OscSender
     from .session import Session
 
+    if config.stats is not None:  # written at exit, so refused now rather than then
+        try:
+            check_new_output(config.stats, config.force)
+        except OutputError as error:
+            raise StartupError(f"--stats: {error}") from None
     sock = socket.socket(
         socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_DGRAM
     )

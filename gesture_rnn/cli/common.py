@@ -76,8 +76,6 @@ def selection(args, default_type: str | None, exclude_demonstrations: bool = Tru
     )
 
 
-def check_output_path(path: Path) -> None:
-    if not path.parent.is_dir():
-        raise CommandError(f"cannot write {path}: the folder {path.parent} does not exist")
-    if path.is_dir():
-        raise CommandError(f"cannot write {path}: it is a folder")
+def add_force_argument(parser: argparse.ArgumentParser, what: str = "the output file") -> None:
+    """--force: the one way to replace a file that exists (see gesture_rnn.files)."""
+    parser.add_argument("--force", action="store_true", help=f"overwrite {what} if it exists")
