@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from gesture_rnn.errors import CorpusError
+from gesture_rnn.extras import MissingExtraError, require
 from gesture_rnn.files import write_new
 from gesture_rnn.gestures import GESTURES, NUM_GESTURES
 
@@ -26,16 +27,12 @@ class PlotError(CorpusError):
 
 def _matplotlib():
     try:
-        import matplotlib
+        require("plot", "corpus plot")
+    except MissingExtraError as error:
+        raise PlotError(str(error)) from None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-        matplotlib.use("Agg")
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise PlotError(
-            "plotting needs matplotlib, which is not installed; "
-            "install it with: pip install 'gesture-rnn[plot]' (or pip install matplotlib)"
-        ) from None
     return Figure, FigureCanvasAgg
 
 

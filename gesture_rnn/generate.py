@@ -29,6 +29,7 @@ from .corpus import (
     read_metadata,
 )
 from .evaluate import single_threaded_blas
+from .extras import require
 from .files import write_new
 from .gestures import GESTURE_NAMES, NUM_GESTURES
 
@@ -234,14 +235,10 @@ def write_png(
     Each ensemble player has its own colour and a small vertical offset, so players
     playing the same gesture stay visible side by side. Needs matplotlib.
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise GenerationError(
-            f"cannot write the plot {path}: it needs matplotlib, which is not installed "
-            "(pip install matplotlib)"
-        ) from None
+    require("plot", f"the plot {path}")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     gestures = _check_performance(gestures, columns)
     seconds = len(gestures)
     figure = Figure(figsize=(min(max(8.0, seconds / 40), 30.0), 4.5), layout="constrained")

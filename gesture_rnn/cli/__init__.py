@@ -39,10 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from ..errors import CorpusError, OutputError
+    from ..extras import MissingExtraError
     from ..gestures import GestureError
     from ..prepare import PrepareError
 
-    return (CommandError, CorpusError, GestureError, OutputError, PrepareError)
+    return (CommandError, CorpusError, GestureError, MissingExtraError, OutputError, PrepareError)
 
 
 def main(argv: list[str] | None = None) -> int:

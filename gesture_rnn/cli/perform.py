@@ -173,6 +173,10 @@ def cmd_generate(args) -> None:
     )
 
     outputs = _outputs(args)
+    if "png" in outputs:
+        from ..extras import require
+
+        require("plot", "the plot (--out-png, --out)")
     for path in outputs.values():
         check_new_output(path, args.force)
     if (args.lead is None) == (args.data is None):
@@ -320,7 +324,7 @@ def register(commands) -> None:
         "--out", type=Path, metavar="PREFIX", help="write PREFIX.csv, PREFIX.png and PREFIX.mid"
     )
     out.add_argument("--out-csv", type=Path, metavar="FILE", help="the performance as CSV")
-    out.add_argument("--out-png", type=Path, metavar="FILE", help="a plot of it (needs matplotlib)")
+    out.add_argument("--out-png", type=Path, metavar="FILE", help="a plot (needs the [plot] extra)")
     out.add_argument("--out-midi", type=Path, metavar="FILE", help="a MIDI file, CC 20 = gesture")
     out.add_argument("--force", action="store_true", help="overwrite output files that exist")
     generate.set_defaults(func=cmd_generate)
