@@ -17,6 +17,8 @@ EXIT_BAD_OPTION = 2
 
 
 def register(commands) -> None:
+    from gesture_rnn.bundled import MODEL_HELP
+
     parser = commands.add_parser(
         "bridge",
         help="the live ensemble: lead gestures in, ensemble gestures and touches out",
@@ -25,7 +27,7 @@ def register(commands) -> None:
     )
     add = parser.add_argument
     add("--config", type=Path, help="TOML file with any of these options (flags win)")
-    add("--model", help="exported model file (default: the bundled quartet model)")
+    add("--model", help=MODEL_HELP)
     add("--corpus", help="corpus index file for touches (default: the procedural fallback)")
     add("--host", help="address to listen on (default 127.0.0.1: this computer only)")
     add("--port", help="UDP port to listen on for OSC (default 9000)")
@@ -85,6 +87,10 @@ def _flag_values(args) -> dict:
     return values
 
 
+def _players(n: int) -> str:
+    return f"{n} player" if n == 1 else f"{n} players"
+
+
 def _fail(message: str) -> int:
     print(f"gesture-rnn bridge: error: {message}", file=sys.stderr)
     return EXIT_BAD_OPTION
@@ -112,7 +118,7 @@ def cmd_bridge(args) -> int:
     )
     ready = (
         f"gesture-rnn bridge ready: listening on {config.host}:{config.port} (OSC), "
-        f"sending to {targets}{midi}; {clock}; {bridge.session.players} players, "
+        f"sending to {targets}{midi}; {clock}; {_players(bridge.session.players)}, "
         f"model {bridge.model_name}; touches from {bridge.touch_name}"
     )
     return bridge.run(ready)

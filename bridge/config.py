@@ -7,6 +7,8 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from gesture_rnn.bundled import model_path
+
 from .session import check_temperature
 
 CLOCKS = ("internal", "midi", "osc")
@@ -139,7 +141,8 @@ def check(config: BridgeConfig) -> None:
         if value is not None and not isinstance(value, Path):
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"--{name} must be a file path, got {value!r}")
-            setattr(config, name, Path(value).expanduser())
+            path = model_path(value) if name == "model" else Path(value).expanduser()
+            setattr(config, name, path)
     if not isinstance(config.host, str) or not config.host:
         raise ConfigError(f"--host must be an address, got {config.host!r}")
     config.port = check_port(config.port, "--port")

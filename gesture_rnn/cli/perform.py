@@ -241,12 +241,9 @@ def _alpha(text: str) -> float:
 
 
 def _add_model_argument(parser) -> None:
-    parser.add_argument(
-        "--model",
-        type=Path,
-        metavar="FILE",
-        help="model file (.h5) to use (default: the bundled quartet model)",
-    )
+    from ..bundled import MODEL_HELP, model_path
+
+    parser.add_argument("--model", type=model_path, metavar="FILE|NAME", help=MODEL_HELP)
 
 
 def register(commands) -> None:
