@@ -48,7 +48,9 @@ def register(commands) -> None:
     add("--stats", metavar="FILE.json", help="write timing statistics here at exit")
     add("--force", action="store_true", default=None, help="overwrite --record, --stats")
     add("--cc-scale", help="gesture CC values: raw 0-8 (default) or spread over 0-127")
-    add("--quiet", action="store_true", default=None, help="no live view, one line a tick")
+    add(
+        "--quiet", action="store_true", default=None, help="no live view: nothing printed each tick"
+    )
     add(
         "--realtime",
         action="store_true",

@@ -64,7 +64,9 @@ def cmd_plot(args) -> None:
 
     from .plot import plot_gestures
 
-    if (args.file is None) == (not args.procedural):
+    if args.file is None and not args.procedural:
+        raise CommandError("give an index FILE or --procedural (the fallback)")
+    if args.file is not None and args.procedural:
         raise CommandError("give an index FILE or --procedural (the fallback), not both")
     try:
         gestures = [parse_gesture(g) for g in args.gesture] if args.gesture else None

@@ -59,8 +59,7 @@ def download_corpus(
         raise DownloadError(f"cannot unpack the corpus into {to}: it is a file, not a folder")
     if (to / METADATA_FILE).is_file() and not force:
         raise DownloadError(
-            f"{to} already holds a corpus ({METADATA_FILE} exists); "
-            "add --force (force=True) to replace it"
+            f"{to} already holds a corpus ({METADATA_FILE} exists); add --force to replace it"
         )
     try:
         to.parent.mkdir(parents=True, exist_ok=True)
@@ -286,9 +285,7 @@ def _install(unpacked: Path, to: Path, replaced: Path, force: bool) -> None:
     entries = sorted(unpacked.iterdir())
     clashes = [e.name for e in entries if (to / e.name).exists() or (to / e.name).is_symlink()]
     if clashes and not force:
-        raise DownloadError(
-            f"{to} already has {', '.join(clashes)}; add --force (force=True) to replace them"
-        )
+        raise DownloadError(f"{to} already has {', '.join(clashes)}; add --force to replace them")
     created = not to.exists()
     to.mkdir(exist_ok=True)
     moved_old: list[str] = []

@@ -60,14 +60,14 @@ def add_selection_arguments(parser: argparse.ArgumentParser, default_type: str |
     )
 
 
-def selection(args, default_type: str | None, exclude_demonstrations: bool = True, **counts):
+def selection(args, default_type: str | None, **counts):
     """The corpus Selection that the selection arguments ask for."""
     from ..corpus import Selection
 
     types = args.types or ([default_type] if default_type else None)
     if types and "any" in types:
         types = None
-    keep_all = args.include_demonstrations or args.contexts or not exclude_demonstrations
+    keep_all = args.include_demonstrations or args.contexts
     return Selection(
         types=tuple(types) if types else None,
         contexts=tuple(args.contexts) if args.contexts else None,

@@ -20,9 +20,7 @@ def cmd_summary(args) -> None:
     from ..corpus import load_corpus, summarize
     from ..gestures import GESTURES
 
-    chosen = selection(
-        args, default_type=None, exclude_demonstrations=False, performers=args.performers
-    )
+    chosen = selection(args, default_type=None, performers=args.performers)
     summary = summarize(load_corpus(args.data, chosen))
     if args.json:
         print(json.dumps(summary, indent=2))

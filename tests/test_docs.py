@@ -1,0 +1,198 @@
+"""Help, docs and behaviour agree: each default, range and message that README.md and docs/
+state, and that a user can check, is checked here against the code that sets it."""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from tests.bridge_process import BridgeProcess
+from tests.synthetic import random_performance, write_corpus
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "gesture_rnn", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def doc(name: str) -> str:
+    return " ".join((REPO / name).read_text(encoding="utf-8").split())
+
+
+@functools.cache
+def help_text(*command) -> str:
+    return " ".join(run(*command, "--help").stdout.split())
+
+
+# -- docs/bridge.md's option table ---------------------------------------------------------
+
+
+def option_rows():
+    text = (REPO / "docs" / "bridge.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(--[a-z-]+)[^`]*` \| `([a-z_]+)`[^|]* \| ([^|]+) \|", text, re.M)
+    assert len(rows) >= 15, "the option table of docs/bridge.md was not found"
+    return rows
+
+
+@pytest.mark.parametrize(("flag", "key", "default"), option_rows())
+def test_bridge_doc_table_matches_the_options_and_their_defaults(flag, key, default):
+    from bridge.config import BridgeConfig
+
+    assert flag in help_text("bridge")
+    config = BridgeConfig()
+    assert key in {f.name for f in fields(BridgeConfig)}
+    value, default = getattr(config, key), default.strip()
+    if default in ("off", "none", "random", "procedural fallback"):
+        assert value in (False, None), (key, value)
+    elif key == "model":
+        assert default == "`quartet`" and value is None  # None loads the bundled quartet
+    else:
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        assert default == f"`{shown}`", (key, value)
+
+
+def test_readme_addresses_are_the_bridge_defaults():
+    from bridge.config import BridgeConfig
+
+    config = BridgeConfig()
+    readme = doc("README.md")
+    assert f"listens for OSC on {config.host}:{config.port}" in readme
+    assert f"sends the ensemble to {config.osc_out[0]}" in readme
+
+
+def test_documented_ranges_are_the_checked_ranges():
+    from bridge.config import MIN_PERIOD
+    from gesture_rnn.runtime import TEMPERATURE_RANGE
+
+    low, high = TEMPERATURE_RANGE
+    temperature = f"{low:g}-{high:g}"
+    bridge_doc = doc("docs/bridge.md")
+    assert f"sampling temperature {temperature}" in bridge_doc
+    assert f"({MIN_PERIOD:g}-60)" in bridge_doc
+    assert "0.05-5" in help_text("bridge") and temperature in help_text("generate")
+    for bad in (f"{low / 2:g}", f"{high * 2:g}"):
+        assert run("generate", "--temperature", bad, "--out-csv", "x.csv").returncode == 2
+
+
+# -- docs/midi.md --------------------------------------------------------------------------
+
+
+def test_midi_doc_numbers_are_the_mapping_defaults():
+    from bridge.config import MidiMapping
+
+    m, text = MidiMapping(), doc("docs/midi.md")
+    high = m.lead_note_base + 8
+    assert f"note-on {m.lead_note_base}-{high}" in text
+    assert f"CC {m.lead_cc}, value 0-8" in text
+    for cc, what in (
+        (m.gesture_cc, "the player's gesture"),
+        (m.x_cc, "touch x"),
+        (m.y_cc, "touch y"),
+    ):
+        assert f"| CC {cc} | {what}" in text
+    assert f"notes {m.touch_note_low}-{m.touch_note_high}" in text
+    assert f"velocity {m.touch_velocity} (`touch_velocity`)" in text
+    assert f"after {m.note_length:g} s (`note_length`)" in text
+    channels = ", ".join(str(m.first_channel + i) for i in range(3))
+    assert f"channels {channels} for a quartet" in text
+    listed = re.search(r"`\[midi\]` table .*?: (`.*`)\.", text).group(1)
+    assert set(re.findall(r"`([a-z_]+)`", listed)) == {f.name for f in fields(MidiMapping)}
+
+
+def test_midi_doc_spread_values_are_the_ones_sent():
+    from bridge.midi import gesture_value
+
+    text = doc("docs/midi.md")
+    documented = re.search(r"spreads the nine gestures over 0-127 \(([\d, ]+):", text).group(1)
+    assert [int(v) for v in documented.split(",")] == [gesture_value(g, "spread") for g in range(9)]
+
+
+# -- the issue's examples ------------------------------------------------------------------
+
+
+def test_summary_leaves_out_demonstrations_unless_asked_as_its_help_says(tmp_path):
+    write_corpus(
+        tmp_path,
+        [
+            random_performance("a", 30, 4, seed=1),
+            random_performance("demo", 20, 4, seed=2, context="demonstration"),
+        ],
+    )
+    assert "left out by default" in help_text("corpus", "summary")
+    plain = run("corpus", "summary", "--data", tmp_path)
+    assert "1 performances, 30 seconds" in plain.stdout, plain.stderr
+    both = run("corpus", "summary", "--data", tmp_path, "--include-demonstrations")
+    assert "2 performances, 50 seconds" in both.stdout
+
+
+def test_documented_selection_error_message(tmp_path):
+    write_corpus(tmp_path, [random_performance("a", 30, 4, seed=1)])
+    result = run("corpus", "summary", "--data", tmp_path, "--performers", 5)
+    assert result.returncode == 1
+    assert "no performance left after the filter 'exactly 5 performers'" in result.stderr
+    assert "no performance left after the filter 'exactly 5 performers'" in doc("docs/corpus.md")
+
+
+def test_quiet_bridge_prints_no_tick_lines_as_its_help_says(tiny_model, listener):
+    assert "one line a tick" not in help_text("bridge")
+    bridge = BridgeProcess(
+        "--model",
+        tiny_model,
+        "--quiet",
+        "--period",
+        "0.05",
+        "--osc-out",
+        f"127.0.0.1:{listener.port}",
+    )
+    ticks = listener.collect(
+        10, until=lambda m: sum(a == "/ensemble/gestures" for _, a, _ in m) >= 3
+    )
+    code, out, _ = bridge.stop()
+    assert code == 0 and len(ticks) >= 3
+    assert out.strip() == ""
+
+
+def test_corpus_plot_without_a_source_does_not_say_not_both(tmp_path):
+    neither = run("corpus", "plot", "--out", tmp_path / "p.png")
+    assert neither.returncode == 1 and "not both" not in neither.stderr
+    assert "--procedural" in neither.stderr
+
+
+def test_download_over_a_corpus_names_only_the_flag(tmp_path):
+    write_corpus(tmp_path, [random_performance("a", 30, 4, seed=1)])
+    result = run("corpus", "download", "--to", tmp_path, "--url", tmp_path / "none.zip")
+    assert result.returncode == 1 and "--force" in result.stderr
+    assert "force=True" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["corpus", "summary", "--data", "d"],
+        ["corpus", "plot", "--procedural"],
+        ["prepare", "--data", "d", "--out", "x.npz"],
+        ["generate", "--lead", "x.csv", "--out-csv", "g.csv"],
+        ["touches", "evaluate", "--data", "d"],
+        ["bridge"],
+    ],
+)
+def test_verbose_works_before_or_after_the_subcommand(args):
+    from gesture_rnn.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["-v", *args]).verbose is True
+    assert parser.parse_args([*args, "-v"]).verbose is True
+    assert parser.parse_args([*args, "--verbose"]).verbose is True
+    assert parser.parse_args(args).verbose is False
