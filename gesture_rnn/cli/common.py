@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 CORPUS_HELP = "corpus folder in the metatone-analysis layout (see: gesture-rnn corpus download)"
@@ -74,6 +75,11 @@ def selection(args, default_type: str | None, **counts):
         exclude_contexts=() if keep_all else ("demonstration",),
         **counts,
     )
+
+
+def show_progress(args) -> bool:
+    """A progress bar unless --quiet, and only on a terminal: not in a log file or a pipe."""
+    return not args.quiet and sys.stderr.isatty()
 
 
 def add_force_argument(parser: argparse.ArgumentParser, what: str = "the output file") -> None:

@@ -19,6 +19,7 @@ from .common import (
     add_selection_arguments,
     positive_int,
     selection,
+    show_progress,
 )
 
 
@@ -75,7 +76,7 @@ def cmd_train(args) -> None:
         patience=args.patience,
         lr_patience=args.lr_patience,
         seed=args.seed,
-        progress=not args.quiet,
+        progress=show_progress(args),
         record={
             "data": str(args.data),
             "selection": chosen.describe(),
@@ -179,7 +180,9 @@ def register(commands) -> None:
     train.add_argument("--batch-size", type=positive_int, help="windows a batch (64)")
     train.add_argument("--learning-rate", type=positive_float, help="Adam learning rate (0.003)")
     add_force_argument(train, "--out, --checkpoint and its record")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--quiet", action="store_true", help="no progress bar (none off a terminal either)"
+    )
     add_selection_arguments(train, default_type="improvisation")
     train.set_defaults(func=cmd_train)
 
