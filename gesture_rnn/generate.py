@@ -106,16 +106,65 @@ def check_gestures(gestures: np.ndarray, what: str) -> np.ndarray:
 
 
 def read_lead_csv(path: str | Path, column: str | None = None) -> np.ndarray:
-    """One player's gestures from a CSV in the corpus gesture-file layout.
+    """One player's gestures, one a second, from a CSV in the corpus gesture-file layout.
 
-    The layout is a ``time`` column, then a column of gesture codes per player. With
-    several player columns, ``column`` names the lead's.
+    The layout is a ``time`` column (seconds, or dates and times as in the corpus and in
+    ``bridge --record``), then a column of gesture codes per player. With several player
+    columns, ``column`` names the lead's. Rows not one second apart (a recording made with
+    ``--period 0.1``, or with gaps) are resampled by their times to one-second steps: each
+    step takes the gesture in force at that second; a log line says so.
     """
     path = Path(path)
     if not path.is_file():
         raise GenerationError(f"lead file {path} does not exist")
     gestures, players = _read_gestures(path)
-    return _pick_player(gestures, players, column, f"{path}", "--lead-column")
+    lead = _pick_player(gestures, players, column, f"{path}", "--lead-column")
+    return _one_a_second(lead, _read_times(path), path)
+
+
+STEP_TOLERANCE = 0.25  # seconds: rows this close to one second apart are taken as they are
+
+
+def _read_times(path: Path) -> np.ndarray:
+    """The time column in seconds from the first row: numbers, or ISO 8601 dates and times."""
+    import pandas as pd
+
+    column = pd.read_csv(path, usecols=["time"], dtype=str, keep_default_na=False)["time"]
+    seconds = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    if np.isnan(seconds).any():
+        stamps = pd.to_datetime(column, format="ISO8601", errors="coerce")
+        if stamps.isna().any():
+            neither = stamps.isna().to_numpy() & np.isnan(seconds)
+            row = int(np.flatnonzero(neither if neither.any() else stamps.isna().to_numpy())[0])
+            raise GenerationError(
+                f"{path}: line {row + 2}: time {column.iat[row]!r} is neither seconds nor "
+                "a date and time, so the lead cannot be placed in time"
+            )
+        stamps = stamps.to_numpy(dtype="datetime64[us]")
+        seconds = (stamps - stamps[0]) / np.timedelta64(1, "s")
+    if not np.all(np.isfinite(seconds)):
+        raise GenerationError(f"{path}: a time is not a finite number")
+    steps = np.diff(seconds)
+    if np.any(steps <= 0):
+        row = int(np.flatnonzero(steps <= 0)[0]) + 1
+        raise GenerationError(f"{path}: line {row + 2}: the times do not increase")
+    return seconds - seconds[0]
+
+
+def _one_a_second(lead: np.ndarray, times: np.ndarray, path: Path) -> np.ndarray:
+    steps = np.diff(times)
+    if np.all(np.abs(steps - 1.0) <= STEP_TOLERANCE):
+        return lead
+    at = np.arange(int(np.floor(times[-1] + STEP_TOLERANCE)) + 1, dtype=float)
+    resampled = lead[np.searchsorted(times, at + 1e-6, side="right") - 1]
+    log.info(
+        "%s: rows every %.3g s (median), not one a second: resampled by time to %d "
+        "one-second steps",
+        path,
+        float(np.median(steps)),
+        len(resampled),
+    )
+    return resampled
 
 
 def lead_from_corpus(root: str | Path, performance: str, player: str | None) -> np.ndarray:
