@@ -217,10 +217,15 @@ def pd_wrapper(
     return path
 
 
-def start_pd(wrapper: Path, log: Path, key: str | None = None) -> subprocess.Popen:
-    """Pd, headless, on the wrapper; ``key``: a key pressed once the patch is open."""
+def start_pd(
+    wrapper: Path, log: Path, key: str | None = None, send: str | None = None
+) -> subprocess.Popen:
+    """Pd, headless, on the wrapper; ``key``: a key pressed once the patch is open;
+    ``send``: a message sent (``pd -send``) once it is open, e.g. ``gesture-rnn-lead 3``."""
     pd = need("pd", "puredata-core")
     keys = ["-send", f"#key {ord(key)}"] if key else []  # what [key] gets from the GUI
+    if send:
+        keys += ["-send", send]
     with open(log, "w") as out:
         return subprocess.Popen(
             [pd, "-nogui", "-nosound", "-nomidi", "-stderr", "-noprefs",
@@ -321,6 +326,28 @@ def test_pd_patch_sound_follows_gestures_and_touches(tmp_path):
     assert rms(right[:, 1]) > 0.01 and rms(right[:, 1]) > 2 * rms(right[:, 0]), levels
     assert pitch(left) == pytest.approx(440 * 2 ** ((48 - 69) / 12), abs=4)
     assert pitch(right) == pytest.approx(440 * 2 ** ((84 - 69) / 12), abs=4)
+
+
+def test_pd_patch_takes_the_lead_from_its_named_receiver(tiny_model, listener, tmp_path):
+    need("pd", "puredata-core")
+    pd_port, record, log = free_udp_port(), tmp_path / "take.csv", tmp_path / "pd.log"
+    bridge = start_bridge(tiny_model, pd_port, listener, record)
+    pd = None
+    try:
+        wrapper = pd_wrapper(tmp_path, pd_port, bridge.port, 1.5)
+        pd = start_pd(wrapper, log, send="gesture-rnn-lead 6")  # BS, as another patch would
+        collect_while_running(listener, pd, 8.0)
+        stop(pd)
+        # a tick or two after Pd sent it, the bridge has recorded the lead
+        listener.collect(1.0, until=lambda m: len(m) > 0 and m[-1][1] == "/ensemble/tick")
+    finally:
+        if pd is not None and pd.poll() is None:
+            pd.kill()
+        bridge.stop()
+    output = log.read_text()
+    assert "couldn't create" not in output and pd.returncode == 0, output
+    assert_bridge_got_the_leads(record, [6])
+    assert "[s gesture-rnn-lead]" in (PATCHES / "README.md").read_text()
 
 
 # -- SuperCollider --------------------------------------------------------------------------
