@@ -412,6 +412,33 @@ def test_supercollider_oscdefs_receive_the_bridge_and_netaddr_sends_the_lead(
     assert_bridge_got_the_leads(record, [lead])
 
 
+def test_supercollider_without_its_server_says_how_to_get_sound(tmp_path):
+    """Not headless, as a user runs it, on a system without scsynth (an empty PATH here)."""
+    sclang = need("sclang", "supercollider-language")
+    wrapper = tmp_path / "open.scd"
+    wrapper.write_text(
+        f"({json.dumps(str(PATCHES / 'gesture-rnn.scd'))}.load;\n"
+        'SystemClock.sched(2, { "gesture-rnn-test: done".postln; 0.exit; nil });)\n'
+    )
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = {**os.environ, "PATH": str(empty), "QT_QPA_PLATFORM": "offscreen",
+           "QTWEBENGINE_DISABLE_SANDBOX": "1"}  # fmt: skip
+    env.pop("GESTURE_RNN_HEADLESS", None)
+    result = subprocess.run(
+        [sclang, "-u", str(free_udp_port()), str(wrapper)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert "gesture-rnn-test: done" in output, output
+    said = [line for line in output.splitlines() if "gesture-rnn: no sound" in line]
+    assert len(said) == 1, output
+    assert "scsynth" in said[0] and "apt-get install supercollider-server" in said[0]
+    assert "Booting server" not in output  # no doomed boot, no exit code 127
+    readme = " ".join((PATCHES / "README.md").read_text().split())
+    assert "scsynth" in readme and "supercollider-server" in readme
+
+
 # -- Max: cannot run here; the patcher must at least be sound JSON with the right addresses ---
 
 
