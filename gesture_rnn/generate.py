@@ -38,8 +38,12 @@ log = logging.getLogger(__name__)
 TICKS_PER_BEAT = 480
 BPM = 60  # one second = one beat
 GESTURE_CC = 20  # the controller that carries the gesture code 0-8
-LEAD_COLOUR = "red"
-PLAYER_COLOURS = ("tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:cyan")
+SYSTEM_SECONDS = 300  # seconds in one row of the plot
+# one colour per gesture code 0-8; N ("nothing") pale so playing stands out
+GESTURE_COLOURS = (
+    "#eeeeee", "#1f77b4", "#aec7e8", "#d62728", "#ff9896",
+    "#2ca02c", "#9467bd", "#c5b0d5", "#ff7f0e",
+)  # fmt: skip
 
 
 class GenerationError(ValueError):
@@ -279,36 +283,63 @@ def write_png(
     force: bool = False,
     title: str | None = None,
 ) -> Path:
-    """A plot: time in seconds across, the nine gestures up the side, the lead in red.
-
-    Each ensemble player has its own colour and a small vertical offset, so players
-    playing the same gesture stay visible side by side. Needs matplotlib.
-    """
+    """A plot of the performance as a score (see :func:`performance_figure`). Needs
+    matplotlib, the optional extra [plot]."""
     require("plot", f"the plot {path}")
+    figure = performance_figure(gestures, columns, title)
+    return write_new(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force)
+
+
+def performance_figure(gestures: np.ndarray, columns: Sequence[str], title: str | None = None):
+    """The performance as a score: one lane per player (the lead on top), each second a
+    cell in its gesture's colour (N left pale), and a legend of the nine gestures.
+
+    A row (a "system", as in a score) holds at most SYSTEM_SECONDS; longer performances
+    go on as more rows, so a 14-minute one is three rows of 5 minutes at 5 pixels a
+    second rather than one line squeezed to 2. Returns a matplotlib Figure.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
 
     gestures = _check_performance(gestures, columns)
-    seconds = len(gestures)
-    figure = Figure(figsize=(min(max(8.0, seconds / 40), 30.0), 4.5), layout="constrained")
+    seconds, lanes = gestures.shape
+    systems = -(-seconds // SYSTEM_SECONDS)
+    span = min(seconds, SYSTEM_SECONDS)
+    width = min(max(8.0, span / 20), 16.0)  # 300 s: 15 inches, 5 pixels a second at 100 dpi
+    height = systems * (0.3 * lanes + 0.6) + 1.1
+    figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    times = np.arange(seconds + 1)
-    for i, name in enumerate(columns):
-        colour = LEAD_COLOUR if i == 0 else PLAYER_COLOURS[(i - 1) % len(PLAYER_COLOURS)]
-        offset = 0.0 if i == 0 else 0.09 * (i - (len(columns)) / 2)
-        values = np.append(gestures[:, i], gestures[-1, i]) + offset
-        width = 2.0 if i == 0 else 1.3
-        axes.step(
-            times, values, where="post", color=colour, linewidth=width, label=name, zorder=3 - i
+    colours = ListedColormap(GESTURE_COLOURS)
+    clock = FuncFormatter(lambda t, _: f"{int(t) // 60}:{int(t) % 60:02d}")
+    for row, axes in enumerate(figure.subplots(systems, 1, squeeze=False)[:, 0]):
+        start, end = row * SYSTEM_SECONDS, min(seconds, (row + 1) * SYSTEM_SECONDS)
+        axes.imshow(
+            gestures[start:end].T,
+            cmap=colours,
+            vmin=-0.5,
+            vmax=NUM_GESTURES - 0.5,
+            aspect="auto",
+            interpolation="nearest",
+            extent=(start, end, lanes, 0),
         )
-    axes.set_xlim(0, seconds)
-    axes.set_ylim(-0.6, NUM_GESTURES - 0.4)
-    axes.set_yticks(range(NUM_GESTURES), [f"{c} {n}" for c, n in enumerate(GESTURE_NAMES)])
-    axes.set_xlabel("time (seconds)")
-    axes.set_ylabel("gesture")
-    axes.grid(axis="y", alpha=0.3)
+        axes.hlines(range(1, lanes), start, end, color="white", linewidth=2)
+        axes.set_xlim(start, start + span)
+        axes.set_ylim(lanes, 0)
+        axes.set_yticks(np.arange(lanes) + 0.5, columns)
+        axes.tick_params(axis="y", length=0)
+        axes.xaxis.set_major_locator(MultipleLocator(30 if span > 120 else 10))
+        axes.xaxis.set_major_formatter(clock)
+        for side in ("top", "right", "left"):
+            axes.spines[side].set_visible(False)
+    axes.set_xlabel("time (minutes:seconds)")
     if title:
-        axes.set_title(title)
-    figure.legend(loc="outside lower center", ncols=len(columns), fontsize="small")
-    return write_new(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force)
+        figure.suptitle(title, fontsize="medium")
+    key = [
+        Patch(facecolor=GESTURE_COLOURS[g], edgecolor="0.6", label=f"{g} {name}")
+        for g, name in enumerate(GESTURE_NAMES)
+    ]
+    figure.legend(handles=key, loc="outside lower center", ncols=NUM_GESTURES, fontsize="small")
+    return figure
