@@ -196,3 +196,57 @@ def test_verbose_works_before_or_after_the_subcommand(args):
     assert parser.parse_args([*args, "-v"]).verbose is True
     assert parser.parse_args([*args, "--verbose"]).verbose is True
     assert parser.parse_args(args).verbose is False
+
+
+# -- command defaults the docs state ------------------------------------------------------
+
+
+def parser_default(command: list[str], dest: str):
+    """The default of option ``dest`` of a (sub)command, read from the real parser."""
+    import argparse
+
+    from gesture_rnn.cli import build_parser
+
+    parser = build_parser()
+    for word in command:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[word]
+    return parser.get_default(dest)
+
+
+@pytest.mark.parametrize(
+    ("doc_file", "says", "command", "dest", "value"),
+    [
+        ("README.md", "`--framing all` (default)", ["prepare"], "framing", "all"),
+        ("README.md", "(`--ensemble 4` quartet, `3` trio, `2` duet)", ["prepare"], "ensemble", 4),
+        ("docs/corpus-index.md", "3 is the default", ["corpus", "build"], "label_lag", 3),
+        ("docs/corpus-index.md", "(`--sequences`, default 4,", ["corpus", "plot"], "sequences", 4),
+        ("docs/corpus-index.md", "of `--duration` 3 s,", ["corpus", "plot"], "duration", 3.0),
+        ("docs/corpus-index.md", "`--seed` 0)", ["corpus", "plot"], "seed", 0),
+        ("docs/evaluate-generate.md", "`all` (the default)", ["evaluate"], "split", "all"),
+        ("docs/evaluate-generate.md", "alpha = 0.1 by default", ["evaluate"], "markov_alpha", 0.1),
+        ("docs/evaluate-generate.md", "(0.05-5, default 1)", ["generate"], "temperature", 1.0),
+    ],
+)
+def test_documented_command_defaults_are_the_parsers(doc_file, says, command, dest, value):
+    assert " ".join(says.split()) in doc(doc_file)
+    assert parser_default(command, dest) == value
+
+
+def test_osc_doc_addresses_are_the_bridge_defaults():
+    from bridge.config import BridgeConfig
+
+    config, text = BridgeConfig(), doc("docs/osc.md")
+    assert f"`--host` (default `{config.host}`" in text
+    assert f"`--port` (default `{config.port}`)" in text
+    assert f"default `{config.osc_out[0]}`" in text
+
+
+def test_label_lag_range_is_the_documented_one():
+    assert "`--label-lag` 1-5" in doc("docs/corpus-index.md")
+    for lag, code in (("0", 2), ("1", None), ("5", None), ("6", 2)):
+        result = run("corpus", "build", "--data", "nowhere", "--out", "x.h5", "--label-lag", lag)
+        if code is None:
+            assert "--label-lag" not in result.stderr, result.stderr
+        else:
+            assert result.returncode == code and "--label-lag" in result.stderr
