@@ -250,3 +250,45 @@ def test_label_lag_range_is_the_documented_one():
             assert "--label-lag" not in result.stderr, result.stderr
         else:
             assert result.returncode == code and "--label-lag" in result.stderr
+
+
+# -- every command the docs show --------------------------------------------------------------
+
+
+def doc_commands() -> list[tuple[str, list[str], set[str]]]:
+    """(where, argv after 'gesture-rnn', folders made by mkdir -p before it in its block)."""
+    import shlex
+
+    found = []
+    for path in [REPO / "README.md", REPO / "patches" / "README.md", *(REPO / "docs").glob("*.md")]:
+        text = path.read_text(encoding="utf-8")
+        for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+            made: set[str] = set()
+            for line in block.replace("\\\n", " ").splitlines():
+                words = shlex.split(line, comments=True)
+                if words[:2] == ["mkdir", "-p"]:
+                    made.update(words[2:])
+                elif words[:1] == ["gesture-rnn"]:
+                    found.append((f"{path.name}: {line.strip()}", words[1:], set(made)))
+    assert len(found) >= 20
+    return found
+
+
+OUTPUT_OPTIONS = ("--out", "--out-csv", "--out-png", "--out-midi", "--checkpoint", "--stats")
+
+
+@pytest.mark.parametrize(("where", "argv", "made"), doc_commands(), ids=lambda v: "")
+def test_every_documented_command_parses_and_writes_into_a_folder_that_exists(where, argv, made):
+    from gesture_rnn.cli import build_parser
+
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:
+        pytest.fail(f"{where}: the parser refuses it")
+    for option in OUTPUT_OPTIONS:
+        value = getattr(args, option.removeprefix("--").replace("-", "_"), None)
+        if value is None:
+            continue
+        folder = Path(value).parent
+        ok = str(folder) in (".", "") or str(folder) in made or (REPO / folder).is_dir()
+        assert ok, f"{where}: {option} writes into {folder}, which nothing makes first"
