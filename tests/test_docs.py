@@ -293,3 +293,31 @@ def test_every_documented_command_parses_and_writes_into_a_folder_that_exists(wh
         in_repo = not folder.is_absolute() and (REPO / folder).is_dir()  # gesture_rnn/models
         ok = str(folder) in (".", "") or str(folder) in made or in_repo
         assert ok, f"{where}: {option} writes into {folder}, which nothing makes first"
+
+
+def help_of(command: list[str], dest: str) -> str:
+    import argparse
+
+    from gesture_rnn.cli import build_parser
+
+    parser = build_parser()
+    for word in command:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[word]
+    return next(a.help for a in parser._actions if a.dest == dest)
+
+
+@pytest.mark.parametrize(
+    ("dest", "shown"),
+    [("dropout", "({:g})"), ("steps", "({})"), ("batch_size", "({})"),
+     ("learning_rate", "({:g})"), ("input", "(default {})")],
+)  # fmt: skip
+def test_train_help_defaults_are_the_model_config_defaults(dest, shown):
+    from gesture_rnn.config import ModelConfig
+
+    assert shown.format(getattr(ModelConfig(), dest)) in help_of(["train"], dest)
+
+
+def test_readme_says_how_to_run_the_command_after_make_run():
+    readme = doc("README.md")
+    assert "source .venv/bin/activate" in readme and "`.venv/bin/gesture-rnn`" in readme
