@@ -21,16 +21,16 @@ import numpy as np
 
 from gesture_rnn.gestures import GESTURE_NAMES, parse_gesture
 from gesture_rnn.runtime import TEMPERATURE_RANGE
-from gesture_rnn.touch_features import WINDOW_SECONDS
+from gesture_rnn.touch_features import LEAD_SCREEN, WINDOW_SECONDS
 
 log = logging.getLogger(__name__)
 
-# The lead's raw touches (docs/osc.md, /lead/touch): x and y 0-1 are scaled to the screen
-# the classifier was trained on; without a velocity, a touch more than NEW_TOUCH_GAP after
-# the one before is a touch-down, else the distance moved. The classifier reads the last
-# WINDOW_SECONDS; of those at most MAX_LEAD_TOUCHES are kept (the newest), far more than
-# a performer makes (60 a second for 5 s is 300), so a flood costs neither memory nor time.
-LEAD_SCREEN = (1024.0, 768.0)
+# The lead's raw touches (docs/osc.md, /lead/touch): x and y 0-1 are scaled to LEAD_SCREEN,
+# the screen the classifier was trained on; without a velocity, a touch more than
+# NEW_TOUCH_GAP after the one before is a touch-down, else the distance moved. The
+# classifier reads the last WINDOW_SECONDS; of those at most MAX_LEAD_TOUCHES are kept (the
+# newest), far more than a performer makes (60 a second for 5 s is 300), so a flood costs
+# neither memory nor time.
 NEW_TOUCH_GAP = 0.1
 MAX_LEAD_TOUCHES = 4096
 

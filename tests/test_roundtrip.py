@@ -1,0 +1,85 @@
+"""The round trip: a virtual player's touches, classified, should name its gesture back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from corpus_index import ProceduralIndex, TouchSequence
+from corpus_index.roundtrip import round_trip
+from gesture_rnn import touch_classifier
+from gesture_rnn.gestures import NUM_GESTURES
+from gesture_rnn.touch_features import LEAD_SCREEN
+
+FT = 1
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return touch_classifier.load()
+
+
+class _Taps:
+    """A touch source whose players tap 8 times a second at (0.25, 0.75) to (0.75, 0.25),
+    whatever gesture they are asked for; it records how it was asked."""
+
+    def __init__(self):
+        self.players = 0
+        self.calls: list[tuple[int, float]] = []
+
+    def player(self, rng):
+        assert isinstance(rng, np.random.Generator)
+        self.players += 1
+        return self
+
+    def next(self, gesture, duration):
+        self.calls.append((gesture, duration))
+        n = 8
+        x = np.linspace(0.25, 0.75, n, dtype=np.float32)
+        return TouchSequence(
+            np.arange(n) / n, x, x[::-1].copy(), np.zeros(n, np.float32), duration, gesture
+        )
+
+
+class _Recording:
+    """The real classifier, keeping the points it was given."""
+
+    def __init__(self, model):
+        self.model = model
+        self.windows = []
+
+    def classify_touches(self, x, y, velocity):
+        self.windows.append((np.asarray(x), np.asarray(y), np.asarray(velocity)))
+        return self.model.classify_touches(x, y, velocity)
+
+
+def test_the_round_trip_plays_five_ticks_per_new_player_and_counts_what_is_heard(classifier):
+    source, heard = _Taps(), _Recording(classifier)
+    report = round_trip(source, heard, trials=3, seed=0)
+    assert source.players == 3 * NUM_GESTURES  # a new player per trial
+    assert source.calls == [(g, 1.0) for g in range(NUM_GESTURES) for _ in range(3 * 5)]
+    # Five seconds of 8 taps, on the screen the bridge scales the lead's touches to.
+    x, y, velocity = heard.windows[0]
+    assert len(x) == 40 and np.all(velocity == 0)
+    assert x.min() == pytest.approx(0.25 * LEAD_SCREEN[0]) and x.max() == pytest.approx(768)
+    assert y.max() == pytest.approx(0.75 * LEAD_SCREEN[1])
+    # 40 taps in 5 s are fast taps, whatever was asked for.
+    assert np.all(report.confusion[:, FT] == 3) and report.confusion.sum() == 27
+    assert report.accuracy[FT] == 1.0 and report.accuracy.sum() == 1.0
+    assert report.mean == pytest.approx(1 / 9)
+    assert report.heard_as(FT) is None and report.heard_as(6) == FT
+    result = report.as_dict()
+    assert result["gestures"]["BS"] == {
+        "accuracy": 0.0,
+        "most_often_heard_as": "FT",
+        "heard_as": {"FT": 3},
+    }
+    assert result["trials_per_gesture"] == 3 and result["ticks"] == 5
+
+
+def test_the_round_trip_is_seeded(classifier):
+    a = round_trip(ProceduralIndex(), classifier, trials=5, seed=3)
+    b = round_trip(ProceduralIndex(), classifier, trials=5, seed=3)
+    assert np.array_equal(a.confusion, b.confusion)
+    with pytest.raises(ValueError, match="trials"):
+        round_trip(ProceduralIndex(), classifier, trials=0)
