@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from gesture_rnn.gestures import GESTURE_NAMES, NUM_GESTURES, parse_gesture
+from gesture_rnn.touch_features import WINDOW_SECONDS
 
 from . import choice
 from .sequence import (
@@ -39,6 +40,13 @@ from .storage import event_times, event_velocity, point_tables, read_index, seco
 log = logging.getLogger(__name__)
 
 _EPSILON = 1e-9  # seconds; below this a remaining duration is rounding noise
+
+# A jump to a new source prefers a second from which the performer's label holds for at
+# least the touch classifier's window: the label of a slot describes the five seconds around
+# it, and a short run is mostly a performer passing between gestures. Five seconds stitched
+# from several short runs read as another gesture (docs/corpus-index.md, "The round trip").
+PHRASE_SECONDS = round(WINDOW_SECONDS)
+PICKS = 8  # tries per jump; the best of them when none holds that long
 
 
 def load(path: str | Path, seed=None) -> CorpusIndex:
@@ -193,9 +201,18 @@ class CorpusIndex:
         return self._sequence(pieces, spans, g, duration)
 
     def _jump(self, state: _State, g: int, rng, near, speed) -> None:
+        # Prefer a second whose label holds for a whole classifier window (PHRASE_SECONDS)
+        # from there: up to PICKS tries, else the try whose run goes on longest.
         second = self._pick(g, rng, near, speed)
-        stream = int(self._second_stream[second])
         run_end = int(self._run_end[second])
+        for _ in range(PICKS - 1):
+            if run_end - second >= PHRASE_SECONDS:
+                break
+            other = self._pick(g, rng, near, speed)
+            other_end = int(self._run_end[other])
+            if other_end - other > run_end - second:
+                second, run_end = other, other_end
+        stream = int(self._second_stream[second])
         state.gesture = g
         state.stream = stream
         state.base = self._base[stream]

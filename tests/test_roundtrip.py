@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import corpus_index
 from corpus_index import ProceduralIndex, TouchSequence
 from corpus_index.roundtrip import round_trip
 from gesture_rnn import touch_classifier
@@ -101,3 +102,13 @@ def test_the_round_trip_is_seeded(classifier):
     assert np.array_equal(a.confusion, b.confusion)
     with pytest.raises(ValueError, match="trials"):
         round_trip(ProceduralIndex(), classifier, trials=0)
+
+
+def test_the_round_trip_of_an_index_of_the_shared_corpus(corpus_dir, classifier, tmp_path):
+    from corpus_index.build import build_index
+
+    out = tmp_path / "touches.h5"
+    build_index(corpus_dir, out, progress=False)
+    report = round_trip(corpus_index.load(out), classifier, trials=60, seed=0)
+    assert report.mean >= GOAL_MEAN, _table(report)
+    assert report.accuracy.min() >= GOAL_EACH, _table(report)
