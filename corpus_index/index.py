@@ -1,11 +1,13 @@
 """The loaded corpus index: touch sequences by gesture, and players that continue them.
 
 A query picks a *candidate* second of the gesture (one with touches; see choice.py for
-``near`` and ``speed``) and plays that performer's touches from the start of the second
-on, for ``duration`` seconds. When the performer's label changes before the duration is
-up, the rest comes from another pick. A :class:`TouchPlayer` keeps its place instead: as
-long as it is asked for the same gesture and the source performer's label stays the same,
-each call continues where the last one stopped, so phrases run on as they were played.
+``near`` and ``speed``), preferring one from which the label holds for the touch
+classifier's five-second window (PHRASE_SECONDS), and plays that performer's touches from
+the start of the second on, for ``duration`` seconds. When the performer's label changes
+before the duration is up, the rest comes from another pick. A :class:`TouchPlayer` keeps
+its place instead: as long as it is asked for the same gesture and the source performer's
+label stays the same, each call continues where the last one stopped, so phrases run on as
+they were played.
 
 Never empty for gestures 1-8: a stretch that would hold no touch at all (a pause in slow
 taps, a short duration) skips ahead to the source's next touch of the same run, or picks
