@@ -19,8 +19,8 @@ from typing import Protocol
 
 import numpy as np
 
+from gesture_rnn.config import check_temperature
 from gesture_rnn.gestures import GESTURE_NAMES, parse_gesture
-from gesture_rnn.runtime import TEMPERATURE_RANGE
 from gesture_rnn.touch_features import WINDOW_SECONDS
 
 log = logging.getLogger(__name__)
@@ -116,23 +116,6 @@ class Tick:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(GESTURE_NAMES[g] for g in self.ensemble)
-
-
-def check_temperature(value) -> float:
-    """The sampling temperature as a float, or ValueError saying the allowed range.
-
-    The one check for every way a temperature arrives: flags, the TOML file, OSC.
-    """
-    low, high = TEMPERATURE_RANGE
-    try:
-        t = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"temperature must be a number from {low} to {high}, got {value!r}"
-        ) from None
-    if not low <= t <= high:  # also False for NaN
-        raise ValueError(f"temperature must be from {low} to {high}, got {value!r}")
-    return t
 
 
 def check_touch(x, y, velocity=None) -> tuple[float, float, float | None]:

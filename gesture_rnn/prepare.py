@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import ENSEMBLES
 from .corpus import Performance, Selection
 from .gestures import NUM_GESTURES
 
 log = logging.getLogger(__name__)
 
-ENSEMBLE_SIZES = (2, 3, 4)
 FRAMINGS = ("all", "last")
 
 
@@ -40,8 +40,8 @@ class PrepareError(ValueError):
 
 def selection_for(ensemble: int, base: Selection | None = None) -> Selection:
     """Quartets come from 4-player performances; trios and duets from any with >= k."""
-    if ensemble not in ENSEMBLE_SIZES:
-        raise PrepareError(f"ensemble size must be one of {ENSEMBLE_SIZES}, got {ensemble}")
+    if ensemble not in ENSEMBLES:
+        raise PrepareError(f"ensemble size must be one of {ENSEMBLES}, got {ensemble}")
     base = base or Selection()
     if ensemble == 4:
         return replace(base, performers=4, min_performers=None)
@@ -182,8 +182,8 @@ def build_sequences(
     performances: list[Performance], ensemble: int = 4, steps: int = 120
 ) -> TrainingSequences:
     """Encode every (performance, ordering) sequence of an ensemble of ``ensemble``."""
-    if ensemble not in ENSEMBLE_SIZES:
-        raise PrepareError(f"ensemble size must be one of {ENSEMBLE_SIZES}, got {ensemble}")
+    if ensemble not in ENSEMBLES:
+        raise PrepareError(f"ensemble size must be one of {ENSEMBLES}, got {ensemble}")
     if steps < 1:
         raise PrepareError(f"steps must be at least 1, got {steps}")
     xs, ys, lengths, seq_perf, seq_order, win_start, win_perf = [], [], [], [], [], [], []
