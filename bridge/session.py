@@ -81,12 +81,17 @@ class LeadTouches:
         self.count = n
 
 
-class TouchPlayer(Protocol):
+class SourcePlayer(Protocol):
+    """What a :class:`TouchSource` gives each ensemble player (the corpus index's
+    ``TouchPlayer`` or ``ProceduralPlayer``): touches for a gesture over ``duration`` s."""
+
     def next(self, gesture: int, duration: float): ...
 
 
 class TouchSource(Protocol):
-    def player(self, rng: np.random.Generator) -> TouchPlayer: ...
+    """Where the ensemble's touches come from: a corpus index, or the procedural one."""
+
+    def player(self, rng: np.random.Generator) -> SourcePlayer: ...
 
 
 @dataclass(frozen=True)

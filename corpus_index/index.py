@@ -247,8 +247,6 @@ class CorpusIndex:
 
     # -- events ------------------------------------------------------------------------
 
-    # -- events ------------------------------------------------------------------------
-
     def points(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """x and y (float32) of events ``start:end`` on a unit screen, clipped to 0-1."""
         runs = self._screen_runs
