@@ -22,7 +22,12 @@ INPUTS = ("players", "joint")
 """
 
 ENSEMBLES = (2, 3, 4)
-"""Ensemble sizes a model can have: players, the lead included (duet, trio, quartet)."""
+"""Ensemble sizes a model can have (duet, trio, quartet).
+
+Words in this package: the *ensemble* is all k players and its size is k, the lead
+included; the *others* are the k-1 players the model answers for; *players* counts all k
+(``Performance.num_players``, ``ModelConfig.ensemble``) and *others* the k-1
+(``ModelConfig.others``)."""
 
 TEMPERATURE_RANGE = (0.05, 5.0)
 """Sampling temperatures accepted everywhere (runtime, generate, the bridge): below 1

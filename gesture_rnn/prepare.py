@@ -1,4 +1,4 @@
-"""Training data: the lead's gesture and the ensemble's last gestures -> the ensemble's next.
+"""Training data: the lead's gesture and the others' last gestures -> the others' next.
 
 For an ensemble of k players (the lead and k-1 others) every ordered choice of k players
 of a performance is used: each player in turn is the lead, with every ordering of the
