@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import asdict
 
 import h5py
@@ -267,3 +268,17 @@ def test_cli_evaluate_names_a_bad_model_file(tmp_path, capsys):
     assert main(["touches", "evaluate", "--data", str(tmp_path), "--model", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "bad.h5 is not a touch classifier" in err and "Traceback" not in err
+
+
+def test_training_without_scikit_learn_is_one_line_with_the_pip_command(
+    tmp_path, capsys, monkeypatch
+):
+    root = tmp_path / "corpus"
+    _corpus_with_touches(root, performances=2, seconds=12)
+    for name in ("sklearn", "sklearn.neural_network", "sklearn.preprocessing"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails as if not installed
+    out = tmp_path / "touches.h5"
+    assert main(["touches", "train", "--data", str(root), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "needs scikit-learn" in err and "pip install 'gesture-rnn[train]'" in err
+    assert "Traceback" not in err and not out.exists()
