@@ -191,9 +191,6 @@ class OscSender:
             ),
         ]
 
-    def tick(self, tick: Tick) -> None:
-        self.send_all(self.tick_data(tick))
-
     def touch(self, event: TouchEvent) -> None:
         head = self._touch_addresses.get(event.player)
         if head is None:

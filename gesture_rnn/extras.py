@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 
-# extra -> (what it brings, the modules it must make importable)
+# extra -> {package it brings: the modules that package must make importable}
 EXTRAS = {
-    "train": ("TensorFlow", ("tensorflow", "keras")),
-    "plot": ("matplotlib", ("matplotlib",)),
+    "train": {"TensorFlow": ("tensorflow", "keras"), "scikit-learn": ("sklearn",)},
+    "plot": {"matplotlib": ("matplotlib",)},
 }
 
 
-class MissingExtraError(Exception):
+class MissingExtraError(ImportError):
     """An optional extra that a command needs is not installed."""
 
 
@@ -24,11 +24,12 @@ def install_hint(extra: str) -> str:
     return f'pip install -e ".[{extra}]" in a checkout, or pip install "gesture-rnn[{extra}]"'
 
 
-def require(extra: str, purpose: str) -> None:
-    """Raise MissingExtraError (one line: which extra, the pip command) if ``extra``'s
-    modules cannot be imported. ``purpose`` starts the message, e.g. "gesture-rnn train"."""
-    package, modules = EXTRAS[extra]
-    for module in modules:
+def require(extra: str, purpose: str, package: str | None = None) -> None:
+    """Raise MissingExtraError (one line: which extra, the pip command) if ``package`` of
+    ``extra`` (default: its first) cannot be imported. ``purpose`` starts the message,
+    e.g. "gesture-rnn train"."""
+    package = package or next(iter(EXTRAS[extra]))
+    for module in EXTRAS[extra][package]:
         try:
             found = importlib.util.find_spec(module) is not None
         except (ImportError, ValueError):  # a module set to None in sys.modules

@@ -50,6 +50,11 @@ CASES = {
         "plot",
         ["generate", "--lead", "{d}/lead.csv", "--out", "{o}/g"],
     ),
+    "touches train": (
+        "sklearn",
+        "train",
+        ["touches", "train", "--data", "{d}", "--out", "{o}/t.h5"],
+    ),
     "corpus plot": ("matplotlib", "plot", ["corpus", "plot", "--procedural", "--out", "{o}/p.png"]),
 }
 
