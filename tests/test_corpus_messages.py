@@ -33,6 +33,7 @@ COMMANDS = {
     "corpus summary": ["corpus", "summary", "--data", "{d}"],
     "corpus build": ["corpus", "build", "--data", "{d}", "--out", "{o}/i.h5"],
     "prepare": ["prepare", "--data", "{d}", "--steps", "10", "--out", "{o}/t.npz"],
+    "touches evaluate": ["touches", "evaluate", "--data", "{d}", "--all"],
 }
 
 
