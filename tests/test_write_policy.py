@@ -86,3 +86,20 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path):
     with pytest.raises(TypeError):
         write_model_file(tmp_path / "m.h5", {"w": object()}, metadata_for(config_for("small")))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bridge_stats_written_at_exit_and_replaced_only_with_force(tiny_model, listener, tmp_path):
+    import json
+
+    from tests.bridge_process import BridgeProcess
+
+    stats = tmp_path / "stats.json"
+    for extra in ([], ["--force"]):
+        bridge = BridgeProcess(
+            "--model", tiny_model, "--period", "0.05", "--quiet", "--stats", stats, *extra,
+            "--osc-out", f"127.0.0.1:{listener.port}",
+        )  # fmt: skip
+        listener.collect(5, until=lambda m: sum(a == "/ensemble/tick" for _, a, _ in m) >= 2)
+        assert bridge.stop()[0] == 0
+        assert json.loads(stats.read_text())["tick_late"]["n"] >= 1
+    assert [p.name for p in tmp_path.iterdir()] == ["stats.json"]
