@@ -35,6 +35,8 @@ from .session import Session, Tick
 log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 65536
+# Counted events, all in --stats even when 0 (docs/bridge.md says what each counts).
+COUNTERS = ("received", "rejected", "ignored", "touches_dropped", "ticks_redone")
 READ_BUDGET = 0.0005  # seconds of reading datagrams before the loop looks at the rest
 PREPARE_AHEAD = 0.005  # seconds before a deadline to make the tick, so it is punctual
 # A step prepared at most this long before its tick stands even if the lead or the
@@ -76,7 +78,7 @@ class Bridge:
         self.midi = midi
         self.recorder = recorder
         self.out = out
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self.rejections = RateLimitedLog(log)
         self.stopping = False
         self._ran = False
@@ -250,14 +252,19 @@ class Bridge:
     # -- input --------------------------------------------------------------------------
 
     def handle_datagram(self, data: bytes, sender) -> None:
+        """One datagram from ``sender`` (host, port, ...): checked, counted, acted on.
+        Every log line is rate-limited per kind of fault (bounded whatever arrives)."""
         try:
             command = parse_command(data)
         except OscRejected as error:
             self.counts["rejected"] += 1
-            self.rejections.warning(error.address, f"rejected OSC message: {error}")
+            self.rejections.warning(error.kind, f"rejected OSC message: {error}")
             return
-        if command is None:
+        if command.kind == "unknown":
             self.counts["ignored"] += 1
+            self.rejections.info(
+                "unknown address", f"ignored OSC message to an unknown address: {command.value}"
+            )
             return
         if self.apply(command, sender):
             self.counts["received"] += 1
@@ -283,7 +290,7 @@ class Bridge:
             if self.config.clock != "osc":
                 self.counts["rejected"] += 1
                 self.rejections.warning(
-                    "/bridge/tick", "/bridge/tick ignored: the clock is not osc"
+                    "tick without osc clock", "/bridge/tick ignored: the clock is not osc"
                 )
                 return False
             now = time.monotonic()
@@ -379,7 +386,8 @@ class Bridge:
         players = "  ".join(f"{i} {GESTURE_NAMES[g]:<3}" for i, g in enumerate(tick.ensemble, 1))
         self.out.write(
             f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
-            f"in {self.counts['received']} rejected {self.counts['rejected']}\n"
+            f"in {self.counts['received']} rejected {self.counts['rejected']} "
+            f"ignored {self.counts['ignored']}\n"
         )
         self.out.flush()
 

@@ -22,20 +22,57 @@ from .session import Tick, TouchEvent, check_temperature, check_touch
 log = logging.getLogger(__name__)
 
 
-class OscRejected(ValueError):
-    """A message that breaks the protocol; counted and logged, never fatal."""
+# What a rejection's message may show of the input: the line stays short whatever came.
+MAX_REASON = 200  # characters of a rejection's message
+MAX_SHOWN = 40  # characters of an address, tags or a value quoted in it
+MAX_ARGUMENTS = 16  # the bridge's messages take at most 3; /bridge/ping up to this many
 
-    def __init__(self, message: str, address: str = "(not OSC)"):
-        super().__init__(message)
-        self.address = address
+# Type tags the bridge reads: numbers (int32, float32, and the 64-bit int64 and double some
+# apps send) and strings. OSC 1.0 says to discard a message with a tag one does not know,
+# so any other tag refuses the message before its arguments are read.
+READ_TAGS = b"ifhds"
+# /bridge/ping echoes its arguments without reading them: any type python-osc reads but
+# arrays (none of the bridge's messages takes one, and nesting is unbounded work).
+PING_TAGS = b"ifhdsbrmtTFN"
+
+# Kinds of rejection. The bridge logs each kind at most once a second, whatever the
+# addresses, so a flood of distinct addresses neither floods the log nor grows memory.
+NOT_OSC = "not OSC"
+BUNDLE = "bundle"
+TYPE_TAGS = "type tags"
+ARGUMENTS = "arguments"
+
+
+class OscRejected(ValueError):
+    """A message that breaks the protocol; counted and logged, never fatal.
+
+    ``address`` is the message's address (or ``"(not OSC)"``), at most MAX_SHOWN
+    characters; ``kind`` is one of NOT_OSC, BUNDLE, TYPE_TAGS, ARGUMENTS; the message is
+    at most MAX_REASON characters.
+    """
+
+    def __init__(self, message: str, address: str = "(not OSC)", kind: str = ARGUMENTS):
+        super().__init__(_cut(message, MAX_REASON))
+        self.address = _cut(address, MAX_SHOWN)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
 class Command:
-    """A checked incoming message: ``kind`` is lead, touch, temperature, reset, tick or ping."""
+    """A checked incoming message.
+
+    ``kind`` is lead (value: gesture 0-8), touch (value: x, y, velocity or None),
+    temperature (value: float), reset, tick, ping (value: the pong's bytes), or unknown
+    (value: the address, at most MAX_SHOWN characters), for an address the bridge does
+    not know: ignored, and counted.
+    """
 
     kind: str
     value: object = None
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _osc_string(text: str) -> bytes:
@@ -43,12 +80,17 @@ def _osc_string(text: str) -> bytes:
     return raw + b"\0" * (-len(raw) % 4)
 
 
+def _padded(end: int) -> int:
+    """Where the next item starts after an OSC string whose NUL is at ``end``."""
+    return end + 4 - end % 4
+
+
 def _number(args: list, address: str) -> float:
     if len(args) != 1:
         raise OscRejected(f"{address} takes 1 number, got {len(args)} arguments")
     value = args[0]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise OscRejected(f"{address} takes a number, got {type(value).__name__} {value!r}")
+        raise OscRejected(f"{address} takes a number, got {type(value).__name__}")
     if not math.isfinite(value):
         raise OscRejected(f"{address} got {value!r}, not a finite number")
     return float(value)
@@ -59,40 +101,101 @@ def _no_arguments(args: list, address: str) -> None:
         raise OscRejected(f"{address} takes no arguments, got {len(args)}")
 
 
-def parse_command(data: bytes) -> Command | None:
-    """Check one datagram. Returns a Command, None for an unknown address, or raises
-    :class:`OscRejected` saying what is wrong."""
+ADDRESSES = frozenset(
+    (
+        "/lead/gesture",
+        "/lead/touch",
+        "/bridge/temperature",
+        "/bridge/reset",
+        "/bridge/tick",
+        "/bridge/ping",
+    )
+)
+_KNOWN = {address.encode(): address for address in ADDRESSES}
+
+
+def parse_command(data: bytes) -> Command:
+    """Check one datagram (bytes, at most 64 KB) and return its :class:`Command`.
+
+    An address the bridge does not know gives ``Command("unknown", address)`` without its
+    arguments being read. Anything else wrong raises :class:`OscRejected` (and nothing
+    else does): not OSC, a bundle, a type tag outside READ_TAGS (arrays included), more
+    than MAX_ARGUMENTS arguments, a message longer or shorter than its tags say, or an
+    argument of the wrong count, type or range. The work is bounded: the tags are checked
+    on the raw bytes before python-osc reads at most MAX_ARGUMENTS arguments.
+    """
     if data.startswith(b"#bundle"):
-        raise OscRejected("OSC bundles are not accepted; send plain messages", "#bundle")
+        raise OscRejected("OSC bundles are not accepted; send plain messages", "#bundle", BUNDLE)
+    end = data.find(b"\0")
+    if not data.startswith(b"/") or end < 0 or _padded(end) > len(data):
+        raise OscRejected("not an OSC message (no address)", kind=NOT_OSC)
+    address = _KNOWN.get(data[:end])
+    if address is None:
+        return Command("unknown", _cut(data[:end].decode("utf-8", "replace"), MAX_SHOWN))
     try:
-        message = OscMessage(data)
-        address, args = message.address, list(message.params)
-    except (ParseError, IndexError, ValueError, UnicodeDecodeError) as error:
-        raise OscRejected(f"not an OSC message ({error})") from None
-    try:
-        _check_length(data, address)
+        tags, start = _type_tags(data, _padded(end), address)
+        try:
+            args = list(OscMessage(data).params)
+        except (ParseError, IndexError, ValueError) as error:  # UnicodeDecodeError too
+            raise OscRejected(f"not an OSC message ({error})", kind=NOT_OSC) from None
+        if address != "/bridge/ping":
+            _check_length(data, start, tags)
         return _check(address, args, data)
     except OscRejected as error:
-        raise OscRejected(str(error), address) from None
+        raise OscRejected(str(error), address, error.kind) from None
 
 
-def _check_length(data: bytes, address: str) -> None:
-    """Reject a message of ints and floats that is shorter or longer than its type tags
-    say: python-osc reads a number cut short as if padded with zeros (a silent 0.0)."""
-    start = len(_osc_string(address))
-    end = data.find(b"\0", start)
-    tags = data[start + 1 : end].decode("ascii", "replace") if end > start else ""
-    if data[start : start + 1] != b"," or not tags or set(tags) - set("if"):
-        return  # no arguments, or strings and other types: python-osc checks those
-    expected = start + len(_osc_string("," + tags)) + 4 * len(tags)
-    if len(data) != expected:
+def _type_tags(data: bytes, index: int, address: str) -> tuple[bytes, int]:
+    """The type tags (without the comma) and where the arguments start; raises
+    OscRejected for tags the bridge does not read, before any argument is read."""
+    if index == len(data):
+        return b"", index  # no type tag string at all: no arguments
+    end = data.find(b"\0", index)
+    if data[index : index + 1] != b"," or end < 0 or _padded(end) > len(data):
+        raise OscRejected("not an OSC message (bad type tag string)", kind=NOT_OSC)
+    tags = data[index + 1 : end]
+    known = PING_TAGS if address == "/bridge/ping" else READ_TAGS
+    unread = tags.translate(None, known)  # the tags not in ``known``, at C speed
+    if unread:
+        shown = _cut(tags.decode("ascii", "replace"), MAX_SHOWN)
+        if b"[" in unread or b"]" in unread:
+            raise OscRejected(f"{address} ,{shown}: arrays are not accepted", kind=TYPE_TAGS)
+        first = unread[:1].decode("ascii", "replace")
+        readable = " ".join(chr(tag) for tag in known)
         raise OscRejected(
-            f"message is {len(data)} bytes, but its type tags ,{tags} make {expected}"
-            " (cut short or padded)"
+            f"{address} ,{shown}: type tag {first!r} is not one the bridge reads ({readable})",
+            kind=TYPE_TAGS,
+        )
+    if len(tags) > MAX_ARGUMENTS:
+        raise OscRejected(
+            f"{address} has {len(tags)} arguments; the most any message takes is {MAX_ARGUMENTS}",
+            kind=TYPE_TAGS,
+        )
+    return tags, _padded(end)
+
+
+_SIZES = {ord("i"): 4, ord("f"): 4, ord("h"): 8, ord("d"): 8}
+
+
+def _check_length(data: bytes, index: int, tags: bytes) -> None:
+    """Reject a message longer or shorter than its type tags (READ_TAGS) say: python-osc
+    reads a number cut short as if padded with zeros (a silent 0.0)."""
+    for tag in tags:
+        if tag == ord("s"):
+            end = data.find(b"\0", index)
+            index = _padded(end)  # python-osc has checked that it ends
+        else:
+            index += _SIZES[tag]
+    if len(data) != index:
+        shown = _cut(tags.decode("ascii"), MAX_SHOWN)
+        raise OscRejected(
+            f"message is {len(data)} bytes, but its type tags ,{shown} make {index}"
+            " (cut short or padded)",
+            kind=NOT_OSC,
         )
 
 
-def _check(address: str, args: list, data: bytes) -> Command | None:
+def _check(address: str, args: list, data: bytes) -> Command:
     if address == "/lead/gesture":
         if len(args) != 1:
             raise OscRejected(f"/lead/gesture takes 1 gesture, got {len(args)} arguments")
@@ -122,7 +225,7 @@ def _check(address: str, args: list, data: bytes) -> Command | None:
     if address == "/bridge/ping":
         # The pong carries the ping's arguments byte for byte: same types, same values.
         return Command("ping", _osc_string("/bridge/pong") + data[len(_osc_string(address)) :])
-    return None
+    raise AssertionError(f"{address} is in ADDRESSES but not checked here")
 
 
 def build(address: str, *args) -> bytes:
@@ -206,7 +309,15 @@ class OscSender:
 
 
 class RateLimitedLog:
-    """Log a warning at most once a second per key, saying how many were suppressed."""
+    """Log at most once per ``interval`` seconds per key, saying how many were suppressed.
+
+    Keys name kinds of fault (a fixed, small set), never something a sender chooses such
+    as an address; past MAX_KEYS distinct keys, new ones share one key, so the memory
+    stays bounded whatever arrives.
+    """
+
+    MAX_KEYS = 64
+    OTHER = "(other)"
 
     def __init__(self, logger: logging.Logger, interval: float = 1.0):
         self.logger = logger
@@ -215,6 +326,14 @@ class RateLimitedLog:
         self._suppressed: dict[str, int] = {}
 
     def warning(self, key: str, message: str) -> None:
+        self.log(logging.WARNING, key, message)
+
+    def info(self, key: str, message: str) -> None:
+        self.log(logging.INFO, key, message)
+
+    def log(self, level: int, key: str, message: str) -> None:
+        if key not in self._last and len(self._last) >= self.MAX_KEYS:
+            key = self.OTHER
         now = time.monotonic()
         if now - self._last.get(key, -math.inf) < self.interval:
             self._suppressed[key] = self._suppressed.get(key, 0) + 1
@@ -222,4 +341,4 @@ class RateLimitedLog:
         suppressed = self._suppressed.pop(key, 0)
         self._last[key] = now
         more = f" ({suppressed} more like it since the last report)" if suppressed else ""
-        self.logger.warning("%s%s", message, more)
+        self.logger.log(level, "%s%s", message, more)
