@@ -259,24 +259,87 @@ _TOUCH = struct.Struct(">fff")
 _TOUCH_TAGS = _osc_string(",fff")
 
 
-class OscSender:
-    """Sends the ensemble to every ``--osc-out`` target from one UDP socket."""
+class OscTargetError(ValueError):
+    """An ``--osc-out`` target that cannot be used: one line naming it (a start error)."""
 
-    def __init__(self, targets: list[tuple[str, int]], sock: socket.socket | None = None):
-        self.targets = list(targets)
-        self.sock = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+@dataclass(frozen=True)
+class Target:
+    """One ``--osc-out`` target, resolved once at start.
+
+    ``label`` is HOST:PORT as the user gave it (IPv6 in brackets); ``family`` is
+    socket.AF_INET or AF_INET6; ``address`` the socket address sends go to.
+    """
+
+    label: str
+    family: int
+    address: tuple
+
+    def __str__(self) -> str:
+        shown = f"[{self.address[0]}]" if self.family == socket.AF_INET6 else self.address[0]
+        resolved = f"{shown}:{self.address[1]}"
+        return self.label if resolved == self.label else f"{self.label} ({resolved})"
+
+
+def resolve_target(host: str, port: int) -> Target:
+    """Look ``host`` up once (getaddrinfo: a name, an IPv4 or an IPv6 address).
+
+    An IPv4 address is preferred where a name has both (most music software listens on
+    IPv4 only). Raises :class:`OscTargetError` for a name that does not resolve, which
+    includes a DNS server that does not answer: better one line at start than a tick
+    loop that waits for DNS at every send.
+    """
+    label = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except (OSError, UnicodeError) as error:  # socket.gaierror is an OSError
+        reason = getattr(error, "strerror", None) or str(error)
+        raise OscTargetError(f"--osc-out {label}: cannot resolve {host!r} ({reason})") from None
+    found = [f for f in found if f[0] in (socket.AF_INET, socket.AF_INET6)]
+    if not found:
+        raise OscTargetError(f"--osc-out {label}: {host!r} has no IPv4 or IPv6 address")
+    family, _, _, _, address = min(found, key=lambda f: f[0] != socket.AF_INET)
+    return Target(label, family, address)
+
+
+class OscSender:
+    """Sends the ensemble to every ``--osc-out`` target.
+
+    ``targets`` are (host, port) pairs, each resolved once here (:func:`resolve_target`;
+    :class:`OscTargetError` if one does not resolve). IPv4 targets go out from one IPv4
+    socket that may broadcast (``192.168.1.255``, ``127.255.255.255``: every iPad on a
+    stage network), IPv6 targets from one IPv6 socket. Sends never block the tick: a
+    send that fails (a network gone, a full buffer) is counted per target in ``failed``
+    and logged as a warning naming the target, at most once a second per target.
+    """
+
+    def __init__(self, targets: list[tuple[str, int]]):
+        self.targets = [resolve_target(host, port) for host, port in targets]
+        self._sockets: dict[int, socket.socket] = {}
+        try:
+            for target in self.targets:
+                if target.family not in self._sockets:
+                    self._sockets[target.family] = _send_socket(target.family)
+        except OSError as error:
+            self.close()
+            raise OscTargetError(
+                f"--osc-out {target.label}: cannot open a socket ({error.strerror or error})"
+            ) from None
+        self._routes = [(self._sockets[t.family], t.address, t.label) for t in self.targets]
         self.sent = 0
-        self.failed = 0
+        self.failed: dict[str, int] = dict.fromkeys((t.label for t in self.targets), 0)
+        self._warnings = RateLimitedLog(log)
         self._touch_addresses: dict[int, bytes] = {}
 
     def send(self, data: bytes) -> None:
-        for target in self.targets:
+        for sock, address, label in self._routes:
             try:
-                self.sock.sendto(data, target)
+                sock.sendto(data, address)
                 self.sent += 1
-            except OSError as error:  # e.g. nobody listening yet on some systems
-                self.failed += 1
-                log.debug("could not send to %s:%d: %s", *target, error)
+            except OSError as error:
+                self.failed[label] += 1
+                reason = error.strerror or str(error)
+                self._warnings.warning(label, f"could not send OSC to {label}: {reason}")
 
     def send_all(self, messages: list[bytes]) -> None:
         for data in messages:
@@ -305,7 +368,16 @@ class OscSender:
         self.send(head + _TOUCH.pack(event.x, event.y, event.velocity))
 
     def close(self) -> None:
-        self.sock.close()
+        for sock in self._sockets.values():
+            sock.close()
+
+
+def _send_socket(family: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock.setblocking(False)  # a full send buffer is a counted failure, not a late tick
+    if family == socket.AF_INET:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    return sock
 
 
 class RateLimitedLog:
@@ -332,7 +404,7 @@ class RateLimitedLog:
         self.log(logging.INFO, key, message)
 
     def log(self, level: int, key: str, message: str) -> None:
-        if key not in self._last and len(self._last) >= self.MAX_KEYS:
+        if key not in self._last and len(self._last) >= self.MAX_KEYS - 1:  # OTHER is one
             key = self.OTHER
         now = time.monotonic()
         if now - self._last.get(key, -math.inf) < self.interval:
