@@ -241,7 +241,7 @@ class Bridge:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:  # e.g. ICMP port unreachable reported on some OSes
-                log.debug("receive error: %s", error)
+                self.rejections.log(logging.DEBUG, "receive error", f"receive error: {error}")
                 return
             self.handle_datagram(data, sender)
             if time.monotonic() >= stop:
@@ -310,8 +310,8 @@ class Bridge:
         elif command.kind == "ping" and sender is not None:
             try:
                 self.sock.sendto(command.value, sender)
-            except OSError as error:
-                log.debug("pong to %s failed: %s", sender, error)
+            except OSError as error:  # e.g. a full buffer under a flood of pings
+                self.rejections.log(logging.DEBUG, "pong", f"pong to {sender} failed: {error}")
         elif command.kind == "tick":
             if self.config.clock != "osc":
                 self.counts["rejected"] += 1

@@ -332,6 +332,7 @@ class OscSender:
         self._touch_addresses: dict[int, bytes] = {}
 
     def send(self, data: bytes) -> None:
+        """Send one datagram (an OSC message's bytes) to every target."""
         for sock, address, label in self._routes:
             try:
                 sock.sendto(data, address)
@@ -342,6 +343,7 @@ class OscSender:
                 self._warnings.warning(label, f"could not send OSC to {label}: {reason}")
 
     def send_all(self, messages: list[bytes]) -> None:
+        """Send each datagram, in order, to every target."""
         for data in messages:
             self.send(data)
 
@@ -358,9 +360,11 @@ class OscSender:
         ]
 
     def tick(self, tick: Tick) -> None:
+        """Send a tick's messages (see :meth:`tick_data` and docs/osc.md)."""
         self.send_all(self.tick_data(tick))
 
     def touch(self, event: TouchEvent) -> None:
+        """Send ``/ensemble/<player>/touch x y velocity`` (floats) for one touch event."""
         head = self._touch_addresses.get(event.player)
         if head is None:
             head = _osc_string(f"/ensemble/{event.player}/touch") + _TOUCH_TAGS
@@ -368,6 +372,7 @@ class OscSender:
         self.send(head + _TOUCH.pack(event.x, event.y, event.velocity))
 
     def close(self) -> None:
+        """Close the sockets (the sender cannot be used after)."""
         for sock in self._sockets.values():
             sock.close()
 
@@ -398,12 +403,15 @@ class RateLimitedLog:
         self._suppressed: dict[str, int] = {}
 
     def warning(self, key: str, message: str) -> None:
+        """Log ``message`` as a warning unless ``key`` logged one less than
+        ``interval`` seconds ago (then it is counted for the next line)."""
         self.log(logging.WARNING, key, message)
 
     def info(self, key: str, message: str) -> None:
         self.log(logging.INFO, key, message)
 
     def log(self, level: int, key: str, message: str) -> None:
+        """Log ``message`` at ``level`` (a logging level), rate-limited by ``key``."""
         if key not in self._last and len(self._last) >= self.MAX_KEYS - 1:  # OTHER is one
             key = self.OTHER
         now = time.monotonic()
