@@ -359,10 +359,6 @@ class OscSender:
             ),
         ]
 
-    def tick(self, tick: Tick) -> None:
-        """Send a tick's messages (see :meth:`tick_data` and docs/osc.md)."""
-        self.send_all(self.tick_data(tick))
-
     def touch(self, event: TouchEvent) -> None:
         """Send ``/ensemble/<player>/touch x y velocity`` (floats) for one touch event."""
         head = self._touch_addresses.get(event.player)

@@ -61,7 +61,10 @@ def parse_gesture(value: object) -> int:
     Pure Data sends every number as a float, so ``3.0`` is gesture 3; names match in
     any case (``"fs"``, ``"FSA"``); digits only as ASCII (``"3"``). Anything else raises
     :class:`GestureError`, whose message shows at most the first 40 characters of the value.
+    Plain ints 0-8 return first: the runtime and the touch index call this every tick.
     """
+    if type(value) is int and 0 <= value < NUM_GESTURES:
+        return value
     if isinstance(value, bool | np.bool_):
         raise GestureError(f"received a boolean {_shown(value)}; expected {_ALLOWED}")
     if isinstance(value, Integral):
