@@ -1,7 +1,10 @@
 """OSC in and out, as plain messages (never bundles): see docs/osc.md.
 
-Parsing and building use python-osc's message classes; the sockets are ours, so the
-bridge's one loop decides when to read them and the tick keeps its time.
+In: :func:`parse_command` checks one datagram in a time bounded by its size (type tags on
+the raw bytes first, then python-osc reads at most MAX_ARGUMENTS arguments) and returns a
+:class:`Command` or raises :class:`OscRejected`. Out: :class:`OscSender` sends to targets
+resolved once at start. The sockets are ours, so the bridge's one loop decides when to
+read them and the tick keeps its time.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ MAX_ARGUMENTS = 16  # the bridge's messages take at most 3; /bridge/ping up to t
 # apps send) and strings. OSC 1.0 says to discard a message with a tag one does not know,
 # so any other tag refuses the message before its arguments are read.
 READ_TAGS = b"ifhds"
-# /bridge/ping echoes its arguments without reading them: any type python-osc reads but
-# arrays (none of the bridge's messages takes one, and nesting is unbounded work).
+# /bridge/ping echoes its arguments byte for byte (python-osc checks they are well formed):
+# any type python-osc reads but arrays (no message of the bridge takes one, and nesting is
+# work without bound).
 PING_TAGS = b"ifhdsbrmtTFN"
 
 # Kinds of rejection. The bridge logs each kind at most once a second, whatever the
@@ -404,6 +408,7 @@ class RateLimitedLog:
         self.log(logging.WARNING, key, message)
 
     def info(self, key: str, message: str) -> None:
+        """As :meth:`warning`, at the info level (things ignored, not faults)."""
         self.log(logging.INFO, key, message)
 
     def log(self, level: int, key: str, message: str) -> None:
