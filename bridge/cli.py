@@ -17,6 +17,8 @@ EXIT_BAD_OPTION = 2
 
 
 def register(commands) -> None:
+    from gesture_rnn.bundled import MODEL_HELP
+
     parser = commands.add_parser(
         "bridge",
         help="the live ensemble: lead gestures in, ensemble gestures and touches out",
@@ -25,10 +27,17 @@ def register(commands) -> None:
     )
     add = parser.add_argument
     add("--config", type=Path, help="TOML file with any of these options (flags win)")
-    add("--model", help="exported model file (default: the bundled quartet model)")
+    add("--model", help=MODEL_HELP)
     add("--corpus", help="corpus index file for touches (default: the procedural fallback)")
     add("--host", help="address to listen on (default 127.0.0.1: this computer only)")
     add("--port", help="UDP port to listen on for OSC (default 9000)")
+    add(
+        "--allow",
+        action="append",
+        metavar="ADDR[/PREFIX]",
+        help="take OSC only from these addresses, repeatable (default: from anyone who can "
+        "reach --host), e.g. --allow 192.168.1.0/24 --allow 127.0.0.1",
+    )
     add(
         "--osc-out",
         action="append",
@@ -48,9 +57,11 @@ def register(commands) -> None:
     add("--seed", help="random seed, for repeatable performances")
     add("--record", metavar="FILE.csv", help="write every tick to this CSV file")
     add("--stats", metavar="FILE.json", help="write timing statistics here at exit")
-    add("--force", action="store_true", default=None, help="overwrite the --record file")
+    add("--force", action="store_true", default=None, help="overwrite --record, --stats")
     add("--cc-scale", help="gesture CC values: raw 0-8 (default) or spread over 0-127")
-    add("--quiet", action="store_true", default=None, help="no live view, one line a tick")
+    add(
+        "--quiet", action="store_true", default=None, help="no live view: nothing printed each tick"
+    )
     add(
         "--realtime",
         action="store_true",
@@ -82,6 +93,7 @@ def _flag_values(args) -> dict:
         "host": args.host,
         "port": args.port,
         "osc_out": args.osc_out,
+        "allow": args.allow,
         "virtual_midi": args.virtual_midi,
         "midi_in": args.midi_in,
         "midi_out": args.midi_out,
@@ -109,6 +121,10 @@ def _flag_values(args) -> dict:
     return values
 
 
+def _players(n: int) -> str:
+    return f"{n} player" if n == 1 else f"{n} players"
+
+
 def _fail(message: str) -> int:
     print(f"gesture-rnn bridge: error: {message}", file=sys.stderr)
     return EXIT_BAD_OPTION
@@ -126,7 +142,7 @@ def cmd_bridge(args) -> int:
         bridge = build(config)
     except StartupError as error:
         return _fail(str(error))
-    targets = ", ".join(config.osc_out)
+    targets = ", ".join(map(str, bridge.sender.targets))
     midi = ""
     if bridge.midi is not None:
         ins, outs = bridge.midi.names
@@ -142,10 +158,26 @@ def cmd_bridge(args) -> int:
         )
     ready = (
         f"gesture-rnn bridge ready: listening on {config.host}:{config.port} (OSC), "
-        f"sending to {targets}{midi}; {clock}; {bridge.session.players} players, "
-        f"model {bridge.model_name}; touches from {bridge.touch_name}"
+        f"sending to {targets}{midi}; {clock}; {_players(bridge.session.players)}, "
+        f"model {bridge.model_name}; touches from {bridge.touch_name}{exposure(bridge)}"
     )
     return bridge.run(ready)
+
+
+def exposure(bridge) -> str:
+    """Who can play the bridge, for the ready line: said when it is more than this computer."""
+    import ipaddress
+
+    allowed = bridge.allowed
+    if allowed:
+        return f"; OSC only from {', '.join(map(str, allowed))} (--allow)"
+    host = bridge.sock.getsockname()[0]
+    if ipaddress.ip_address(host.split("%")[0]).is_loopback:
+        return ""
+    return (
+        f"; OPEN: anyone who can reach {host} port {bridge.config.port} can play the lead, "
+        "reset and retune the ensemble (limit it with --allow ADDR[/PREFIX])"
+    )
 
 
 class StartupError(Exception):
@@ -154,12 +186,18 @@ class StartupError(Exception):
 
 def build(config):
     """Open everything the config names, or raise StartupError saying what failed."""
+    from gesture_rnn.files import OutputError, check_new_output
     from gesture_rnn.runtime import ModelFileError, load
 
     from .app import Bridge
-    from .osc import OscSender
+    from .osc import OscSender, OscTargetError
     from .session import Session
 
+    if config.stats is not None:  # written at exit, so refused now rather than then
+        try:
+            check_new_output(config.stats, config.force)
+        except OutputError as error:
+            raise StartupError(f"--stats: {error}") from None
     sock = socket.socket(
         socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_DGRAM
     )
@@ -191,7 +229,10 @@ def build(config):
         raise
     bridge = None
     try:
-        sender = OscSender(config.osc_targets())
+        try:
+            sender = OscSender(config.osc_targets())  # resolved here, once
+        except OscTargetError as error:
+            raise StartupError(str(error)) from None
         session = Session(
             model,
             touches,

@@ -26,7 +26,6 @@ JACK_HINT = (
     "no ALSA sequencer here (/dev/snd/seq); to use JACK instead, start jackd and run with "
     "MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK"
 )
-CLOCK_TYPES = ("clock", "start", "continue", "stop")
 
 
 class MidiError(Exception):

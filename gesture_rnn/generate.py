@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .config import check_temperature
 from .corpus import (
     EVERYTHING,
     CorpusFileError,
@@ -29,6 +30,7 @@ from .corpus import (
     read_metadata,
 )
 from .evaluate import single_threaded_blas
+from .extras import require
 from .files import write_new
 from .gestures import GESTURE_NAMES, NUM_GESTURES
 from .midi_map import CC_SCALES, MidiNumbers, cc_value, gesture_value
@@ -37,8 +39,12 @@ log = logging.getLogger(__name__)
 
 TICKS_PER_BEAT = 480
 BPM = 60  # one step a beat; at 60 BPM one second, as in the corpus
-LEAD_COLOUR = "red"
-PLAYER_COLOURS = ("tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:cyan")
+SYSTEM_SECONDS = 300  # seconds in one row of the plot
+# one colour per gesture code 0-8; N ("nothing") pale so playing stands out
+GESTURE_COLOURS = (
+    "#eeeeee", "#1f77b4", "#aec7e8", "#d62728", "#ff9896",
+    "#2ca02c", "#9467bd", "#c5b0d5", "#ff7f0e",
+)  # fmt: skip
 
 
 class GenerationError(ValueError):
@@ -79,12 +85,11 @@ def generate(
     rng: np.random.Generator | int | None = None,
 ) -> np.ndarray:
     """The lead with a generated ensemble: an int8 array (seconds, k), lead in column 0."""
-    from .runtime import TEMPERATURE_RANGE
-
     lead = check_gestures(np.asarray(lead), "the lead part").reshape(-1)
-    low, high = TEMPERATURE_RANGE
-    if not low <= temperature <= high:
-        raise GenerationError(f"the temperature must be in {low}-{high}, got {temperature}")
+    try:
+        temperature = check_temperature(temperature)
+    except ValueError as error:
+        raise GenerationError(str(error)) from None
     rng = np.random.default_rng(rng)
     out = np.zeros((len(lead), model.ensemble), dtype=np.int8)
     before: tuple[int, ...] = (0,) * (model.ensemble - 1)
@@ -130,16 +135,65 @@ def ensemble_touches(gestures: np.ndarray, source, step_seconds: float, rng=None
 
 
 def read_lead_csv(path: str | Path, column: str | None = None) -> np.ndarray:
-    """One player's gestures from a CSV in the corpus gesture-file layout.
+    """One player's gestures, one a second, from a CSV in the corpus gesture-file layout.
 
-    The layout is a ``time`` column, then a column of gesture codes per player. With
-    several player columns, ``column`` names the lead's.
+    The layout is a ``time`` column (seconds, or dates and times as in the corpus and in
+    ``bridge --record``), then a column of gesture codes per player. With several player
+    columns, ``column`` names the lead's. Rows not one second apart (a recording made with
+    ``--period 0.1``, or with gaps) are resampled by their times to one-second steps: each
+    step takes the gesture in force at that second; a log line says so.
     """
     path = Path(path)
     if not path.is_file():
         raise GenerationError(f"lead file {path} does not exist")
     gestures, players = _read_gestures(path)
-    return _pick_player(gestures, players, column, f"{path}", "--lead-column")
+    lead = _pick_player(gestures, players, column, f"{path}", "--lead-column")
+    return _one_a_second(lead, _read_times(path), path)
+
+
+STEP_TOLERANCE = 0.25  # seconds: rows this close to one second apart are taken as they are
+
+
+def _read_times(path: Path) -> np.ndarray:
+    """The time column in seconds from the first row: numbers, or ISO 8601 dates and times."""
+    import pandas as pd
+
+    column = pd.read_csv(path, usecols=["time"], dtype=str, keep_default_na=False)["time"]
+    seconds = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    if np.isnan(seconds).any():
+        stamps = pd.to_datetime(column, format="ISO8601", errors="coerce")
+        if stamps.isna().any():
+            neither = stamps.isna().to_numpy() & np.isnan(seconds)
+            row = int(np.flatnonzero(neither if neither.any() else stamps.isna().to_numpy())[0])
+            raise GenerationError(
+                f"{path}: line {row + 2}: time {column.iat[row]!r} is neither seconds nor "
+                "a date and time, so the lead cannot be placed in time"
+            )
+        stamps = stamps.to_numpy(dtype="datetime64[us]")
+        seconds = (stamps - stamps[0]) / np.timedelta64(1, "s")
+    if not np.all(np.isfinite(seconds)):
+        raise GenerationError(f"{path}: a time is not a finite number")
+    steps = np.diff(seconds)
+    if np.any(steps <= 0):
+        row = int(np.flatnonzero(steps <= 0)[0]) + 1
+        raise GenerationError(f"{path}: line {row + 2}: the times do not increase")
+    return seconds - seconds[0]
+
+
+def _one_a_second(lead: np.ndarray, times: np.ndarray, path: Path) -> np.ndarray:
+    steps = np.diff(times)
+    if np.all(np.abs(steps - 1.0) <= STEP_TOLERANCE):
+        return lead
+    at = np.arange(int(np.floor(times[-1] + STEP_TOLERANCE)) + 1, dtype=float)
+    resampled = lead[np.searchsorted(times, at + 1e-6, side="right") - 1]
+    log.info(
+        "%s: rows every %.3g s (median), not one a second: resampled by time to %d "
+        "one-second steps",
+        path,
+        float(np.median(steps)),
+        len(resampled),
+    )
+    return resampled
 
 
 def lead_from_corpus(root: str | Path, performance: str, player: str | None) -> np.ndarray:
@@ -316,40 +370,63 @@ def write_png(
     force: bool = False,
     title: str | None = None,
 ) -> Path:
-    """A plot: time in seconds across, the nine gestures up the side, the lead in red.
-
-    Each ensemble player has its own colour and a small vertical offset, so players
-    playing the same gesture stay visible side by side. Needs matplotlib.
-    """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise GenerationError(
-            f"cannot write the plot {path}: it needs matplotlib, which is not installed "
-            "(pip install matplotlib)"
-        ) from None
-    gestures = _check_performance(gestures, columns)
-    seconds = len(gestures)
-    figure = Figure(figsize=(min(max(8.0, seconds / 40), 30.0), 4.5), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    times = np.arange(seconds + 1)
-    for i, name in enumerate(columns):
-        colour = LEAD_COLOUR if i == 0 else PLAYER_COLOURS[(i - 1) % len(PLAYER_COLOURS)]
-        offset = 0.0 if i == 0 else 0.09 * (i - (len(columns)) / 2)
-        values = np.append(gestures[:, i], gestures[-1, i]) + offset
-        width = 2.0 if i == 0 else 1.3
-        axes.step(
-            times, values, where="post", color=colour, linewidth=width, label=name, zorder=3 - i
-        )
-    axes.set_xlim(0, seconds)
-    axes.set_ylim(-0.6, NUM_GESTURES - 0.4)
-    axes.set_yticks(range(NUM_GESTURES), [f"{c} {n}" for c, n in enumerate(GESTURE_NAMES)])
-    axes.set_xlabel("time (seconds)")
-    axes.set_ylabel("gesture")
-    axes.grid(axis="y", alpha=0.3)
-    if title:
-        axes.set_title(title)
-    figure.legend(loc="outside lower center", ncols=len(columns), fontsize="small")
+    """A plot of the performance as a score (see :func:`performance_figure`). Needs
+    matplotlib, the optional extra [plot]."""
+    require("plot", f"the plot {path}")
+    figure = performance_figure(gestures, columns, title)
     return write_new(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force)
+
+
+def performance_figure(gestures: np.ndarray, columns: Sequence[str], title: str | None = None):
+    """The performance as a score: one lane per player (the lead on top), each second a
+    cell in its gesture's colour (N left pale), and a legend of the nine gestures.
+
+    A row (a "system", as in a score) holds at most SYSTEM_SECONDS; longer performances
+    go on as more rows, so a 14-minute one is three rows of 5 minutes at 5 pixels a
+    second rather than one line squeezed to 2. Returns a matplotlib Figure.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    gestures = _check_performance(gestures, columns)
+    seconds, lanes = gestures.shape
+    systems = -(-seconds // SYSTEM_SECONDS)
+    span = min(seconds, SYSTEM_SECONDS)
+    width = min(max(8.0, span / 20), 16.0)  # 300 s: 15 inches, 5 pixels a second at 100 dpi
+    height = systems * (0.3 * lanes + 0.6) + 1.1
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    colours = ListedColormap(GESTURE_COLOURS)
+    clock = FuncFormatter(lambda t, _: f"{int(t) // 60}:{int(t) % 60:02d}")
+    for row, axes in enumerate(figure.subplots(systems, 1, squeeze=False)[:, 0]):
+        start, end = row * SYSTEM_SECONDS, min(seconds, (row + 1) * SYSTEM_SECONDS)
+        axes.imshow(
+            gestures[start:end].T,
+            cmap=colours,
+            vmin=-0.5,
+            vmax=NUM_GESTURES - 0.5,
+            aspect="auto",
+            interpolation="nearest",
+            extent=(start, end, lanes, 0),
+        )
+        axes.hlines(range(1, lanes), start, end, color="white", linewidth=2)
+        axes.set_xlim(start, start + span)
+        axes.set_ylim(lanes, 0)
+        axes.set_yticks(np.arange(lanes) + 0.5, columns)
+        axes.tick_params(axis="y", length=0)
+        axes.xaxis.set_major_locator(MultipleLocator(30 if span > 120 else 10))
+        axes.xaxis.set_major_formatter(clock)
+        for side in ("top", "right", "left"):
+            axes.spines[side].set_visible(False)
+    axes.set_xlabel("time (minutes:seconds)")
+    if title:
+        figure.suptitle(title, fontsize="medium")
+    key = [
+        Patch(facecolor=GESTURE_COLOURS[g], edgecolor="0.6", label=f"{g} {name}")
+        for g, name in enumerate(GESTURE_NAMES)
+    ]
+    figure.legend(handles=key, loc="outside lower center", ncols=NUM_GESTURES, fontsize="small")
+    return figure

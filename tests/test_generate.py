@@ -281,8 +281,10 @@ def test_png_is_a_plot(tmp_path):
 
 
 def test_png_without_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
-    with pytest.raises(GenerationError, match="needs matplotlib, which is not installed"):
+    from gesture_rnn.extras import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(MissingExtraError, match=r'needs matplotlib.*pip install -e "\.\[plot\]"'):
         write_png(tmp_path / "p.png", PERFORMANCE, COLUMNS)
     assert not (tmp_path / "p.png").exists()
 

@@ -174,6 +174,10 @@ def cmd_generate(args) -> None:
     )
 
     outputs = _outputs(args)
+    if "png" in outputs:
+        from ..extras import require
+
+        require("plot", "the plot (--out-png, --out)")
     for path in outputs.values():
         check_new_output(path, args.force)
     if (args.lead is None) == (args.data is None):
@@ -247,12 +251,12 @@ def _number(text: str) -> float:
 
 
 def _temperature(text: str) -> float:
-    from ..runtime import TEMPERATURE_RANGE
+    from ..config import check_temperature
 
-    value, (low, high) = _number(text), TEMPERATURE_RANGE
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"expected a temperature in {low}-{high}, got {text}")
-    return value
+    try:
+        return check_temperature(_number(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _alpha(text: str) -> float:
@@ -263,12 +267,9 @@ def _alpha(text: str) -> float:
 
 
 def _add_model_argument(parser) -> None:
-    parser.add_argument(
-        "--model",
-        type=Path,
-        metavar="FILE",
-        help="model file (.h5) to use (default: the bundled quartet model)",
-    )
+    from ..bundled import MODEL_HELP, model_path
+
+    parser.add_argument("--model", type=model_path, metavar="FILE|NAME", help=MODEL_HELP)
 
 
 def register(commands) -> None:
@@ -346,7 +347,7 @@ def register(commands) -> None:
         "--out", type=Path, metavar="PREFIX", help="write PREFIX.csv, PREFIX.png and PREFIX.mid"
     )
     out.add_argument("--out-csv", type=Path, metavar="FILE", help="the performance as CSV")
-    out.add_argument("--out-png", type=Path, metavar="FILE", help="a plot of it (needs matplotlib)")
+    out.add_argument("--out-png", type=Path, metavar="FILE", help="a plot (needs the [plot] extra)")
     out.add_argument(
         "--out-midi",
         type=Path,
