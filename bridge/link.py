@@ -23,11 +23,12 @@ import threading
 import time
 from collections.abc import Callable
 
+from gesture_rnn.extras import MissingExtraError, install_hint, require
+
 from .clock import Timeline
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "pip install 'gesture-rnn[link]' (or: pip install aalink)"
 REFRESH = 0.01  # seconds between readings of the session (beat jumps have no callback)
 START_TIMEOUT = 5.0
 DEFAULT_TEMPO = 120.0  # Link's own default, used only until we join a session
@@ -54,9 +55,15 @@ class LinkSession:
         on_change: Callable[[], None] | None = None,
     ):
         try:
+            require("link", "--clock link")
             import aalink
-        except ImportError:
-            raise LinkError(f"--clock link needs the aalink library: {INSTALL_HINT}") from None
+        except MissingExtraError as error:
+            raise LinkError(str(error)) from None
+        except ImportError as error:  # there, but broken (e.g. a wheel for another Python)
+            raise LinkError(
+                f"--clock link needs aalink, from the optional extra [link], which cannot be "
+                f"imported ({error}): {install_hint('link')}"
+            ) from None
         self._aalink = aalink
         self.quantum = quantum
         self.start_stop = start_stop

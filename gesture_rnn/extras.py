@@ -12,6 +12,7 @@ import importlib.util
 EXTRAS = {
     "train": {"TensorFlow": ("tensorflow", "keras"), "scikit-learn": ("sklearn",)},
     "plot": {"matplotlib": ("matplotlib",)},
+    "link": {"aalink": ("aalink",)},
 }
 
 

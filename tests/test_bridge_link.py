@@ -104,7 +104,7 @@ def test_without_aalink_the_bridge_says_how_to_install_it(tmp_path, tiny_model):
         capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
     assert result.returncode == 2
-    assert "pip install" in result.stderr and "link" in result.stderr
+    assert 'pip install "gesture-rnn[link]"' in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
