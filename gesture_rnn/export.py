@@ -12,12 +12,12 @@ import logging
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 
+from . import model_format
 from .config import ModelConfig
 from .gestures import GESTURE_NAMES, NUM_GESTURES
-from .runtime import FORMAT, FORMAT_VERSION, METADATA_ATTRIBUTE
+from .model_format import FORMAT, FORMAT_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +88,12 @@ def metadata_for(config: ModelConfig, record: dict | None = None) -> dict:
 
 
 def write_model_file(path: str | Path, weights: dict[str, np.ndarray], metadata: dict) -> Path:
-    """Write weights and metadata to ``path`` through a temporary file, then rename."""
+    """Write weights and metadata (:func:`gesture_rnn.model_format.write`: the format's
+    datasets, with checksums) to ``path`` through a temporary file, then rename."""
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
     try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs[METADATA_ATTRIBUTE] = json.dumps(metadata, indent=1, sort_keys=False)
-            for name, array in weights.items():
-                f.create_dataset(name, data=array)
+        model_format.write(tmp, weights, metadata)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
