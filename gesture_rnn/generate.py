@@ -28,6 +28,7 @@ from .corpus import (
     read_gesture_file,
     read_metadata,
 )
+from .errors import InputFileError
 from .evaluate import single_threaded_blas
 from .files import write_new
 from .gestures import GESTURE_NAMES, NUM_GESTURES
@@ -43,6 +44,10 @@ PLAYER_COLOURS = ("tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brow
 
 class GenerationError(ValueError):
     """A lead part or output cannot be used as asked; the message says why."""
+
+
+class LeadFileError(GenerationError, InputFileError):
+    """A lead gesture CSV that cannot be read: missing, not a file, damaged (exit code 2)."""
 
 
 class StepModel(Protocol):
@@ -111,9 +116,12 @@ def read_lead_csv(path: str | Path, column: str | None = None) -> np.ndarray:
     several player columns, ``column`` names the lead's.
     """
     path = Path(path)
-    if not path.is_file():
-        raise GenerationError(f"lead file {path} does not exist")
-    gestures, players = _read_gestures(path)
+    if not path.exists():
+        raise LeadFileError(f"lead file {path} does not exist")
+    try:
+        gestures, players = read_gesture_file(path)
+    except CorpusFileError as error:
+        raise LeadFileError(str(error)) from None
     return _pick_player(gestures, players, column, f"{path}", "--lead-column")
 
 

@@ -297,8 +297,8 @@ def test_evaluate_command_splits_and_bad_input(tmp_path, capsys):
     assert test["split"] == "test" and test["markov"]["fitted_performances"] == 5
     assert "markov" not in run("--split", "validation")
 
-    def error(*argv, model=model, data=corpus) -> str:
-        assert main(["evaluate", "--model", str(model), "--data", str(data), *argv]) == 1
+    def error(*argv, model=model, data=corpus, code=1) -> str:
+        assert main(["evaluate", "--model", str(model), "--data", str(data), *argv]) == code
         message = capsys.readouterr().err.strip()
         assert message.startswith("gesture-rnn: error: ") and "\n" not in message
         return message
@@ -312,7 +312,7 @@ def test_evaluate_command_splits_and_bad_input(tmp_path, capsys):
     elsewhere = write_tiny_model(tmp_path / "e.h5", ensemble=3, split={"test": ["x", "y"]})
     assert "none of the 2 performances" in error("--split", "test", model=elsewhere)
     assert "does not exist" in error(data=tmp_path / "nowhere")
-    assert "does not exist" in error(model=tmp_path / "nope.h5")
+    assert "does not exist" in error(model=tmp_path / "nope.h5", code=2)  # a bad input file
     with pytest.raises(SystemExit) as exit:
         main(["evaluate", "--data", str(corpus), "--baseline-split", "--baseline-train", "x"])
     assert exit.value.code == 2

@@ -19,17 +19,20 @@ OUTPUT_SUFFIXES = {"csv": ".csv", "png": ".png", "midi": ".mid"}
 
 
 def _one_line_errors(command):
-    """Turn the library's user errors into CommandError: one line, exit code 1."""
+    """Turn the library's user errors into CommandError: one line, exit code 1 (a bad
+    input file, an InputFileError, passes through: exit code 2)."""
 
     @functools.wraps(command)
     def run(args):
+        from ..errors import InputFileError
         from ..evaluate import EvaluationError
         from ..generate import GenerationError
-        from ..runtime import ModelFileError
 
         try:
             return command(args)
-        except (EvaluationError, GenerationError, ModelFileError) as error:
+        except InputFileError:
+            raise
+        except (EvaluationError, GenerationError) as error:
             raise CommandError(str(error)) from None
 
     return run
@@ -38,9 +41,7 @@ def _one_line_errors(command):
 def _load_model(path: Path | None):
     from ..runtime import load
 
-    if path is not None and not path.is_file():
-        raise CommandError(f"model file {path} does not exist")
-    return load(path)
+    return load(path)  # ModelFileError names the file: exit code 2
 
 
 def _model_name(path: Path | None) -> str:
