@@ -136,7 +136,30 @@ def cmd_evaluate(args) -> None:
         split=args.split,
         model_file=_model_name(args.model),
     )
-    print(json.dumps(result, indent=2))
+    print(finite_json(result))
+
+
+def finite_json(result: dict) -> str:
+    """``result`` as JSON that every parser reads: a NaN or infinite figure becomes null,
+    and ``"not_finite"`` says which (JSON has no NaN or Infinity; Python's json module
+    writes them unless told not to, and parsers reject the file)."""
+    reasons: list[str] = []
+
+    def clean(value, where: str):
+        if isinstance(value, float) and not math.isfinite(value):
+            reasons.append(f"{where} is {value}, which JSON cannot hold")
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    cleaned = clean(result, "")
+    if reasons:
+        cleaned["not_finite"] = reasons
+        log.warning("%d figure(s) are not finite, written as null: %s", len(reasons), reasons[0])
+    return json.dumps(cleaned, indent=2, allow_nan=False)
 
 
 def _outputs(args) -> dict[str, Path]:
