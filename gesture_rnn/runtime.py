@@ -151,6 +151,12 @@ class GestureModel:
         # The stay and copy logits depend only on the others' last state (code // 9): with
         # the output bias they make one bias row per last state, or None without them.
         self._bias_by_last = _bias_by_last(weights, self.others)
+        # |h| <= 1, so no logit can exceed this bound; below it exp() cannot overflow
+        # float32 even summed over every state, and the softmax need not subtract the max.
+        bias = self._out_bias if self._bias_by_last is None else self._bias_by_last
+        bound = np.abs(weights["output/kernel"]).sum(axis=0) + np.abs(bias).max(axis=0)
+        self._safe_exp = bool(bound.max() < 80.0 - np.log(self.num_states))
+        self._ones = np.ones(self.num_states, dtype=np.float32)
         self._gate_scale = scale.astype(np.float32)
         self._gate_shift = (scale != 1.0).astype(np.float32) * np.float32(0.5)
         self._place = [NUM_GESTURES**i for i in range(self.ensemble)]
@@ -293,9 +299,10 @@ class GestureModel:
         else:
             np.floor_divide(codes, NUM_GESTURES, out=b.last)  # the others' last state
             logits += self._bias_by_last[b.last]
-        logits -= logits.max(axis=1, keepdims=True)
+        if not self._safe_exp:
+            logits -= logits.max(axis=1, keepdims=True)
         np.exp(logits, out=logits)
-        np.sum(logits, axis=1, keepdims=True, out=b.total)
+        np.dot(logits, self._ones, out=b.total[:, 0])  # a BLAS dot sums faster than .sum()
         logits /= b.total
         return logits
 
