@@ -27,6 +27,11 @@ def cmd_build(args) -> None:
 
 
 def cmd_info(args) -> None:
+    if args.round_trip:
+        cmd_round_trip(args)
+        return
+    if args.procedural or args.file is None:
+        raise CommandError("give an index FILE (--procedural goes with --round-trip)")
     from gesture_rnn.gestures import GESTURES
 
     from .index import load
@@ -56,6 +61,39 @@ def cmd_info(args) -> None:
         print(f"left out when built: {len(info['skipped'])} performances")
         for item in info["skipped"]:
             print(f"  {item['name']}: {item['reason']}")
+
+
+def cmd_round_trip(args) -> None:
+    from gesture_rnn import touch_classifier
+    from gesture_rnn.gestures import GESTURE_NAMES, GESTURES
+
+    from . import open as open_index
+    from .roundtrip import TICKS, round_trip
+
+    if args.file is not None and args.procedural:
+        raise CommandError("give an index FILE or --procedural (the fallback), not both")
+    classifier = touch_classifier.load(args.classifier)  # a bad file: one line, exit 2
+    source = open_index(args.file)
+    report = round_trip(source, classifier, trials=args.trials, seed=args.seed)
+    result = report.as_dict()
+    result["source"] = str(args.file) if args.file else "procedural"
+    result["classifier"] = str(args.classifier or touch_classifier.BUNDLED)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    name = args.file or "the procedural fallback"
+    print(
+        f"{name}: each gesture played {args.trials} times for {TICKS} one-second ticks "
+        f"by a new player (seed {args.seed}), heard by the touch classifier"
+    )
+    print(f"  {'gesture':<32} {'heard right':>11}  most often heard as")
+    for g in GESTURES:
+        other = report.heard_as(g.code)
+        wrong = "-" if other is None else GESTURE_NAMES[other]
+        print(
+            f"  {g.code} {g.name:<4} {g.description:<25} {report.accuracy[g.code]:>11.2f}  {wrong}"
+        )
+    print(f"mean over the nine gestures: {report.mean:.2f}")
 
 
 def cmd_plot(args) -> None:
@@ -122,10 +160,32 @@ def register(actions) -> None:
     build.set_defaults(func=cmd_build)
 
     info = actions.add_parser(
-        "info", help="what an index holds: performances, performers, events and seconds"
+        "info",
+        help="what an index holds: performances, performers, events and seconds",
+        description="What an index holds; with --round-trip, how often the touch classifier "
+        "hears each gesture's touches as that gesture (see docs/corpus-index.md).",
     )
-    info.add_argument("file", type=Path, metavar="FILE", help="a corpus index file")
+    info.add_argument("file", type=Path, nargs="?", metavar="FILE", help="a corpus index file")
     info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument(
+        "--round-trip",
+        action="store_true",
+        help="play each gesture for 5 s and classify the touches (FILE, or the fallback)",
+    )
+    info.add_argument(
+        "--procedural", action="store_true", help="the round trip of the procedural fallback"
+    )
+    info.add_argument(
+        "--trials", type=positive_int, default=60, help="round trips per gesture (default 60)"
+    )
+    info.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    info.add_argument(
+        "--classifier",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="touch classifier file (default: the bundled one)",
+    )
     info.set_defaults(func=cmd_info)
 
     plot = actions.add_parser("plot", help="draw a few touch sequences per gesture as trails (PNG)")

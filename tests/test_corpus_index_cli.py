@@ -172,3 +172,58 @@ def test_index_built_by_the_command_serves_queries(index_file):
     index = corpus_index.open(index_file[0])
     seq = index.player(seed=0).next("FT", 0.5, near=(0.9, 0.9))
     assert len(seq) > 0 and np.all(seq.t < 0.5)
+
+
+# -- the round trip ------------------------------------------------------------------------
+
+
+def test_round_trip_of_the_fallback_prints_each_gesture_and_the_mean():
+    result = run("corpus", "info", "--round-trip", "--trials", "5")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "the procedural fallback" in lines[0] and "5 times" in lines[0]
+    rows = [line.split() for line in lines if line.startswith("  ") and line.split()[0].isdigit()]
+    assert [row[1] for row in rows] == ["N", "FT", "ST", "FS", "FSA", "VSS", "BS", "SS", "C"]
+    assert all(0 <= float(row[-2]) <= 1 for row in rows)  # accuracy, then heard as
+    assert lines[-1].startswith("mean over the nine gestures: ")
+    same = run("corpus", "info", "--round-trip", "--procedural", "--trials", "5")
+    assert same.stdout == result.stdout  # seeded; --procedural says the same
+
+
+def test_round_trip_of_an_index_as_json(index_file):
+    out, _ = index_file
+    result = run("corpus", "info", "--round-trip", out, "--trials", "4", "--json", "--seed", "2")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["source"] == str(out) and report["trials_per_gesture"] == 4
+    assert report["seed"] == 2 and report["classifier"].endswith("touches.h5")
+    assert list(report["gestures"]) == ["N", "FT", "ST", "FS", "FSA", "VSS", "BS", "SS", "C"]
+    for row in report["gestures"].values():
+        assert sum(row["heard_as"].values()) == 4
+    assert report["gestures"]["N"] == {
+        "accuracy": 1.0,
+        "most_often_heard_as": None,
+        "heard_as": {"N": 4},
+    }
+    mean = np.mean([row["accuracy"] for row in report["gestures"].values()])
+    assert report["mean_accuracy"] == pytest.approx(mean)
+
+
+def test_round_trip_errors_are_one_line(index_file, tmp_path):
+    out, _ = index_file
+    both = run("corpus", "info", "--round-trip", out, "--procedural")
+    assert both.returncode == 1 and "not both" in both.stderr
+    neither = run("corpus", "info")
+    assert neither.returncode == 1 and "FILE" in neither.stderr
+    bad = tmp_path / "classifier.h5"
+    bad.write_bytes(b"not a classifier")
+    wrong = run("corpus", "info", "--round-trip", "--classifier", bad)
+    assert wrong.returncode == 2 and str(bad) in wrong.stderr  # a bad input file
+    missing = run("corpus", "info", "--round-trip", tmp_path / "none.h5")
+    assert missing.returncode == 2 and "no such corpus index" in missing.stderr
+    zero = run("corpus", "info", "--round-trip", "--trials", "0")
+    assert zero.returncode == 2 and "--trials" in zero.stderr
+    assert "Traceback" not in zero.stderr  # argparse: the usage, then the error
+    for result in (both, neither, wrong, missing):
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
