@@ -48,6 +48,9 @@ READERS = {
     "touches evaluate": Reader(
         "touches", ("touches", "evaluate", "--model", "FILE", "--data", "GOOD_CORPUS")
     ),
+    "corpus info --round-trip --classifier": Reader(
+        "touches", ("corpus", "info", "--round-trip", "--procedural", "--classifier", "FILE")
+    ),
     "corpus info": Reader("index", ("corpus", "info", "FILE")),
     "bridge --corpus": Reader(
         "index", ("bridge", "--port", "PORT", "--model", "GOOD_MODEL", "--corpus", "FILE")
