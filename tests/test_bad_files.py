@@ -325,3 +325,21 @@ def test_a_file_without_checksums_loads_with_one_notice(goods, tmp_path, caplog)
         runtime.load(old)
     notices = [r for r in caplog.records if "has no checksums" in r.getMessage()]
     assert len(notices) == 1 and str(old) in notices[0].getMessage()
+
+
+@pytest.mark.parametrize("name", ["quartet.h5", "trio.h5", "duet.h5", "touches.h5"])
+def test_the_bundled_files_carry_checksums_that_match(name, caplog):
+    """Rewritten once with checksums, so damage to an installed copy is caught."""
+    from gesture_rnn import runtime, touch_classifier
+
+    path = Path(runtime.MODELS_DIR) / name
+    with h5py.File(path) as f:
+        raw = f.attrs["metadata" if name == "touches.h5" else "gesture_rnn"]
+    names = set(json.loads(raw)["sha256"])
+    with caplog.at_level("WARNING"):
+        loaded = touch_classifier.load(path) if name == "touches.h5" else runtime.load(path)
+    assert loaded is not None and "no checksums" not in caplog.text
+    with h5py.File(path) as f:
+        datasets = set()
+        f.visititems(lambda n, node: datasets.add(n) if isinstance(node, h5py.Dataset) else None)
+    assert names == datasets
