@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from gesture_rnn import checked
 from gesture_rnn.bundled import model_path
 from gesture_rnn.midi_map import CC_SCALES, MidiNumbers
 
@@ -15,6 +16,38 @@ from .session import check_temperature
 
 CLOCKS = ("internal", "midi", "osc", "link")
 MIN_PERIOD = 0.01
+MAX_CONFIG_BYTES = 1 << 20  # a bridge TOML file is a few hundred bytes
+PATH_KEYS = ("model", "corpus", "record", "stats")
+NUMBER, WHOLE = "a number", "a whole number"
+FILE_TYPES: dict[str, str] = {
+    "model": "a file path",
+    "corpus": "a file path",
+    "record": "a file path",
+    "stats": "a file path",
+    "host": "an address",
+    "port": WHOLE,
+    "osc_out": "HOST:PORT or a list of them",
+    "allow": "ADDR[/PREFIX] or a list of them",
+    "virtual_midi": "true or false",
+    "midi_in": "a port name",
+    "midi_out": "a port name",
+    "clock": "a name",
+    "period": NUMBER,
+    "temperature": NUMBER,
+    "seed": WHOLE,
+    "force": "true or false",
+    "cc_scale": "a name",
+    "quiet": "true or false",
+    "realtime": "true or false",
+    "beats_per_step": NUMBER,
+    "quantum": NUMBER,
+    "link_start_stop": "true or false",
+    "tempo": NUMBER,
+    "link_latency": NUMBER,
+    "midi": "a table ([midi])",
+}
+"""What each key of the TOML file must be, checked before its range (TOML has types:
+``port = true`` is a bool, not the port 1)."""
 
 
 class ConfigError(ValueError):
@@ -29,7 +62,9 @@ class MidiMapping(MidiNumbers):
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "note_length":
-                if not (isinstance(value, int | float) and 0 < value <= 10):
+                if isinstance(value, bool) or not (
+                    isinstance(value, int | float) and 0 < value <= 10
+                ):
                     raise ConfigError(f"midi.note_length must be 0-10 seconds, got {value!r}")
                 continue
             if isinstance(value, bool) or not isinstance(value, int):
@@ -109,41 +144,95 @@ def check_port(value, option: str) -> int:
 
 
 def load_toml(path: Path) -> dict:
+    """The TOML file's table, read through the checked reader (a regular file of at most
+    1 MiB, UTF-8); any problem is one ConfigError naming the file."""
+    text = checked.read_text(path, "config file", MAX_CONFIG_BYTES, ConfigError)
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"--config {path}: no such file") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"--config {path}: not valid TOML ({error})") from None
-    except OSError as error:
-        raise ConfigError(f"--config {path}: cannot be read ({error.strerror})") from None
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
 
 
-def from_sources(
-    file_values: dict, flag_values: dict, config_path: Path | None = None
-) -> BridgeConfig:
-    """Build and check a config: defaults, then the TOML file, then the flags given."""
-    where = f"in {config_path}" if config_path else "in the config"
+def _text_or_texts(value) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(item, str) for item in value)
+    )
+
+
+def _type_error(value, expected: str) -> bool:
+    """Whether a TOML value is not of the kind ``expected`` (a FILE_TYPES entry)."""
+    if expected in (NUMBER, WHOLE) and isinstance(value, bool):
+        return True
+    return not {
+        WHOLE: lambda v: isinstance(v, int),
+        NUMBER: lambda v: isinstance(v, int | float),
+        "true or false": lambda v: isinstance(v, bool),
+        "HOST:PORT or a list of them": _text_or_texts,
+        "ADDR[/PREFIX] or a list of them": _text_or_texts,
+        "a table ([midi])": lambda v: isinstance(v, dict),
+    }.get(expected, lambda v: isinstance(v, str) and bool(v.strip()))(value)
+
+
+def _file_values(file_values: dict, config_path: Path | None) -> tuple[dict, str]:
+    """The file's values by field name, their types checked, paths made relative to the
+    file's own folder; and how messages name the file."""
+    where = f"{config_path}" if config_path else "the config"
     names = {f.name for f in fields(BridgeConfig)}
     values: dict = {}
     for key, value in file_values.items():
         name = key.replace("-", "_")
         if name not in names:
-            raise ConfigError(f"unknown option {key!r} {where}")
+            raise ConfigError(f"{where}: unknown option {key!r}")
+        expected = FILE_TYPES.get(name)
+        if expected is not None and _type_error(value, expected):
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)
+            raise ConfigError(f"{where}: {key}: expected {expected}, got {shown}")
+        if name in PATH_KEYS and config_path is not None:
+            value = Path(config_path).parent / Path(value).expanduser()
         values[name] = value
+    return values, where
+
+
+def from_sources(
+    file_values: dict, flag_values: dict, config_path: Path | None = None
+) -> BridgeConfig:
+    """Build and check a config: defaults, then the TOML file, then the flags given.
+
+    Paths in the file are relative to the file's folder. A bad value from the file is
+    named as ``FILE: key: ...``; a bad flag by the flag.
+    """
+    values, where = _file_values(file_values, config_path)
     midi_values = values.pop("midi", {})
-    if not isinstance(midi_values, dict):
-        raise ConfigError(f"'midi' {where} must be a table ([midi])")
     mapping_names = {f.name for f in fields(MidiMapping)}
     for key in midi_values:
         if key.replace("-", "_") not in mapping_names:
-            raise ConfigError(f"unknown option 'midi.{key}' {where}")
+            raise ConfigError(f"{where}: unknown option 'midi.{key}'")
     mapping = MidiMapping(**{k.replace("-", "_"): v for k, v in midi_values.items()})
-    values.update({k: v for k, v in flag_values.items() if v is not None})
+    flags = {k: v for k, v in flag_values.items() if v is not None}
+    values.update(flags)
     config = replace(BridgeConfig(), **values, midi=mapping)
-    check(config)
+    try:
+        check(config)
+    except ConfigError as error:
+        raise _named_in_file(error, values.keys() - flags.keys(), where) from None
     return config
+
+
+def _named_in_file(error: ConfigError, from_file, where: str) -> ConfigError:
+    """check() names flags (``--port ...``); for a value the file gave, name the file and
+    its key instead (``bridge.toml: port ...``)."""
+    message = str(error)
+    for name in from_file:
+        flag = "--" + name.replace("_", "-")
+        if message == flag or message.startswith((flag + " ", flag + ":")):
+            return ConfigError(f"{where}: {name}{message[len(flag) :]}")
+        if message.startswith(name + " "):  # the true/false options
+            return ConfigError(f"{where}: {message}")
+    if message.startswith("midi."):
+        return ConfigError(f"{where}: {message}")
+    return error
 
 
 def check(config: BridgeConfig) -> None:
@@ -196,9 +285,10 @@ def check(config: BridgeConfig) -> None:
             raise ConfigError(f"--{name.replace('_', '-')} must be a port name, got {value!r}")
     if config.clock == "midi" and not (config.midi_in or config.virtual_midi):
         raise ConfigError("--clock midi needs MIDI input: add --midi-in NAME or --virtual-midi")
-    if config.model is not None and not config.model.is_file():
+    # Only whether they exist: the loaders check the rest (a FIFO, a folder, a bad file).
+    if config.model is not None and not config.model.exists():
         raise ConfigError(f"--model {config.model}: no such file")
-    if config.corpus is not None and not config.corpus.is_file():
+    if config.corpus is not None and not config.corpus.exists():
         raise ConfigError(
             f"--corpus {config.corpus}: no such file (build one with gesture-rnn corpus build)"
         )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import checked
 from .errors import CorpusError, CorpusFileError, TouchFileError
 from .gestures import NUM_GESTURES
 
@@ -57,6 +58,8 @@ METADATA_COLUMNS = (
     "performance_context",
     "performance_type",
 )
+MAX_CSV_BYTES = 64 * checked.MiB  # a gesture or metadata CSV (the corpus's are < 1 MiB)
+MAX_TOUCH_BYTES = 1 * checked.GiB  # a touch file (the corpus's are < 1 MiB, gzipped)
 DOWNLOAD_HINT = "get the corpus with: gesture-rnn corpus download --to DIR"
 
 
@@ -127,6 +130,7 @@ def read_metadata(root: str | Path) -> pd.DataFrame:
         raise CorpusError(
             f"{root} is not a metatone-analysis corpus: {METADATA_FILE} is missing; {DOWNLOAD_HINT}"
         )
+    checked.check_file(path, "corpus metadata file", MAX_CSV_BYTES, CorpusError)
     try:
         metadata = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
@@ -221,7 +225,7 @@ def read_touch_file(path: str | Path) -> pd.DataFrame:
     """
     import pandas as pd
 
-    path = Path(path)
+    path = checked.check_file(path, "touch file", MAX_TOUCH_BYTES, TouchFileError)
     try:
         table = pd.read_csv(path, usecols=list(TOUCH_COLUMNS), dtype={"device_id": str})
     except ValueError as error:  # also pandas' ParserError and a missing column
@@ -274,6 +278,7 @@ def read_gesture_times(path: Path) -> tuple[np.datetime64, np.ndarray]:
     """Time zero (the first row's time) and each row's whole second after it."""
     import pandas as pd
 
+    checked.check_file(path, "gesture file", MAX_CSV_BYTES, CorpusFileError)
     try:
         column = pd.read_csv(path, usecols=["time"], dtype=str, keep_default_na=False)["time"]
     except (ValueError, OSError, UnicodeDecodeError) as error:
@@ -298,11 +303,11 @@ def read_gesture_file(path: str | Path) -> tuple[np.ndarray, tuple[str, ...]]:
     """
     import pandas as pd
 
-    path = Path(path)
+    path = checked.check_file(path, "gesture file", MAX_CSV_BYTES, CorpusFileError)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise CorpusFileError(f"{path}: not a CSV gesture file ({error})") from None
+        raise CorpusFileError(f"{path}: not a CSV gesture file ({_first_line(error)})") from None
     except OSError as error:
         raise CorpusFileError(f"{path}: cannot be read ({error.strerror or error})") from None
     columns = list(table.columns)

@@ -11,13 +11,13 @@ import json
 import logging
 from pathlib import Path
 
-import h5py
 import numpy as np
 
+from . import model_format
 from .config import ModelConfig
 from .files import write_new
 from .gestures import GESTURE_NAMES, NUM_GESTURES
-from .runtime import FORMAT, FORMAT_VERSION, METADATA_ATTRIBUTE
+from .model_format import FORMAT, FORMAT_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +90,10 @@ def metadata_for(config: ModelConfig, record: dict | None = None) -> dict:
 def write_model_file(
     path: str | Path, weights: dict[str, np.ndarray], metadata: dict, force: bool = False
 ) -> Path:
-    """Write weights and metadata to ``path`` by :func:`gesture_rnn.files.write_new`:
-    through a temporary file, never over an existing file unless ``force``."""
-
-    def write(tmp: Path) -> None:
-        with h5py.File(tmp, "w") as f:
-            f.attrs[METADATA_ATTRIBUTE] = json.dumps(metadata, indent=1, sort_keys=False)
-            for name, array in weights.items():
-                f.create_dataset(name, data=array)
-
-    return write_new(path, write, force)
+    """Write weights and metadata (:func:`gesture_rnn.model_format.write`: the format's
+    datasets, with checksums) to ``path`` by :func:`gesture_rnn.files.write_new`: through a
+    temporary file, never over an existing file unless ``force``."""
+    return write_new(path, lambda tmp: model_format.write(tmp, weights, metadata), force)
 
 
 def export_model(

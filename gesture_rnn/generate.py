@@ -29,6 +29,7 @@ from .corpus import (
     read_gesture_file,
     read_metadata,
 )
+from .errors import InputFileError
 from .evaluate import single_threaded_blas
 from .extras import require
 from .files import write_new
@@ -59,6 +60,10 @@ class TouchSequence(Protocol):
     x: np.ndarray
     y: np.ndarray
     velocity: np.ndarray
+
+
+class LeadFileError(GenerationError, InputFileError):
+    """A lead gesture CSV that cannot be read: missing, not a file, damaged (exit code 2)."""
 
 
 class StepModel(Protocol):
@@ -144,9 +149,12 @@ def read_lead_csv(path: str | Path, column: str | None = None) -> np.ndarray:
     step takes the gesture in force at that second; a log line says so.
     """
     path = Path(path)
-    if not path.is_file():
-        raise GenerationError(f"lead file {path} does not exist")
-    gestures, players = _read_gestures(path)
+    if not path.exists():
+        raise LeadFileError(f"lead file {path} does not exist")
+    try:
+        gestures, players = read_gesture_file(path)
+    except CorpusFileError as error:
+        raise LeadFileError(str(error)) from None
     lead = _pick_player(gestures, players, column, f"{path}", "--lead-column")
     return _one_a_second(lead, _read_times(path), path)
 
@@ -165,18 +173,18 @@ def _read_times(path: Path) -> np.ndarray:
         if stamps.isna().any():
             neither = stamps.isna().to_numpy() & np.isnan(seconds)
             row = int(np.flatnonzero(neither if neither.any() else stamps.isna().to_numpy())[0])
-            raise GenerationError(
+            raise LeadFileError(
                 f"{path}: line {row + 2}: time {column.iat[row]!r} is neither seconds nor "
                 "a date and time, so the lead cannot be placed in time"
             )
         stamps = stamps.to_numpy(dtype="datetime64[us]")
         seconds = (stamps - stamps[0]) / np.timedelta64(1, "s")
     if not np.all(np.isfinite(seconds)):
-        raise GenerationError(f"{path}: a time is not a finite number")
+        raise LeadFileError(f"{path}: a time is not a finite number")
     steps = np.diff(seconds)
     if np.any(steps <= 0):
         row = int(np.flatnonzero(steps <= 0)[0]) + 1
-        raise GenerationError(f"{path}: line {row + 2}: the times do not increase")
+        raise LeadFileError(f"{path}: line {row + 2}: the times do not increase")
     return seconds - seconds[0]
 
 

@@ -83,7 +83,7 @@ def test_selection_whose_files_are_all_missing_is_an_error(tmp_path):
         (b"time,a,b\n2020,1,\n", "non-numeric"),
         (b"time,a,b\n2020,1,2.5\n", "not a gesture code"),
         (b"time,a,b\n", "no rows"),
-        (b"", "not a CSV"),
+        (b"", "is empty"),
     ],
 )
 def test_damaged_gesture_file_is_skipped_with_a_warning(tmp_path, caplog, content, problem):

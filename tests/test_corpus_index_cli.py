@@ -134,8 +134,8 @@ def test_info_on_a_damaged_file_is_one_clear_line(tmp_path):
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"not an index at all" * 10)
     result = run("corpus", "info", bad)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert str(bad) in result.stderr and "not a corpus index" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert str(bad) in result.stderr and "not an HDF5 file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -178,7 +178,7 @@ def test_plot_errors(index_file, tmp_path):
     neither = run("corpus", "plot", "--out", tmp_path / "x.png")
     assert neither.returncode == 1 and "--procedural" in neither.stderr
     missing = run("corpus", "plot", tmp_path / "none.h5", "--out", tmp_path / "x.png")
-    assert missing.returncode == 1 and "no such corpus index" in missing.stderr
+    assert missing.returncode == 2 and "no such corpus index" in missing.stderr
     assert not (tmp_path / "x.png").exists()
 
 
@@ -258,9 +258,9 @@ def test_round_trip_errors_are_one_line(index_file, tmp_path):
     bad = tmp_path / "classifier.h5"
     bad.write_bytes(b"not a classifier")
     wrong = run("corpus", "info", "--round-trip", "--classifier", bad)
-    assert wrong.returncode == 1 and str(bad) in wrong.stderr
+    assert wrong.returncode == 2 and str(bad) in wrong.stderr  # a bad input file
     missing = run("corpus", "info", "--round-trip", tmp_path / "none.h5")
-    assert missing.returncode == 1 and "no such corpus index" in missing.stderr
+    assert missing.returncode == 2 and "no such corpus index" in missing.stderr
     zero = run("corpus", "info", "--round-trip", "--trials", "0")
     assert zero.returncode == 2 and "--trials" in zero.stderr
     assert "Traceback" not in zero.stderr  # argparse: the usage, then the error

@@ -351,8 +351,8 @@ def test_generate_command_from_a_corpus_performance_and_bad_input(tmp_path, caps
     assert main([*args, "--player", "ben", "--out-csv", out, "--seed", "1"]) == 0
     assert read_gesture_file(out)[0][:, 0].tolist() == [2, 4, 6, 8]
 
-    def error(argv) -> str:
-        assert main(argv) == 1
+    def error(argv, code=1) -> str:
+        assert main(argv) == code
         message = capsys.readouterr().err.strip()
         assert message.startswith("gesture-rnn: error: ") and "\n" not in message
         return message
@@ -365,18 +365,20 @@ def test_generate_command_from_a_corpus_performance_and_bad_input(tmp_path, caps
          "ann", "--out-csv", new]
     )  # fmt: skip
     bad = write_lead(tmp_path / "bad.csv", {"me": [1, 9]})
-    assert "not a gesture code 0-8" in error([*common, "--lead", str(bad), "--out-csv", new])
+    assert "not a gesture code 0-8" in error([*common, "--lead", str(bad), "--out-csv", new], 2)
     assert "does not exist" in error(
-        [*common, "--lead", str(tmp_path / "nope.csv"), "--out-csv", new]
+        [*common, "--lead", str(tmp_path / "nope.csv"), "--out-csv", new], 2
     )
     assert "--out PREFIX" in error([*common, "--lead", str(bad)])
     good = write_lead(tmp_path / "good.csv", {"me": [1, 2]})
     assert "model file" in error(
-        ["generate", "--model", str(tmp_path / "nope.h5"), "--lead", str(good), "--out-csv", new]
+        ["generate", "--model", str(tmp_path / "nope.h5"), "--lead", str(good), "--out-csv", new],
+        2,
     )
     (tmp_path / "junk.h5").write_text("not a model")
     assert "junk.h5" in error(
-        ["generate", "--model", str(tmp_path / "junk.h5"), "--lead", str(good), "--out-csv", new]
+        ["generate", "--model", str(tmp_path / "junk.h5"), "--lead", str(good), "--out-csv", new],
+        2,
     )
     assert not Path(new).exists()
     with pytest.raises(SystemExit) as exit:

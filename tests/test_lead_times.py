@@ -69,6 +69,6 @@ def test_times_that_cannot_place_the_lead_are_one_line(tiny_model, tmp_path):
         lead = tmp_path / name
         lead.write_text(text)
         result = generate("--model", tiny_model, "--lead", lead, "--out-csv", tmp_path / "g.csv")
-        assert result.returncode == 1
+        assert result.returncode == 2  # a bad input file (README: exit codes)
         assert result.stderr.strip().count("\n") == 0 and message in result.stderr
         assert not (tmp_path / "g.csv").exists()

@@ -16,6 +16,11 @@ import sys
 from .. import __version__
 from .common import CommandError
 
+EXIT_FAILED = 1
+"""The command could not do what was asked (an output that exists, an empty selection...)."""
+EXIT_BAD_INPUT = 2
+"""An option or an input file that cannot be used (argparse uses 2 for bad usage too)."""
+
 # Modules of this package that register subcommands, in --help order.
 COMMAND_MODULES = ("corpus", "prepare", "model", "touches", "perform")
 
@@ -72,11 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.INFO)
     logging.addLevelName(logging.WARNING, "warning")
     logging.addLevelName(logging.ERROR, "error")
+    from ..errors import InputFileError
+
     try:
         result = args.func(args)
+    except InputFileError as error:  # a file we read: missing, unreadable, damaged
+        print(f"gesture-rnn: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except _user_errors() as error:
         print(f"gesture-rnn: error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("gesture-rnn: interrupted", file=sys.stderr)
         return 130

@@ -19,17 +19,20 @@ OUTPUT_SUFFIXES = {"csv": ".csv", "png": ".png", "midi": ".mid"}
 
 
 def _one_line_errors(command):
-    """Turn the library's user errors into CommandError: one line, exit code 1."""
+    """Turn the library's user errors into CommandError: one line, exit code 1 (a bad
+    input file, an InputFileError, passes through: exit code 2)."""
 
     @functools.wraps(command)
     def run(args):
+        from ..errors import InputFileError
         from ..evaluate import EvaluationError
         from ..generate import GenerationError
-        from ..runtime import ModelFileError
 
         try:
             return command(args)
-        except (EvaluationError, GenerationError, ModelFileError) as error:
+        except InputFileError:
+            raise
+        except (EvaluationError, GenerationError) as error:
             raise CommandError(str(error)) from None
 
     return run
@@ -38,9 +41,7 @@ def _one_line_errors(command):
 def _load_model(path: Path | None):
     from ..runtime import load
 
-    if path is not None and not path.is_file():
-        raise CommandError(f"model file {path} does not exist")
-    return load(path)
+    return load(path)  # ModelFileError names the file: exit code 2
 
 
 def _model_name(path: Path | None) -> str:
@@ -135,7 +136,30 @@ def cmd_evaluate(args) -> None:
         split=args.split,
         model_file=_model_name(args.model),
     )
-    print(json.dumps(result, indent=2))
+    print(finite_json(result))
+
+
+def finite_json(result: dict) -> str:
+    """``result`` as JSON that every parser reads: a NaN or infinite figure becomes null,
+    and ``"not_finite"`` says which (JSON has no NaN or Infinity; Python's json module
+    writes them unless told not to, and parsers reject the file)."""
+    reasons: list[str] = []
+
+    def clean(value, where: str):
+        if isinstance(value, float) and not math.isfinite(value):
+            reasons.append(f"{where} is {value}, which JSON cannot hold")
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    cleaned = clean(result, "")
+    if reasons:
+        cleaned["not_finite"] = reasons
+        log.warning("%d figure(s) are not finite, written as null: %s", len(reasons), reasons[0])
+    return json.dumps(cleaned, indent=2, allow_nan=False)
 
 
 def _outputs(args) -> dict[str, Path]:

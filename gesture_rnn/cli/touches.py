@@ -92,13 +92,10 @@ def cmd_train(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from ..touch_classifier import TouchClassifierError, load
+    from ..touch_classifier import load
     from ..touch_training import corpus_examples, evaluate
 
-    try:
-        model = load(args.model)
-    except TouchClassifierError as error:
-        raise CommandError(str(error)) from None
+    model = load(args.model)  # TouchClassifierError names the file: exit code 2
     names = None
     if not args.all:
         names = model.metadata.get("training", {}).get("held_out_performances")
