@@ -75,6 +75,7 @@ class Bridge:
         self.sender = sender
         self.midi = midi
         self.recorder = recorder
+        self.web = None  # a bridge.web.WebServer with --web
         self.out = out
         self.counts: Counter[str] = Counter()
         self.rejections = RateLimitedLog(log)
@@ -110,6 +111,11 @@ class Bridge:
     def on_midi(self, message) -> None:
         """rtmidi's callback: queue the message and wake the loop."""
         self._inbox.put(message)
+        self._wake()
+
+    def on_web(self, item) -> None:
+        """The web thread's hand-over: a checked Command, or a WebRejected."""
+        self._inbox.put(("web", item))
         self._wake()
 
     def stop(self, *_args) -> None:
@@ -245,7 +251,10 @@ class Bridge:
                 message = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            self.handle_midi(message)
+            if isinstance(message, tuple) and message[0] == "web":
+                self.handle_web(message[1])
+            else:
+                self.handle_midi(message)
 
     # -- input --------------------------------------------------------------------------
 
@@ -289,6 +298,15 @@ class Bridge:
             now = time.monotonic()
             self.tick(now, self.period.tick(now))
         return True
+
+    def handle_web(self, item) -> None:
+        """A browser's message, checked on the web thread (bridge/web.py)."""
+        if isinstance(item, Command):
+            if self.apply(item):
+                self.counts["received"] += 1
+            return
+        self.counts["rejected"] += 1
+        self.rejections.warning("web", f"rejected web message: {item}")
 
     def handle_midi(self, message) -> None:
         from .midi import MidiRejected, lead_gesture  # only here when MIDI is open
@@ -340,6 +358,8 @@ class Bridge:
         self._last_tick = start
         if self.recorder is not None:
             self.recorder.tick(tick.lead, tick.ensemble)
+        if self.web is not None:
+            self.web.tick(tick, self._web_state(tick))
         self.timing["tick_late"].append(sent - start)
         self.timing["tick_compute"].append(time.monotonic() - began)
         if not self.config.quiet:
@@ -368,6 +388,8 @@ class Bridge:
             self._touch_next += 1
             self.timing["touch_late"].append(time.monotonic() - touch_due)
             self.sender.touch(event)
+            if self.web is not None:
+                self.web.touch(event)
             if self.midi is not None:
                 note = self.midi.touch(event)
                 if note is not None:
@@ -382,6 +404,20 @@ class Bridge:
             f"in {self.counts['received']} rejected {self.counts['rejected']}\n"
         )
         self.out.flush()
+
+    def _web_state(self, tick: Tick) -> dict:
+        state = {
+            "tick": tick.number,
+            "lead": tick.lead,
+            "period": self._tick_duration(),
+            "temperature": self.session.temperature,
+            "received": self.counts["received"],
+            "rejected": self.counts["rejected"],
+        }
+        liveliness = getattr(self.session, "liveliness", None)
+        if liveliness is not None:
+            state["liveliness"] = liveliness
+        return state
 
     def timing_summary(self) -> dict:
         """Percentiles of the timing figures in milliseconds, counts, and peak memory."""
@@ -414,6 +450,8 @@ class Bridge:
             log.error("could not write --stats %s: %s", path, error)
 
     def close(self) -> None:
+        if self.web is not None:
+            self.web.close()
         if self.config.stats is not None:
             self._write_stats()
         if self.midi is not None:

@@ -53,6 +53,14 @@ def register(commands) -> None:
         default=None,
         help="run at real-time priority where the system allows it (steadier timing)",
     )
+    add(
+        "--web",
+        nargs="?",
+        const="127.0.0.1:8080",
+        metavar="[HOST:]PORT",
+        help="serve a page that shows the ensemble and lets the lead play "
+        "(alone: 127.0.0.1:8080; docs/web.md)",
+    )
     parser.set_defaults(func=cmd_bridge)
 
 
@@ -76,6 +84,7 @@ def _flag_values(args) -> dict:
         "cc_scale": args.cc_scale,
         "quiet": args.quiet,
         "realtime": args.realtime,
+        "web": args.web,
     }
     if args.seed is not None:
         try:
@@ -115,6 +124,12 @@ def cmd_bridge(args) -> int:
         f"sending to {targets}{midi}; {clock}; {bridge.session.players} players, "
         f"model {bridge.model_name}; touches from {bridge.touch_name}"
     )
+    if bridge.web is not None:
+        from .web import loopback, page_url
+
+        ready += f"; web page {page_url(bridge.web.host, bridge.web.port)}"
+        if not loopback(bridge.web.host):
+            ready += " (anyone on the network can open it and play the lead)"
     return bridge.run(ready)
 
 
@@ -177,6 +192,8 @@ def build(config):
                 bridge.midi = MidiIO(config, session.players, bridge.on_midi)
             except MidiError as error:
                 raise StartupError(str(error)) from None
+        if config.web is not None:
+            bridge.web = open_web(config, bridge)
         if config.record is not None:  # last, so a failed start leaves no empty recording
             from .recorder import Recorder
 
@@ -190,6 +207,27 @@ def build(config):
     bridge.model_name = model.path.name if model.path else "bundled"
     bridge.touch_name = touch_name
     return bridge
+
+
+def open_web(config, bridge):
+    """The browser page's server, listening, or StartupError (docs/web.md)."""
+    from .config import parse_web
+    from .web import WebError, WebServer
+
+    host, port = parse_web(config.web)
+    model = bridge.session.model
+    info = {
+        "players": bridge.session.players,
+        "model": model.path.name if model.path else "bundled",
+        "clock": config.clock,
+        "period": config.period,
+    }
+    try:
+        server = WebServer(host, port, info, bridge.on_web)
+        server.start()
+    except WebError as error:
+        raise StartupError(str(error)) from None
+    return server
 
 
 def open_touches(path):

@@ -12,6 +12,7 @@ from .session import check_temperature
 CLOCKS = ("internal", "midi", "osc")
 CC_SCALES = ("raw", "spread")
 MIN_PERIOD = 0.01
+DEFAULT_WEB = "127.0.0.1:8080"  # --web alone
 
 
 class ConfigError(ValueError):
@@ -71,6 +72,7 @@ class BridgeConfig:
     cc_scale: str = "raw"
     quiet: bool = False
     realtime: bool = False
+    web: str | None = None  # [HOST:]PORT of the browser page (docs/web.md), or off
     midi: MidiMapping = field(default_factory=MidiMapping)
 
     def osc_targets(self) -> list[tuple[str, int]]:
@@ -82,6 +84,17 @@ def parse_host_port(text: str, option: str) -> tuple[str, int]:
     if not sep or not host:
         raise ConfigError(f"{option} {text!r}: expected HOST:PORT, e.g. 127.0.0.1:57120")
     return host.strip("[]"), check_port(port, option)
+
+
+def parse_web(text: str) -> tuple[str, int]:
+    """--web [HOST:]PORT: a port alone listens on 127.0.0.1; port 0 takes a free one."""
+    host, sep, port = str(text).rpartition(":")
+    host = host.strip("[]") if sep else "127.0.0.1"
+    if sep and not host:
+        raise ConfigError(f"--web {text!r}: expected [HOST:]PORT, e.g. {DEFAULT_WEB}")
+    if port.strip() == "0":
+        return host, 0
+    return host, check_port(port, "--web")
 
 
 def check_port(value, option: str) -> int:
@@ -194,4 +207,13 @@ def check(config: BridgeConfig) -> None:
             )
     if config.stats is not None and not config.stats.parent.is_dir():
         raise ConfigError(f"--stats {config.stats}: folder {config.stats.parent} does not exist")
+    if config.web is True:
+        config.web = DEFAULT_WEB
+    elif config.web is False:
+        config.web = None
+    if config.web is not None:
+        if not isinstance(config.web, str | int):
+            raise ConfigError(f"--web must be [HOST:]PORT, got {config.web!r}")
+        config.web = str(config.web)
+        parse_web(config.web)
     config.midi.check()
