@@ -435,6 +435,8 @@ class Bridge:
                     "p99_ms": float(np.percentile(ms, 99)),
                     "max_ms": float(ms.max()),
                 }
+        if self.web is not None:
+            summary["web"] = self.web.stats()
         summary["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return summary
 

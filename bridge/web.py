@@ -196,6 +196,15 @@ class WebServer:
         """An ensemble player's touch went out."""
         self._post(("touch", [event.player, event.x, event.y, event.velocity], None))
 
+    def stats(self) -> dict:
+        """For --stats: browsers connected now, touches dropped for slow ones, and how
+        many were disconnected for taking no updates."""
+        return {
+            "clients": len(self._clients),
+            "touches_dropped": self.dropped,
+            "slow_disconnected": self.disconnected_slow,
+        }
+
     def close(self) -> None:
         loop = self._loop
         if loop is not None and self._stopped is not None and not loop.is_closed():

@@ -141,19 +141,30 @@ function drawScore() {
   if (!G.ticks.length) return;
   const blockWidth = (width - label) / (SCORE_SECONDS / period());
   const last = G.ticks[G.ticks.length - 1][0];
-  for (let i = G.ticks.length - 1; i >= 0; i--) {
-    const [number, lead, ensemble] = G.ticks[i];
-    const x = width - (last - number + 1) * blockWidth;
-    if (x + blockWidth < label) break;
-    [lead, ...ensemble].forEach((gesture, lane) => {
-      const y = lane * laneHeight;
-      c.fillStyle = COLOURS[gesture];
+  const xOf = (number) => width - (last - number + 1) * blockWidth;
+  let first = G.ticks.length - 1; // the oldest tick in view
+  while (first > 0 && xOf(G.ticks[first - 1][0]) + blockWidth > label) first--;
+  const gestureOf = (i, lane) => (lane === 0 ? G.ticks[i][1] : G.ticks[i][2][lane - 1]);
+  for (let lane = 0; lane < lanes; lane++) {
+    const y = lane * laneHeight;
+    for (let i = first; i < G.ticks.length; i++) {
+      const x = xOf(G.ticks[i][0]);
+      c.fillStyle = COLOURS[gestureOf(i, lane)];
       c.fillRect(Math.max(x, label), y + 1, blockWidth - 1, laneHeight - 2);
-      if (blockWidth > 24 * ratio && x >= label) {
-        c.fillStyle = "#101114";
+    }
+    // The short name at the start of each run of one gesture, where the run is wide enough.
+    c.fillStyle = "#101114";
+    for (let i = first; i < G.ticks.length; ) {
+      const gesture = gestureOf(i, lane);
+      let end = i + 1;
+      while (end < G.ticks.length && gestureOf(end, lane) === gesture) end++;
+      const x = Math.max(xOf(G.ticks[i][0]), label);
+      const runWidth = xOf(G.ticks[end - 1][0]) + blockWidth - x;
+      if (runWidth >= c.measureText(NAMES[gesture]).width + 6 * ratio) {
         c.fillText(NAMES[gesture], x + 3 * ratio, y + laneHeight / 2);
       }
-    });
+      i = end;
+    }
   }
 }
 
