@@ -30,6 +30,13 @@ def register(commands) -> None:
     add("--host", help="address to listen on (default 127.0.0.1: this computer only)")
     add("--port", help="UDP port to listen on for OSC (default 9000)")
     add(
+        "--allow",
+        action="append",
+        metavar="ADDR[/PREFIX]",
+        help="take OSC only from these addresses, repeatable (default: from anyone who can "
+        "reach --host), e.g. --allow 192.168.1.0/24 --allow 127.0.0.1",
+    )
+    add(
         "--osc-out",
         action="append",
         metavar="HOST:PORT",
@@ -71,6 +78,7 @@ def _flag_values(args) -> dict:
         "host": args.host,
         "port": args.port,
         "osc_out": args.osc_out,
+        "allow": args.allow,
         "virtual_midi": args.virtual_midi,
         "midi_in": args.midi_in,
         "midi_out": args.midi_out,
@@ -111,7 +119,7 @@ def cmd_bridge(args) -> int:
         bridge = build(config)
     except StartupError as error:
         return _fail(str(error))
-    targets = ", ".join(config.osc_out)
+    targets = ", ".join(map(str, bridge.sender.targets))
     midi = ""
     if bridge.midi is not None:
         ins, outs = bridge.midi.names
@@ -122,7 +130,7 @@ def cmd_bridge(args) -> int:
     ready = (
         f"gesture-rnn bridge ready: listening on {config.host}:{config.port} (OSC), "
         f"sending to {targets}{midi}; {clock}; {bridge.session.players} players, "
-        f"model {bridge.model_name}; touches from {bridge.touch_name}"
+        f"model {bridge.model_name}; touches from {bridge.touch_name}{exposure(bridge)}"
     )
     if bridge.web is not None:
         from .web import loopback, page_url
@@ -131,6 +139,22 @@ def cmd_bridge(args) -> int:
         if not loopback(bridge.web.host):
             ready += " (anyone on the network can open it and play the lead)"
     return bridge.run(ready)
+
+
+def exposure(bridge) -> str:
+    """Who can play the bridge, for the ready line: said when it is more than this computer."""
+    import ipaddress
+
+    allowed = bridge.allowed
+    if allowed:
+        return f"; OSC only from {', '.join(map(str, allowed))} (--allow)"
+    host = bridge.sock.getsockname()[0]
+    if ipaddress.ip_address(host.split("%")[0]).is_loopback:
+        return ""
+    return (
+        f"; OPEN: anyone who can reach {host} port {bridge.config.port} can play the lead, "
+        "reset and retune the ensemble (limit it with --allow ADDR[/PREFIX])"
+    )
 
 
 class StartupError(Exception):
@@ -142,7 +166,7 @@ def build(config):
     from gesture_rnn.runtime import ModelFileError, load
 
     from .app import Bridge
-    from .osc import OscSender
+    from .osc import OscSender, OscTargetError
     from .session import Session
 
     sock = socket.socket(
@@ -176,7 +200,10 @@ def build(config):
         raise
     bridge = None
     try:
-        sender = OscSender(config.osc_targets())
+        try:
+            sender = OscSender(config.osc_targets())  # resolved here, once
+        except OscTargetError as error:
+            raise StartupError(str(error)) from None
         session = Session(
             model,
             touches,

@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 
 VIRTUAL_IN = "Gesture-RNN In"
 VIRTUAL_OUT = "Gesture-RNN Out"
-CLOCK_TYPES = ("clock", "start", "continue", "stop")
 
 
 class MidiError(Exception):

@@ -156,10 +156,7 @@ class CorpusIndex:
 
     def _take(self, state: _State, gesture, duration, rng, near, speed) -> TouchSequence:
         # Fast paths for the usual argument types: the bridge calls this every tick.
-        if type(gesture) is int and 0 <= gesture < NUM_GESTURES:
-            g = gesture
-        else:
-            g = parse_gesture(gesture)
+        g = parse_gesture(gesture)  # returns plain ints 0-8 first
         if type(duration) is not float or not 0.0 < duration < math.inf:
             duration = check_duration(duration)
         if g == 0:
@@ -266,8 +263,6 @@ class CorpusIndex:
             g,
             tuple(spans),
         )
-
-    # -- events ------------------------------------------------------------------------
 
     # -- events ------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from gesture_rnn.gestures import NUM_GESTURES, parse_gesture
+from gesture_rnn.gestures import parse_gesture
 
 from .sequence import (
     Span,
@@ -79,11 +79,7 @@ class ProceduralPlayer:
         self._motion: _Motion | None = None
 
     def next(self, gesture, duration: float = 1.0, near=None, speed=None) -> TouchSequence:
-        g = (
-            gesture
-            if type(gesture) is int and 0 <= gesture < NUM_GESTURES
-            else parse_gesture(gesture)
-        )
+        g = parse_gesture(gesture)
         duration = check_duration(duration)
         if g == 0:
             self._motion = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,12 +41,12 @@ __all__ = [
     "read_metadata",
     "read_touch_file",
     "select_performances",
+    "split_performances",
     "summarize",
     "touch_file",
 ]
 
 METADATA_FILE = Path("metadata") / "metatone-performance-information.csv"
-SINGLE_FILE = Path("metadata") / "metatone_performances_dataframe.h5"
 GESTURE_SUFFIX = "-touches-posthoc-gestures.csv"
 TOUCH_SUFFIXES = ("-touches.csv", "-touches.csv.gz")
 TOUCH_COLUMNS = ("time", "device_id", "x_pos", "y_pos", "velocity")
@@ -105,7 +105,6 @@ class Performance:
     touch_orientation: str = ""
     start_time: str = ""
     notes: str = ""
-    extra: dict = field(default_factory=dict, repr=False)
 
     @property
     def seconds(self) -> int:
@@ -393,6 +392,39 @@ def _performance(name: str, gestures: np.ndarray, players: Iterable[str], row) -
         start_time=_text(row, "time"),
         notes=_text(row, "notes"),
     )
+
+
+def split_performances(
+    names: list[str], seed: int, test: float, validation: float = 0.0
+) -> dict[str, list[str]]:
+    """Whole performances to ``train``, ``validation`` and ``test`` sides: a seeded shuffle.
+
+    The one split of the project (the model's training and the touch classifier's). ``test``
+    and ``validation`` are fractions of ``len(names)``: each side asked for (fraction > 0)
+    gets ``round(fraction * n)`` performances, at least one; ``validation=0`` leaves that
+    side empty. The rest train. Each side is sorted; the same names and seed give the same
+    sides. Raises ``ValueError`` for a fraction outside [0, 1) (``test`` must be above 0),
+    :class:`CorpusError` when no performance would be left to train.
+    """
+    if not 0 < test < 1 or not 0 <= validation < 1:
+        raise ValueError(
+            f"test must be in (0, 1) and validation in [0, 1), got {test} and {validation}"
+        )
+    n = len(names)
+    n_test = max(1, round(test * n))
+    n_val = max(1, round(validation * n)) if validation > 0 else 0
+    if n - n_test - n_val < 1:
+        sides = "train, validation and test sides" if n_val else "train and test sides"
+        raise CorpusError(
+            f"{n} performance(s) cannot be split into {sides}; "
+            f"at least {2 + (n_val > 0)} are needed"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    return {
+        "train": sorted(names[i] for i in order[n_test + n_val :]),
+        "validation": sorted(names[i] for i in order[n_test : n_test + n_val]),
+        "test": sorted(names[i] for i in order[:n_test]),
+    }
 
 
 def summarize(performances: list[Performance]) -> dict:

@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .config import check_temperature
 from .corpus import (
     EVERYTHING,
     CorpusFileError,
@@ -69,12 +70,11 @@ def generate(
     rng: np.random.Generator | int | None = None,
 ) -> np.ndarray:
     """The lead with a generated ensemble: an int8 array (seconds, k), lead in column 0."""
-    from .runtime import TEMPERATURE_RANGE
-
     lead = check_gestures(np.asarray(lead), "the lead part").reshape(-1)
-    low, high = TEMPERATURE_RANGE
-    if not low <= temperature <= high:
-        raise GenerationError(f"the temperature must be in {low}-{high}, got {temperature}")
+    try:
+        temperature = check_temperature(temperature)
+    except ValueError as error:
+        raise GenerationError(str(error)) from None
     rng = np.random.default_rng(rng)
     out = np.zeros((len(lead), model.ensemble), dtype=np.int8)
     before: tuple[int, ...] = (0,) * (model.ensemble - 1)

@@ -25,12 +25,12 @@ The file format is documented in docs/model-format.md.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from .config import TEMPERATURE_RANGE, check_temperature
 from .gestures import NUM_GESTURES, decode_ensemble, parse_gesture
 
 __all__ = [
@@ -48,9 +48,6 @@ __all__ = [
 FORMAT = "gesture-rnn-model"
 FORMAT_VERSION = 1
 METADATA_ATTRIBUTE = "gesture_rnn"
-TEMPERATURE_RANGE = (0.05, 5.0)
-"""Sampling temperatures accepted by :meth:`GestureModel.sample`: below 1 sharpens the
-distribution toward the most likely state, above 1 flattens it toward uniform."""
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 BUNDLED = {4: "quartet.h5", 3: "trio.h5", 2: "duet.h5"}
@@ -302,9 +299,9 @@ class GestureModel:
                 f"ensemble_before must be {self.others} gestures (one per other player), "
                 f"got {ensemble_before!r}"
             )
-        code = _gesture(lead)
+        code = parse_gesture(lead)
         for place, gesture in zip(self._place[1:], before, strict=True):
-            code += place * _gesture(gesture)
+            code += place * parse_gesture(gesture)
         return code
 
     # -- one ensemble, stateful -----------------------------------------------------------
@@ -523,20 +520,9 @@ class BatchedGestureModel:
         return decode_ensemble(_draw(p, temperature, rng), self.model.others)
 
 
-def _gesture(value) -> int:
-    """parse_gesture, with a shortcut for the plain ints of the hot path."""
-    if type(value) is int and 0 <= value < NUM_GESTURES:
-        return value
-    return parse_gesture(value)
-
-
 def _draw(p: np.ndarray, temperature: float, rng: np.random.Generator | None) -> np.ndarray:
     """One index per row of ``p`` (rows of probabilities), at ``temperature``."""
-    low, high = TEMPERATURE_RANGE
-    if not (isinstance(temperature, int | float) and math.isfinite(temperature)):
-        raise ValueError(f"temperature must be a number in {low}-{high}, got {temperature!r}")
-    if not low <= temperature <= high:
-        raise ValueError(f"temperature must be in {low}-{high}, got {temperature}")
+    temperature = check_temperature(temperature)
     if not np.isfinite(p).all() or (p < 0).any():
         raise ValueError("probabilities must be finite and non-negative")
     peak = p.max(axis=1, keepdims=True)

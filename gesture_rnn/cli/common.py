@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..config import ENSEMBLES
+
 CORPUS_HELP = "corpus folder in the metatone-analysis layout (see: gesture-rnn corpus download)"
 
 
@@ -30,7 +32,7 @@ def add_ensemble_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ensemble",
         type=int,
-        choices=(2, 3, 4),
+        choices=ENSEMBLES,
         default=4,
         help="players in the ensemble, lead included: 4 quartet (default), 3 trio, 2 duet",
     )

@@ -221,12 +221,12 @@ def _number(text: str) -> float:
 
 
 def _temperature(text: str) -> float:
-    from ..runtime import TEMPERATURE_RANGE
+    from ..config import check_temperature
 
-    value, (low, high) = _number(text), TEMPERATURE_RANGE
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"expected a temperature in {low}-{high}, got {text}")
-    return value
+    try:
+        return check_temperature(_number(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _alpha(text: str) -> float:
