@@ -136,7 +136,9 @@ def cmd_bridge(args) -> int:
         from .web import loopback, page_url
 
         ready += f"; web page {page_url(bridge.web.host, bridge.web.port)}"
-        if not loopback(bridge.web.host):
+        if config.allow:
+            ready += " (only from --allow)"
+        elif not loopback(bridge.web.host):
             ready += " (anyone on the network can open it and play the lead)"
     return bridge.run(ready)
 
@@ -250,7 +252,7 @@ def open_web(config, bridge):
         "period": config.period,
     }
     try:
-        server = WebServer(host, port, info, bridge.on_web)
+        server = WebServer(host, port, info, bridge.on_web, config.allowed_networks())
         server.start()
     except WebError as error:
         raise StartupError(str(error)) from None

@@ -141,9 +141,17 @@ class WebServer:
     ``info`` is sent to every page that connects (players, model, clock, period...);
     ``on_input(item)`` receives each checked browser message (a Command) or the reason
     one was rejected (a WebRejected), on the web thread: it must only hand it over.
+    ``allowed``: the networks of ``--allow``; if any, other browsers get 403.
     """
 
-    def __init__(self, host: str, port: int, info: dict, on_input: Callable[[object], None]):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        info: dict,
+        on_input: Callable[[object], None],
+        allowed: list | None = None,
+    ):
         try:
             import websockets  # noqa: F401
         except ImportError:
@@ -152,6 +160,11 @@ class WebServer:
         self.port = port
         self.info = {**info, "names": list(GESTURE_NAMES), "lead_screen": list(LEAD_SCREEN)}
         self.on_input = on_input
+        self.allowed = list(allowed or [])
+        # A page may be asked for by IP, as localhost or by this machine's name; any other
+        # name in Host is a DNS rebinding attempt (a site whose name now points here).
+        name = socket.gethostname().lower()
+        self._names = {"localhost", name, f"{name}.local"}
         self._outbox: deque = deque()  # (kind, payload) from the bridge's thread
         self._flush_scheduled = False
         self._history: deque = deque(maxlen=MAX_HISTORY)
@@ -255,6 +268,10 @@ class WebServer:
 
     def _process_request(self, connection, request):
         """Serve the page's files; let through a WebSocket from the page's own origin."""
+        refused = self._refused(connection.remote_address[0], request.headers.get("Host", ""))
+        if refused:
+            log.warning("web: refused a request: %s", refused)
+            return connection.respond(403, f"Forbidden: {refused}\n")
         path = request.path.split("?", 1)[0]
         if path == WS_PATH:
             origin = request.headers.get("Origin")
@@ -279,6 +296,23 @@ class WebServer:
             ]
         )
         return Response(200, "OK", headers, body)
+
+    def _refused(self, remote: str, host: str) -> str | None:
+        """Why a request is refused (--allow, or a Host that is not this machine), or None."""
+        if self.allowed:
+            address = ipaddress.ip_address(remote.split("%")[0])
+            if address.version == 6 and address.ipv4_mapped:
+                address = address.ipv4_mapped
+            if not any(address in network for network in self.allowed):
+                return f"{remote} is not in --allow"
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        name = name.strip("[]").lower()
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            if name not in self._names:
+                return f"Host {host!r} is not this machine's address or name"
+        return None
 
     async def _connection(self, connection) -> None:
         from websockets.exceptions import ConnectionClosed

@@ -83,6 +83,33 @@ def test_the_url_to_open_names_this_machine_on_a_wildcard_address():
     assert not loopback("0.0.0.0") and not loopback("192.168.1.20")
 
 
+@pytest.mark.parametrize(
+    "value, where",
+    [
+        (True, ("127.0.0.1", 8080)),
+        (8081, ("127.0.0.1", 8081)),
+        ("8082", ("127.0.0.1", 8082)),
+        ("0.0.0.0:8083", ("0.0.0.0", 8083)),
+        ("[::1]:8084", ("::1", 8084)),
+        ("127.0.0.1:0", ("127.0.0.1", 0)),
+    ],
+)
+def test_web_option_in_the_toml_file(value, where):
+    from bridge.config import from_sources, parse_web
+
+    config = from_sources({"web": value}, {})
+    assert parse_web(config.web) == where
+    assert from_sources({"web": False}, {}).web is None
+
+
+@pytest.mark.parametrize("value", [[8080], ":8080", "host:", "localhost:99999", 2.5])
+def test_bad_web_option_in_the_toml_file(value):
+    from bridge.config import ConfigError, from_sources
+
+    with pytest.raises(ConfigError, match="--web"):
+        from_sources({"web": value}, {})
+
+
 # -- a bridge with a page ------------------------------------------------------------------
 
 
@@ -162,6 +189,37 @@ def test_a_websocket_from_another_origin_is_refused(web_bridge):
         snapshot(url, origin="http://evil.example")
     assert info.value.response.status_code == 403
     assert snapshot(url)["type"] == "snapshot"  # the page's own origin is welcome
+
+
+def test_a_page_asked_for_by_another_name_is_refused(web_bridge):
+    # DNS rebinding: a site whose name now points at this machine loads the page under
+    # its own name (and so its own origin); the Host header gives it away.
+    from urllib.error import HTTPError
+    from urllib.request import Request, urlopen
+
+    _, url = web_bridge
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    for path in ("", "ws"):
+        request = Request(url + path, headers={"Host": f"evil.example:{port}"})
+        with pytest.raises(HTTPError) as info:
+            urlopen(request, timeout=5)
+        assert info.value.code == 403
+    with urlopen(Request(url, headers={"Host": f"localhost:{port}"}), timeout=5) as response:
+        assert response.status == 200
+
+
+def test_allow_keeps_other_browsers_out(tiny_model, listener):
+    from urllib.error import HTTPError
+    from urllib.request import urlopen
+
+    bridge, url = start_bridge(tiny_model, listener, "--allow", "192.0.2.7")
+    try:
+        assert "(only from --allow)" in bridge.ready_line
+        with pytest.raises(HTTPError) as info:
+            urlopen(url, timeout=5)  # from 127.0.0.1, not in --allow
+        assert info.value.code == 403
+    finally:
+        bridge.stop()
 
 
 def test_garbage_and_oversized_messages_are_counted_and_the_ticks_go_on(web_bridge):
