@@ -37,6 +37,11 @@ from gesture_rnn.gestures import GESTURE_NAMES, GestureError, parse_gesture
 from gesture_rnn.touch_features import LEAD_SCREEN
 
 from .osc import Command
+
+try:  # the liveliness control, where this version of the model's runtime has it
+    from gesture_rnn.runtime import LIVELINESS_RANGE, check_liveliness
+except ImportError:
+    LIVELINESS_RANGE, check_liveliness = None, None
 from .session import Tick, TouchEvent, check_temperature, check_touch
 
 log = logging.getLogger(__name__)
@@ -72,8 +77,9 @@ def parse_message(text: str | bytes) -> Command:
     """Check one message from the page; a :class:`Command` or :class:`WebRejected`.
 
     The page sends JSON objects with one key: ``{"touch": [x, y, velocity]}``,
-    ``{"gesture": 0-8 or a short name}``, ``{"temperature": t}`` or ``{"reset": true}``.
-    Touches, gestures and temperatures pass the same checks as their OSC messages.
+    ``{"gesture": 0-8 or a short name}``, ``{"temperature": t}``, ``{"liveliness": l}``
+    (where the bridge has liveliness) or ``{"reset": true}``. Each passes the same check
+    as its OSC message.
     """
     if isinstance(text, bytes):
         raise WebRejected("binary messages are not accepted; send JSON text")
@@ -93,6 +99,10 @@ def parse_message(text: str | bytes) -> Command:
             return Command("lead", parse_gesture(value))
         if key == "temperature":
             return Command("temperature", check_temperature(value))
+        if key == "liveliness":
+            if check_liveliness is None:
+                raise WebRejected("liveliness: this bridge has no liveliness control")
+            return Command("liveliness", check_liveliness(value))
         if key == "reset":
             return Command("reset")
     except (ValueError, GestureError) as error:
@@ -158,7 +168,12 @@ class WebServer:
             raise WebError(f"--web needs the websockets package: {PIP_HINT}") from None
         self.host = host
         self.port = port
-        self.info = {**info, "names": list(GESTURE_NAMES), "lead_screen": list(LEAD_SCREEN)}
+        self.info = {
+            **info,
+            "names": list(GESTURE_NAMES),
+            "lead_screen": list(LEAD_SCREEN),
+            "liveliness_range": LIVELINESS_RANGE and list(LIVELINESS_RANGE),
+        }
         self.on_input = on_input
         self.allowed = list(allowed or [])
         # A page may be asked for by IP, as localhost or by this machine's name; any other

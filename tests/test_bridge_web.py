@@ -75,6 +75,18 @@ def test_bad_page_messages_say_what_is_wrong(text, says):
         parse_message(text)
 
 
+def test_liveliness_only_where_the_bridge_has_it():
+    from bridge import web
+
+    if web.check_liveliness is None:
+        with pytest.raises(WebRejected, match="no liveliness"):
+            parse_message('{"liveliness": 1.5}')
+    else:
+        assert parse_message('{"liveliness": 1.5}') == Command("liveliness", 1.5)
+        with pytest.raises(WebRejected, match="liveliness"):
+            parse_message('{"liveliness": -1}')
+
+
 def test_the_url_to_open_names_this_machine_on_a_wildcard_address():
     assert page_url("127.0.0.1", 8080) == "http://127.0.0.1:8080/"
     url = page_url("0.0.0.0", 8080)
@@ -403,6 +415,13 @@ def test_gesture_buttons_keys_and_the_temperature_slider_set_the_bridge(web_brid
     page.wait_for_function("window.gestureRnn.ticks.at(-1)[1] === 7", timeout=10_000)
     page.locator("#temperature").fill("2.5")
     page.wait_for_function("window.gestureRnn.state.temperature === 2.5", timeout=10_000)
+    from bridge import web
+
+    # The liveliness slider shows where the bridge has liveliness, and not otherwise.
+    assert page.locator("#liveliness-slider").is_hidden() == (web.check_liveliness is None)
+    page.click("#sound")  # WebAudio voices start inside the click
+    page.wait_for_function("window.gestureRnn.touchLog.length > 10")
+    assert page.get_attribute("#sound", "aria-pressed") == "true"
     page.click("#reset")
     page.wait_for_function("window.gestureRnn.state.received >= 4", timeout=10_000)
     assert page.evaluate("window.gestureRnn.state.rejected") == 0

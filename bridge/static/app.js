@@ -98,9 +98,15 @@ function showState(state, fresh) {
   text("temperature-value", state.temperature.toFixed(2));
   text("received", state.received);
   text("rejected", state.rejected);
-  const lively = state.liveliness !== undefined;
+  // Liveliness: shown, with its slider, only where the bridge has it.
+  const lively = state.liveliness !== undefined && Boolean(G.info && G.info.liveliness_range);
   for (const el of document.querySelectorAll(".liveliness")) el.hidden = !lively;
-  if (lively) text("liveliness", Number(state.liveliness).toFixed(2));
+  if (lively) {
+    text("liveliness", Number(state.liveliness).toFixed(2));
+    const knob = document.getElementById("liveliness-slider");
+    [knob.min, knob.max] = G.info.liveliness_range;
+    if (fresh || document.activeElement !== knob) knob.value = state.liveliness;
+  }
   const slider = document.getElementById("temperature");
   if (fresh || document.activeElement !== slider) slider.value = state.temperature;
   for (const button of document.querySelectorAll("[data-gesture]")) {
@@ -295,6 +301,8 @@ function setUpControls() {
   });
   const slider = document.getElementById("temperature");
   slider.addEventListener("input", () => send({ temperature: Number(slider.value) }));
+  const knob = document.getElementById("liveliness-slider");
+  knob.addEventListener("input", () => send({ liveliness: Number(knob.value) }));
   document.getElementById("reset").addEventListener("click", () => send({ reset: true }));
   document.getElementById("sound").addEventListener("click", () => sound.toggle());
 }
