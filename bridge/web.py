@@ -36,7 +36,7 @@ from importlib import resources
 from gesture_rnn.gestures import GESTURE_NAMES, GestureError, parse_gesture
 from gesture_rnn.touch_features import LEAD_SCREEN
 
-from .osc import Command
+from .osc import Command, RateLimitedLog
 
 try:  # the liveliness control, where this version of the model's runtime has it
     from gesture_rnn.runtime import LIVELINESS_RANGE, check_liveliness
@@ -47,6 +47,7 @@ from .session import Tick, TouchEvent, check_temperature, check_touch
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 4096  # bytes a browser may send in one message; a touch is about 40
+MAX_RATE = 1000  # messages a second a browser may send (more are dropped, and counted)
 PING_INTERVAL = 5.0  # seconds between keep-alive pings
 PING_TIMEOUT = 10.0  # seconds without a pong before a connection is dropped
 SLOW_CLIENT = 5.0  # seconds a browser may take to accept one frame before it is dropped
@@ -189,7 +190,9 @@ class WebServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Future | None = None
-        self.dropped = 0  # frames' worth of touches dropped for slow browsers
+        self.dropped = 0  # touches dropped for slow browsers
+        self.flood_dropped = 0  # messages dropped from browsers over MAX_RATE
+        self._flood_log = RateLimitedLog(log)
         self.disconnected_slow = 0
 
     # -- called from the bridge's thread ----------------------------------------------
@@ -231,6 +234,7 @@ class WebServer:
             "clients": len(self._clients),
             "touches_dropped": self.dropped,
             "slow_disconnected": self.disconnected_slow,
+            "over_rate_dropped": self.flood_dropped,
         }
 
     def close(self) -> None:
@@ -343,7 +347,20 @@ class WebServer:
         }
         try:
             await connection.send(json.dumps(snapshot))
+            budget, refilled = float(MAX_RATE), time.monotonic()
             async for text in connection:
+                # A token bucket: a finger makes at most a few hundred events a second, so
+                # more is a script; what is over is dropped here, before it costs the bridge.
+                now = time.monotonic()
+                budget = min(float(MAX_RATE), budget + (now - refilled) * MAX_RATE)
+                refilled = now
+                if budget < 1.0:
+                    self.flood_dropped += 1
+                    self._flood_log.warning(
+                        "flood", f"web: over {MAX_RATE} messages a second from a browser; dropped"
+                    )
+                    continue
+                budget -= 1.0
                 try:
                     self.on_input(parse_message(text))
                 except WebRejected as error:

@@ -260,6 +260,30 @@ def test_garbage_and_oversized_messages_are_counted_and_the_ticks_go_on(web_brid
     assert state["rejected"] == 5 and state["received"] == 1 and state["lead"] == 2
 
 
+def test_a_flood_from_a_browser_is_capped_and_the_ticks_go_on(tiny_model, listener, tmp_path):
+    from websockets.sync.client import connect
+
+    stats = tmp_path / "stats.json"
+    bridge, url = start_bridge(tiny_model, listener, "--stats", stats)
+    try:
+        with connect(url.replace("http://", "ws://") + "ws", origin=url.rstrip("/")) as ws:
+            first = json.loads(ws.recv(timeout=5))["state"]
+            for _ in range(20_000):
+                ws.send('{"gesture": 2}')
+            deadline = time.monotonic() + 20
+            state = first
+            while time.monotonic() < deadline and state["tick"] < first["tick"] + 5:
+                update = json.loads(ws.recv(timeout=5))
+                state = update["state"] or state
+    finally:
+        code, _, err = bridge.stop()
+    assert code == 0, err
+    assert state["tick"] >= first["tick"] + 5, "the bridge stopped ticking"
+    summary = json.loads(stats.read_text())
+    dropped = summary["web"]["over_rate_dropped"]
+    assert dropped > 0 and summary["received"] + dropped == 20_000
+
+
 def test_bad_web_option_gets_one_line(tiny_model):
     result = run_bridge_once("--model", tiny_model, "--web", "localhost:http")
     assert result.returncode == 2
