@@ -339,14 +339,7 @@ class WebServer:
         client = _Client(connection)
         self._clients.add(client)
         writer = asyncio.create_task(self._write(client))
-        snapshot = {
-            "type": "snapshot",
-            **self.info,
-            "state": self._state,
-            "ticks": list(self._history),
-        }
         try:
-            await connection.send(json.dumps(snapshot))
             budget, refilled = float(MAX_RATE), time.monotonic()
             async for text in connection:
                 # A token bucket: a finger makes at most a few hundred events a second, so
@@ -377,10 +370,17 @@ class WebServer:
             writer.cancel()
 
     async def _write(self, client: _Client) -> None:
-        """The one task that sends updates to this browser."""
+        """The one task that sends to this browser: the snapshot, then the updates."""
         from websockets.exceptions import ConnectionClosed
 
+        snapshot = {
+            "type": "snapshot",
+            **self.info,
+            "state": self._state,
+            "ticks": list(self._history),
+        }
         try:
+            await client.connection.send(json.dumps(snapshot))
             while True:
                 await client.wake.wait()
                 client.wake.clear()
@@ -400,6 +400,8 @@ class WebServer:
         items = []
         while self._outbox:
             items.append(self._outbox.popleft())
+        if not items:
+            return
         ticks = [payload for kind, payload, _ in items if kind == "tick"]
         touches = [payload for kind, payload, _ in items if kind == "touch"]
         for kind, _, state in items:

@@ -267,7 +267,9 @@ def test_a_flood_from_a_browser_is_capped_and_the_ticks_go_on(tiny_model, listen
     bridge, url = start_bridge(tiny_model, listener, "--stats", stats)
     try:
         with connect(url.replace("http://", "ws://") + "ws", origin=url.rstrip("/")) as ws:
-            first = json.loads(ws.recv(timeout=5))["state"]
+            first = {}
+            while "tick" not in first:  # the snapshot, then updates until the first tick
+                first = json.loads(ws.recv(timeout=5))["state"] or {}
             for _ in range(20_000):
                 ws.send('{"gesture": 2}')
             deadline = time.monotonic() + 20
