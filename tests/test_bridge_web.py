@@ -286,6 +286,50 @@ def test_a_flood_from_a_browser_is_capped_and_the_ticks_go_on(tiny_model, listen
     assert dropped > 0 and summary["received"] + dropped == 20_000
 
 
+def test_a_browser_that_stops_reading_is_dropped_and_the_others_play_on(tiny_model, listener):
+    # A backgrounded tab: it opened the WebSocket and reads no more. The bridge must not
+    # wait for it, and must let it go (keep-alive ping unanswered, or no frame taken).
+    import socket
+
+    from websockets.sync.client import connect
+
+    bridge, url = start_bridge(tiny_model, listener)
+    try:
+        host, port = url[len("http://") : -1].rsplit(":", 1)
+        stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect((host, int(port)))
+        stalled.sendall(
+            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        ticks = []
+        with connect(url.replace("http://", "ws://") + "ws", origin=url.rstrip("/")) as ws:
+            # Long enough for a keep-alive ping and its timeout (5 + 10 s) with a margin.
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                update = json.loads(ws.recv(timeout=5))
+                if update.get("state"):
+                    ticks.append(update["state"]["tick"])
+        # Only now read what the stalled client was sent: then an end, or a reset.
+        stalled.settimeout(2)
+        dropped = False
+        try:
+            while stalled.recv(1 << 16):
+                pass
+            dropped = True
+        except ConnectionResetError:
+            dropped = True
+        except TimeoutError:
+            pass
+        stalled.close()
+    finally:
+        bridge.stop()
+    assert dropped, "the browser that stopped reading was never disconnected"
+    assert len(ticks) >= 10 and ticks == sorted(ticks)
+
+
 def test_bad_web_option_gets_one_line(tiny_model):
     result = run_bridge_once("--model", tiny_model, "--web", "localhost:http")
     assert result.returncode == 2
