@@ -50,6 +50,7 @@ MAX_MESSAGE = 4096  # bytes a browser may send in one message; a touch is about 
 MAX_RATE = 1000  # messages a second a browser may send (more are dropped, and counted)
 PING_INTERVAL = 5.0  # seconds between keep-alive pings
 PING_TIMEOUT = 10.0  # seconds without a pong before a connection is dropped
+FRAME_INTERVAL = 1 / 60  # seconds: browsers get at most one frame this often (screen rate)
 SLOW_CLIENT = 5.0  # seconds a browser may take to accept one frame before it is dropped
 HISTORY_SECONDS = 60.0  # ticks kept for a page that connects: the score's last minute
 MAX_HISTORY = 6000  # ... but never more ticks than this (60 s at --period 0.01)
@@ -183,6 +184,7 @@ class WebServer:
         self._names = {"localhost", name, f"{name}.local"}
         self._outbox: deque = deque()  # (kind, payload) from the bridge's thread
         self._flush_scheduled = False
+        self._last_flush = -math.inf
         self._history: deque = deque(maxlen=MAX_HISTORY)
         self._state: dict = {}
         self._clients: set[_Client] = set()
@@ -252,7 +254,7 @@ class WebServer:
         if not self._flush_scheduled and self._loop is not None:
             self._flush_scheduled = True
             try:
-                self._loop.call_soon_threadsafe(self._flush)
+                self._loop.call_soon_threadsafe(self._flush_soon)
             except RuntimeError:
                 pass  # closed
 
@@ -394,9 +396,19 @@ class WebServer:
         except ConnectionClosed:
             pass
 
+    def _flush_soon(self) -> None:
+        """Flush at most once a FRAME_INTERVAL: the touches of a busy moment go out together
+        (and the bridge's thread writes to the wake-up pipe at most that often)."""
+        wait = self._last_flush + FRAME_INTERVAL - time.monotonic()
+        if wait > 0:
+            self._loop.call_later(wait, self._flush)
+        else:
+            self._flush()
+
     def _flush(self) -> None:
         """Hand what the bridge posted to every browser's writer."""
         self._flush_scheduled = False
+        self._last_flush = time.monotonic()
         items = []
         while self._outbox:
             items.append(self._outbox.popleft())
