@@ -182,7 +182,9 @@ class WebServer:
         # name in Host is a DNS rebinding attempt (a site whose name now points here).
         name = socket.gethostname().lower()
         self._names = {"localhost", name, f"{name}.local"}
-        self._outbox: deque = deque()  # (kind, payload) from the bridge's thread
+        # (kind, payload, state) from the bridge's thread; bounded, should the web thread
+        # ever fall far behind (then the oldest go, as for a slow browser)
+        self._outbox: deque = deque(maxlen=4 * MAX_PENDING_TOUCHES)
         self._flush_scheduled = False
         self._last_flush = -math.inf
         self._history: deque = deque(maxlen=MAX_HISTORY)
