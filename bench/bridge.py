@@ -50,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import select
 import signal
 import socket
@@ -57,6 +58,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -1040,6 +1042,89 @@ def report_timing(r: dict) -> None:
 
 PARTS = ("startup", "compute", "timing", "web")
 
+# --- --clock link: steps against a second Link peer's beats -------------------------------
+
+LINK_ENV = "GESTURE_RNN_BENCH_IN_NETNS"
+LINK_NETNS = "ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo"
+
+
+def in_private_network() -> None:
+    """As root, run this script again inside a private network namespace, so Link's
+    multicast stays on this machine (as the tests do); elsewhere, run on as it is."""
+    if os.environ.get(LINK_ENV) or os.geteuid() != 0:
+        return
+    command = f'{LINK_NETNS} && exec "$0" "$@"'
+    os.environ[LINK_ENV] = "1"
+    code = subprocess.call(["unshare", "-n", "sh", "-c", command, sys.executable, *sys.argv])
+    sys.exit(code)
+
+
+def link_run(
+    model: Path, steps: int, tempo: float, beats: float, flood: bool, rate: float, folder: Path,
+    wrap: list[str],
+) -> dict:  # fmt: skip
+    """A Link peer (tests/link_peer.py) at ``tempo`` and the bridge with --clock link; the
+    peer reads its own beat as each /ensemble/tick arrives: the error is the distance to
+    the nearest step beat, in ms (loopback delivery and the peer's wake-up included)."""
+    peer = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "link_peer.py"), "--tempo", str(tempo),
+         "--only", "/ensemble/tick"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    peer_port = json.loads(peer.stdout.readline())["port"]
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    threading.Thread(target=lambda: [events.put(line) for line in peer.stdout], daemon=True).start()
+    port = free_udp_port()
+    stats = folder / f"stats-link-{int(flood)}.json"
+    cmd = bridge_command(model, port, peer_port, 1.0, stats, None)
+    cmd += ["--clock", "link", "--beats-per-step", str(beats)]
+    errors, joined_at = [], None
+    with Flood(port, rate, flood) as f:
+        with open(folder / "bridge.log", "a") as log:
+            proc = subprocess.Popen(wrap + cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        wait_line(proc, READY, timeout=30)
+        f.mark()
+        end = time.monotonic() + 30 + steps * beats * 60 / tempo
+        while len(errors) < steps and time.monotonic() < end:
+            try:
+                event = json.loads(events.get(timeout=max(0.0, end - time.monotonic())))
+            except queue.Empty:
+                break
+            if event.get("peers"):
+                joined_at = time.monotonic()
+            elif "beat" in event and joined_at and time.monotonic() > joined_at + 2:
+                step = event["beat"] / beats  # in steps
+                errors.append((step - round(step)) * beats * 60_000 / event["tempo"])
+        stop(proc)
+    peer.stdin.write("quit\n")
+    peer.stdin.close()
+    peer.wait(timeout=10)
+    error = np.abs(np.array(errors))
+    return {
+        "tempo": tempo,
+        "beats_per_step": beats,
+        "steps": len(errors),
+        "flood": f.report,
+        "p50_ms": pct(error, 50),
+        "p99_ms": pct(error, 99),
+        "max_ms": float(error.max()) if len(error) else None,
+        "mean_signed_ms": float(np.mean(errors)) if errors else None,
+        "stats": json.loads(stats.read_text()),
+    }
+
+
+def report_link(rows: list[dict]) -> None:
+    print("\n--clock link: each step's arrival at a second Link peer, against its beat")
+    print("| load | tempo | beats/step | steps | p50 ms | p99 ms | max ms | mean ms | p99 < 1 ms |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for r in rows:
+        load = "flood" if r["flood"] else "quiet"
+        print(
+            f"| {load} | {r['tempo']:g} | {r['beats_per_step']:g} | {r['steps']} | "
+            f"{r['p50_ms']:.3f} | {r['p99_ms']:.3f} | {r['max_ms']:.3f} | "
+            f"{r['mean_signed_ms']:+.3f} | {verdict(r['p99_ms'], 1.0)} |"
+        )
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -1077,6 +1162,14 @@ def main() -> None:
         default="",
         help="run the timing part's bridges under this command, e.g. 'chrt -f 10'",
     )
+    parser.add_argument(
+        "--clock",
+        choices=("internal", "link"),
+        default="internal",
+        help="link: only the Ableton Link timing (needs aalink; as root, in a private "
+        "network namespace)",
+    )
+    parser.add_argument("--link-steps", type=int, default=400, help="--clock link: steps")
     parser.add_argument("--role", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1089,6 +1182,21 @@ def main() -> None:
         return run_tf_bridge(args.model, args.port)
     if args.role == "keras-step":
         return run_keras_step(args.model, args.steps)
+    if args.clock == "link":
+        in_private_network()
+        with tempfile.TemporaryDirectory() as tmp:
+            model, described = model_for(args.model, Path(tmp))
+            print(f"model: {described}", flush=True)
+            rows = []
+            for flood in (False, True):
+                print(f"--clock link, {'flood' if flood else 'quiet'} ...", flush=True)
+                x = link_run(model, args.link_steps, 120.0, 0.25, flood, args.rate, Path(tmp),
+                             args.wrap.split())  # fmt: skip
+                rows.append(x)
+        report_link(rows)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1, default=str) + "\n")
+        return
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     if not parts or set(parts) - set(PARTS):
         parser.error(f"--parts {args.parts!r}: choose from {', '.join(PARTS)}")

@@ -28,7 +28,7 @@ from typing import TextIO
 
 from gesture_rnn.gestures import GESTURE_NAMES
 
-from .clock import InternalClock, MidiClock, PeriodEstimate
+from .clock import MIDI_CLOCK_MESSAGES, BeatClock, InternalClock, MidiClock, PeriodEstimate
 from .config import BridgeConfig
 from .osc import Command, OscRejected, OscSender, RateLimitedLog, parse_command
 from .session import Session, Tick
@@ -96,7 +96,8 @@ class Bridge:
         self._ran = False
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
-        self.clock: InternalClock | None = None
+        self.clock: InternalClock | BeatClock | None = None
+        self.link = None  # a LinkSession with --clock link (bridge/link.py)
         # The current tick's touches, in time order, due at _touch_start + event.time;
         # _touch_next is the first not yet sent. MIDI note-offs: a heap of (due, order, note).
         self._touches: tuple = ()
@@ -161,6 +162,14 @@ class Bridge:
             if self.config.clock == "internal":
                 # The first tick too is made ahead: it is due PREPARE_AHEAD from now.
                 self.clock = InternalClock(self.config.period, time.monotonic() + PREPARE_AHEAD)
+            elif self.config.clock == "link":
+                link, config = self.link, self.config
+                self.clock = BeatClock(
+                    lambda: link.timeline,
+                    config.beats_per_step,
+                    latency=config.link_latency / 1000.0,
+                    start_stop=config.link_start_stop,
+                )
             while not self.stopping:
                 self._run_once()
         finally:
@@ -175,7 +184,7 @@ class Bridge:
         if prepare_at is not None and time.monotonic() >= prepare_at:
             self._prepare_pending()
         if self.clock is not None and time.monotonic() >= self.clock.deadline:
-            self.tick(self.clock.deadline, self.config.period)
+            self.tick(self.clock.deadline, self.clock.period)
             self.clock.advance(time.monotonic())
         deadline = self._next_deadline()
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -199,7 +208,7 @@ class Bridge:
 
     def _tick_duration(self) -> float:
         # External clocks: the length estimated from the ticks so far (see docs/bridge.md).
-        return self.config.period if self.clock is not None else self.period.value
+        return self.clock.period if self.clock is not None else self.period.value
 
     def _prepare_pending(self) -> None:
         """Make the next tick now, sending the current tick's due touches in between."""
@@ -345,7 +354,7 @@ class Bridge:
         from .midi import MidiRejected, lead_gesture  # only here when MIDI is open
 
         kind = message.type
-        if self.midi_clock is not None and kind in ("clock", "start", "continue", "stop"):
+        if self.midi_clock is not None and kind in MIDI_CLOCK_MESSAGES:
             if kind == "clock":
                 if self.midi_clock.pulse():
                     now = time.monotonic()
@@ -354,6 +363,8 @@ class Bridge:
                 self.midi_clock.start()
             elif kind == "continue":
                 self.midi_clock.resume()
+            elif kind == "songpos":
+                self.midi_clock.song_position(message.pos)
             else:
                 self.midi_clock.stop()
             return
@@ -435,7 +446,9 @@ class Bridge:
         self.out.write(
             f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
             f"in {self.counts['received']} rejected {self.counts['rejected']} "
-            f"ignored {self.counts['ignored']}{self._not_allowed()}{self._send_failures()}\n"
+            f"ignored {self.counts['ignored']}{self._not_allowed()}{self._send_failures()}"
+            + (f" | {self.link.describe()}" if self.link is not None else "")
+            + "\n"
         )
         self.out.flush()
 
@@ -486,13 +499,13 @@ class Bridge:
     def _write_stats(self) -> None:
         import json
 
-        path = self.config.stats
+        from gesture_rnn.files import OutputError, write_new
+
+        text = json.dumps(self.timing_summary(), indent=1) + "\n"
         try:
-            tmp = path.with_name(path.name + ".partial")
-            tmp.write_text(json.dumps(self.timing_summary(), indent=1) + "\n")
-            tmp.replace(path)
-        except OSError as error:
-            log.error("could not write --stats %s: %s", path, error)
+            write_new(self.config.stats, lambda tmp: tmp.write_text(text), self.config.force)
+        except OutputError as error:
+            log.error("could not write --stats: %s", error)
 
     def close(self) -> None:
         if self.web is not None:
@@ -504,6 +517,8 @@ class Bridge:
             self.midi.close()
         if self.recorder is not None:
             self.recorder.close()
+        if self.link is not None:
+            self.link.close()
         self.sock.close()
         self.sender.close()
         for fd in (self._wake_r, self._wake_w):

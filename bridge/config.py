@@ -8,10 +8,12 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from gesture_rnn.bundled import model_path
+from gesture_rnn.midi_map import CC_SCALES, MidiNumbers
+
 from .session import check_temperature
 
-CLOCKS = ("internal", "midi", "osc")
-CC_SCALES = ("raw", "spread")
+CLOCKS = ("internal", "midi", "osc", "link")
 MIN_PERIOD = 0.01
 DEFAULT_WEB = "127.0.0.1:8080"  # --web alone
 
@@ -21,19 +23,8 @@ class ConfigError(ValueError):
 
 
 @dataclass
-class MidiMapping:
-    """MIDI numbers; every one can be changed in the ``[midi]`` table of the TOML file."""
-
-    lead_note_base: int = 60  # note-on 60..68 sets lead gesture 0..8
-    lead_cc: int = 20  # CC 20 value 0..8 sets the lead gesture
-    gesture_cc: int = 20  # out: the player's gesture at every tick
-    x_cc: int = 21  # out: touch x
-    y_cc: int = 22  # out: touch y
-    first_channel: int = 2  # ensemble player 1 on channel 2 (1-based, as DAWs count)
-    touch_note_low: int = 48  # a touch-down's note: x across low..high
-    touch_note_high: int = 84
-    touch_velocity: int = 100
-    note_length: float = 0.1  # seconds
+class MidiMapping(MidiNumbers):
+    """The MIDI numbers (gesture_rnn.midi_map, shared with ``generate --out-midi``), checked."""
 
     def check(self) -> None:
         for f in fields(self):
@@ -74,6 +65,11 @@ class BridgeConfig:
     cc_scale: str = "raw"
     quiet: bool = False
     realtime: bool = False
+    beats_per_step: float = 1.0  # --clock link: a step every this many beats
+    quantum: float = 4.0  # --clock link: beats per bar of the session's phase
+    link_start_stop: bool = False  # --clock link: start and stop with the session
+    tempo: float | None = None  # --clock link: BPM of a session we start; never pushed
+    link_latency: float = 0.0  # --clock link: milliseconds to send ahead of the beat
     web: str | None = None  # [HOST:]PORT of the browser page (docs/web.md), or off
     midi: MidiMapping = field(default_factory=MidiMapping)
 
@@ -170,7 +166,8 @@ def check(config: BridgeConfig) -> None:
         if value is not None and not isinstance(value, Path):
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"--{name} must be a file path, got {value!r}")
-            setattr(config, name, Path(value).expanduser())
+            path = model_path(value) if name == "model" else Path(value).expanduser()
+            setattr(config, name, path)
     if not isinstance(config.host, str) or not config.host:
         raise ConfigError(f"--host must be an address, got {config.host!r}")
     config.port = check_port(config.port, "--port")
@@ -202,7 +199,8 @@ def check(config: BridgeConfig) -> None:
         raise ConfigError(f"--seed {config.seed!r}: expected a whole number")
     if config.seed is not None and config.seed < 0:
         raise ConfigError(f"--seed {config.seed}: must be 0 or more")
-    for name in ("virtual_midi", "force", "quiet", "realtime"):
+    check_link(config)
+    for name in ("virtual_midi", "force", "quiet", "realtime", "link_start_stop"):
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(f"{name} must be true or false, got {getattr(config, name)!r}")
     for name in ("midi_in", "midi_out"):
@@ -240,3 +238,28 @@ def check(config: BridgeConfig) -> None:
         config.web = str(config.web)
         parse_web(config.web)
     config.midi.check()
+
+
+def _number(value, option: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option} {value!r}: expected a number") from None
+    if isinstance(value, bool) or not (math.isfinite(number) and low <= number <= high):
+        raise ConfigError(f"{option} {value}: must be from {low:g} to {high:g}")
+    return number
+
+
+def check_link(config: BridgeConfig) -> None:
+    """The --clock link options: beats per step, quantum, tempo and latency."""
+    config.beats_per_step = _number(config.beats_per_step, "--beats-per-step", 0.0625, 64)
+    config.quantum = _number(config.quantum, "--quantum", 1, 64)
+    steps_per_bar = config.quantum / config.beats_per_step
+    if abs(steps_per_bar - round(steps_per_bar)) > 1e-9:
+        raise ConfigError(
+            f"--quantum {config.quantum:g} must be a whole number of --beats-per-step "
+            f"{config.beats_per_step:g}, so every peer agrees where the steps fall"
+        )
+    if config.tempo is not None:
+        config.tempo = _number(config.tempo, "--tempo", 20, 999)  # Link's own tempo range
+    config.link_latency = _number(config.link_latency, "--link-latency", 0, 1000)

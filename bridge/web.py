@@ -56,7 +56,6 @@ HISTORY_SECONDS = 60.0  # ticks kept for a page that connects: the score's last 
 MAX_HISTORY = 6000  # ... but never more ticks than this (60 s at --period 0.01)
 MAX_PENDING_TOUCHES = 2000  # per browser, between two frames; older ones are dropped
 WS_PATH = "/ws"
-PIP_HINT = "pip install 'gesture-rnn[web]'"
 
 # The page's files: name -> content type. Nothing else is served.
 STATIC = {
@@ -164,10 +163,18 @@ class WebServer:
         on_input: Callable[[object], None],
         allowed: list | None = None,
     ):
+        from gesture_rnn.extras import MissingExtraError, install_hint, require
+
         try:
+            require("web", "gesture-rnn bridge --web")
             import websockets  # noqa: F401
-        except ImportError:
-            raise WebError(f"--web needs the websockets package: {PIP_HINT}") from None
+        except MissingExtraError as error:
+            raise WebError(str(error)) from None
+        except ImportError as error:  # there, but broken
+            raise WebError(
+                f"gesture-rnn bridge --web: websockets cannot be imported ({error}): "
+                f"{install_hint('web')}"
+            ) from None
         self.host = host
         self.port = port
         self.info = {

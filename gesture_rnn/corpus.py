@@ -336,12 +336,28 @@ def _text(row: pd.Series, column: str) -> str:
     return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
+def warn_missing(names: list[str], what: str, logger: logging.Logger = log) -> None:
+    """One warning for the performances skipped for a missing file, with their count; the
+    names at debug level (``gesture-rnn -v``). The public corpus lists four such."""
+    if not names:
+        return
+    some = (
+        "1 performance listed in the metadata has"
+        if len(names) == 1
+        else (f"{len(names)} performances listed in the metadata have")
+    )
+    logger.warning("%s no %s: skipped (-v names them)", some, what)
+    for name in names:
+        logger.debug("skipped %s: no %s", name, what)
+
+
 def load_corpus(path: str | Path, selection: Selection = Selection()) -> list[Performance]:
     """Load the selected performances of a corpus, in metadata order.
 
     ``path`` is a corpus folder, or the original project's single-file corpus
     (``metatone_performances_dataframe.h5``). Missing and damaged files are skipped
-    with a warning naming them; a selection that leaves nothing is a :class:`CorpusError`.
+    with a warning (one for all missing files, one naming each damaged file); a selection
+    that leaves nothing is a :class:`CorpusError`.
     """
     path = Path(path)
     if path.is_file() and path.suffix in (".h5", ".hdf5", ".hdf"):
@@ -350,12 +366,12 @@ def load_corpus(path: str | Path, selection: Selection = Selection()) -> list[Pe
         return load_single_file(path, selection)
     metadata = read_metadata(path)
     rows = select_performances(metadata, selection)
-    performances = []
+    performances, missing = [], []
     for _, row in rows.iterrows():
         name = row["filename"]
         file = gesture_file(path, name)
         if not file.is_file():
-            log.warning("skipping %s: its gesture file %s is missing", name, file.name)
+            missing.append(name)
             continue
         try:
             gestures, players = read_gesture_file(file)
@@ -372,6 +388,7 @@ def load_corpus(path: str | Path, selection: Selection = Selection()) -> list[Pe
             )
             continue
         performances.append(_performance(name, gestures, players, row))
+    warn_missing(missing, "gesture file")
     if not performances:
         raise CorpusError(
             f"none of the {len(rows)} performances selected ({selection.describe()}) "

@@ -280,5 +280,5 @@ def test_training_without_scikit_learn_is_one_line_with_the_pip_command(
     out = tmp_path / "touches.h5"
     assert main(["touches", "train", "--data", str(root), "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert "needs scikit-learn" in err and "pip install 'gesture-rnn[train]'" in err
+    assert "needs scikit-learn" in err and 'pip install "gesture-rnn[train]"' in err
     assert "Traceback" not in err and not out.exists()

@@ -34,15 +34,33 @@ def build_parser() -> argparse.ArgumentParser:
     # The live bridge is its own package; the library never imports it, the CLI does.
     if importlib.util.find_spec("bridge.cli") is not None:
         importlib.import_module("bridge.cli").register(commands)
+    _add_verbose_everywhere(commands)
     return parser
+
+
+def _add_verbose_everywhere(commands) -> None:
+    """-v after the subcommand too (``gesture-rnn corpus build -v``). SUPPRESS: a
+    subcommand without -v leaves the value the main parser set."""
+    for parser in set(commands.choices.values()):
+        parser.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="log more detail",
+        )
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_verbose_everywhere(action)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from ..errors import CorpusError, OutputError
+    from ..extras import MissingExtraError
     from ..gestures import GestureError
     from ..prepare import PrepareError
 
-    return (CommandError, CorpusError, GestureError, OutputError, PrepareError)
+    return (CommandError, CorpusError, GestureError, MissingExtraError, OutputError, PrepareError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -164,6 +164,7 @@ def cmd_generate(args) -> None:
     from ..files import check_new_output
     from ..generate import (
         column_names,
+        ensemble_touches,
         generate,
         lead_from_corpus,
         read_lead_csv,
@@ -173,6 +174,10 @@ def cmd_generate(args) -> None:
     )
 
     outputs = _outputs(args)
+    if "png" in outputs:
+        from ..extras import require
+
+        require("plot", "the plot (--out-png, --out)")
     for path in outputs.values():
         check_new_output(path, args.force)
     if (args.lead is None) == (args.data is None):
@@ -197,9 +202,16 @@ def cmd_generate(args) -> None:
     gestures = generate(model, lead, args.temperature, np.random.default_rng(seed))
     columns = column_names(model.ensemble)
     title = f"{source} with {model.ensemble - 1} generated players (temperature {args.temperature})"
+    touches = None
+    if "midi" in outputs:  # the touches the bridge would play, from the same touch source
+        touches = ensemble_touches(
+            gestures, _touch_source(args.corpus), 60.0 / args.bpm, np.random.default_rng([seed, 1])
+        )
     writers = {
         "csv": write_csv,
-        "midi": write_midi,
+        "midi": functools.partial(
+            write_midi, touches=touches, bpm=args.bpm, cc_scale=args.cc_scale
+        ),
         "png": functools.partial(write_png, title=title),
     }
     for kind, path in outputs.items():
@@ -208,6 +220,24 @@ def cmd_generate(args) -> None:
         f"wrote {', '.join(str(p) for p in outputs.values())}: {len(gestures)} seconds, "
         f"lead and {model.ensemble - 1} players (temperature {args.temperature}, seed {seed})"
     )
+
+
+def _touch_source(path):
+    """The corpus index at ``path`` (a CommandError if it cannot be read), or the
+    procedural fallback, as the bridge opens it."""
+    import corpus_index
+
+    try:
+        return corpus_index.open(path)
+    except corpus_index.IndexFileError as error:
+        raise CommandError(f"--corpus: {error}") from None
+
+
+def _bpm(text: str) -> float:
+    value = _number(text)
+    if not 20 <= value <= 999:
+        raise argparse.ArgumentTypeError(f"expected a tempo of 20-999 BPM, got {text}")
+    return value
 
 
 def _number(text: str) -> float:
@@ -237,12 +267,9 @@ def _alpha(text: str) -> float:
 
 
 def _add_model_argument(parser) -> None:
-    parser.add_argument(
-        "--model",
-        type=Path,
-        metavar="FILE",
-        help="model file (.h5) to use (default: the bundled quartet model)",
-    )
+    from ..bundled import MODEL_HELP, model_path
+
+    parser.add_argument("--model", type=model_path, metavar="FILE|NAME", help=MODEL_HELP)
 
 
 def register(commands) -> None:
@@ -320,7 +347,27 @@ def register(commands) -> None:
         "--out", type=Path, metavar="PREFIX", help="write PREFIX.csv, PREFIX.png and PREFIX.mid"
     )
     out.add_argument("--out-csv", type=Path, metavar="FILE", help="the performance as CSV")
-    out.add_argument("--out-png", type=Path, metavar="FILE", help="a plot of it (needs matplotlib)")
-    out.add_argument("--out-midi", type=Path, metavar="FILE", help="a MIDI file, CC 20 = gesture")
+    out.add_argument("--out-png", type=Path, metavar="FILE", help="a plot (needs the [plot] extra)")
+    out.add_argument(
+        "--out-midi",
+        type=Path,
+        metavar="FILE",
+        help="a MIDI file a DAW plays: per player gestures (CC 20), touches (CC 21/22), notes",
+    )
+    midi = generate.add_argument_group("the MIDI file")
+    midi.add_argument(
+        "--bpm", type=_bpm, default=60.0, help="tempo, a step a beat (default 60: a step a second)"
+    )
+    midi.add_argument(
+        "--cc-scale",
+        choices=("raw", "spread"),
+        default="raw",
+        help="gesture CC values raw 0-8 (default) or spread over 0-127, as in the bridge",
+    )
+    midi.add_argument(
+        "--corpus",
+        metavar="INDEX",
+        help="corpus index for the touches (default: the procedural fallback, as the bridge)",
+    )
     out.add_argument("--force", action="store_true", help="overwrite output files that exist")
     generate.set_defaults(func=cmd_generate)
