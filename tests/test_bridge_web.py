@@ -520,5 +520,21 @@ def test_the_page_comes_back_after_the_connection_drops(tiny_model, listener, pa
         page.wait_for_function("!window.gestureRnn.connected")
         page.wait_for_function("window.gestureRnn.connected", timeout=10_000)
         page.wait_for_function("window.gestureRnn.ticks.length >= 3")
+        # A tab shown again, or a page restored from the back/forward cache, connects at
+        # once (here the timed retry is cancelled, so only those events can reconnect it).
+        for event in ("visibilitychange", "pageshow"):
+            page.evaluate(
+                """() => new Promise((done) => {
+                  const ws = socket;
+                  ws.addEventListener("close", () => setTimeout(() => {
+                    clearTimeout(retry); done(); }, 0));
+                  ws.close();
+                })"""
+            )
+            assert not page.evaluate("window.gestureRnn.connected")
+            target = "document" if event == "visibilitychange" else "window"
+            page.evaluate(f"{target}.dispatchEvent(new Event('{event}'))")
+            page.wait_for_function("window.gestureRnn.connected", timeout=5_000)
+        assert page.errors == []
     finally:
         bridge.stop()
