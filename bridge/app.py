@@ -85,6 +85,7 @@ class Bridge:
         self.sender = sender
         self.midi = midi
         self.recorder = recorder
+        self.web = None  # a bridge.web.WebServer with --web
         self.out = out
         self.counts: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self.rejections = RateLimitedLog(log)
@@ -124,6 +125,11 @@ class Bridge:
     def on_midi(self, message) -> None:
         """rtmidi's callback: queue the message and wake the loop."""
         self._inbox.put(message)
+        self._wake()
+
+    def on_web(self, item) -> None:
+        """The web thread's hand-over: a checked Command, or a WebRejected."""
+        self._inbox.put(("web", item))
         self._wake()
 
     def stop(self, *_args) -> None:
@@ -267,7 +273,10 @@ class Bridge:
                 message = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            self.handle_midi(message)
+            if isinstance(message, tuple) and message[0] == "web":
+                self.handle_web(message[1])
+            else:
+                self.handle_midi(message)
 
     # -- input --------------------------------------------------------------------------
 
@@ -332,6 +341,15 @@ class Bridge:
             self.tick(now, self.period.tick(now))
         return True
 
+    def handle_web(self, item) -> None:
+        """A browser's message, checked on the web thread (bridge/web.py)."""
+        if isinstance(item, Command):
+            if self.apply(item):
+                self.counts["received"] += 1
+            return
+        self.counts["rejected"] += 1
+        self.rejections.warning("web", f"rejected web message: {item}")
+
     def handle_midi(self, message) -> None:
         from .midi import MidiRejected, lead_gesture  # only here when MIDI is open
 
@@ -384,6 +402,8 @@ class Bridge:
         self._last_tick = start
         if self.recorder is not None:
             self.recorder.tick(tick.lead, tick.ensemble)
+        if self.web is not None:
+            self.web.tick(tick, self._web_state(tick))
         self.timing["tick_late"].append(sent - start)
         self.timing["tick_compute"].append(time.monotonic() - began)
         if not self.config.quiet:
@@ -412,6 +432,8 @@ class Bridge:
             self._touch_next += 1
             self.timing["touch_late"].append(time.monotonic() - touch_due)
             self.sender.touch(event)
+            if self.web is not None:
+                self.web.touch(event)
             if self.midi is not None:
                 note = self.midi.touch(event)
                 if note is not None:
@@ -429,6 +451,20 @@ class Bridge:
             + "\n"
         )
         self.out.flush()
+
+    def _web_state(self, tick: Tick) -> dict:
+        state = {
+            "tick": tick.number,
+            "lead": tick.lead,
+            "period": self._tick_duration(),
+            "temperature": self.session.temperature,
+            "received": self.counts["received"],
+            "rejected": self.counts["rejected"],
+        }
+        liveliness = getattr(self.session, "liveliness", None)
+        if liveliness is not None:
+            state["liveliness"] = liveliness
+        return state
 
     def _not_allowed(self) -> str:
         return f" not allowed {self.counts['not_allowed']}" if self.allowed else ""
@@ -455,6 +491,8 @@ class Bridge:
                     "p99_ms": float(np.percentile(ms, 99)),
                     "max_ms": float(ms.max()),
                 }
+        if self.web is not None:
+            summary["web"] = self.web.stats()
         summary["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return summary
 
@@ -470,6 +508,8 @@ class Bridge:
             log.error("could not write --stats: %s", error)
 
     def close(self) -> None:
+        if self.web is not None:
+            self.web.close()
         if self.config.stats is not None:
             self._write_stats()
         if self.midi is not None:
