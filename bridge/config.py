@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from gesture_rnn import checked
-from gesture_rnn.bundled import model_path
+from gesture_rnn.bundled import MODEL_NAMES, model_path
 from gesture_rnn.midi_map import CC_SCALES, MidiNumbers
 
 from .session import check_temperature
@@ -205,7 +205,9 @@ def _file_values(file_values: dict, config_path: Path | None) -> tuple[dict, str
             shown = str(value).lower() if isinstance(value, bool) else repr(value)
             raise ConfigError(f"{where}: {key}: expected {expected}, got {shown}")
         if name in PATH_KEYS and config_path is not None:
-            value = Path(config_path).parent / Path(value).expanduser()
+            # A bundled model's name (model = "trio") is a name, not a path in the folder.
+            if not (name == "model" and value in MODEL_NAMES):
+                value = Path(config_path).parent / Path(value).expanduser()
         values[name] = value
     return values, where
 
