@@ -337,7 +337,7 @@ def test_evaluate_never_writes_nan_or_infinity_into_its_json(tmp_path, capsys):
     weights could overflow is refused at load (exit 2, no JSON at all); any figure that
     is still not finite is written as null, with the reason beside it."""
     from gesture_rnn.cli import main
-    from gesture_rnn.cli.perform import finite_json
+    from gesture_rnn.cli.evaluate_generate import finite_json
 
     corpus = trio_corpus(tmp_path / "corpus")
     model = write_tiny_model(tmp_path / "m.h5", ensemble=3)

@@ -22,7 +22,7 @@ EXIT_BAD_INPUT = 2
 """An option or an input file that cannot be used (argparse uses 2 for bad usage too)."""
 
 # Modules of this package that register subcommands, in --help order.
-COMMAND_MODULES = ("corpus", "prepare", "model", "touches", "perform")
+COMMAND_MODULES = ("corpus", "prepare", "train_export", "touches", "evaluate_generate")
 
 
 def build_parser() -> argparse.ArgumentParser:
