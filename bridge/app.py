@@ -29,6 +29,7 @@ from gesture_rnn.gestures import GESTURE_NAMES
 
 from .clock import InternalClock, MidiClock, PeriodEstimate
 from .config import BridgeConfig
+from .metatone import PREFIX as METATONE_PREFIX
 from .osc import Command, OscRejected, OscSender, RateLimitedLog, parse_command
 from .session import Session, Tick
 
@@ -75,6 +76,7 @@ class Bridge:
         self.sender = sender
         self.midi = midi
         self.recorder = recorder
+        self.metatone = None  # a metatone.Metatone: the apps' protocol (cli.build sets it)
         self.out = out
         self.counts: Counter[str] = Counter()
         self.rejections = RateLimitedLog(log)
@@ -251,6 +253,10 @@ class Bridge:
 
     def handle_datagram(self, data: bytes, sender) -> None:
         try:
+            if self.metatone is not None and data.startswith(METATONE_PREFIX):
+                self.metatone.receive(data, sender)
+                self.counts["received"] += 1
+                return
             command = parse_command(data)
         except OscRejected as error:
             self.counts["rejected"] += 1
@@ -333,6 +339,8 @@ class Bridge:
             self.counts["ticks_redone"] += 1
             data = None
         self.sender.send_all(data if data is not None else self.sender.tick_data(tick))
+        if self.metatone is not None:
+            self.metatone.tick(tick.ensemble)
         if self.midi is not None:
             self.midi.tick(tick)
         sent = time.monotonic()
@@ -368,6 +376,8 @@ class Bridge:
             self._touch_next += 1
             self.timing["touch_late"].append(time.monotonic() - touch_due)
             self.sender.touch(event)
+            if self.metatone is not None:
+                self.metatone.touch(event)
             if self.midi is not None:
                 note = self.midi.touch(event)
                 if note is not None:
@@ -379,7 +389,8 @@ class Bridge:
         players = "  ".join(f"{i} {GESTURE_NAMES[g]:<3}" for i, g in enumerate(tick.ensemble, 1))
         self.out.write(
             f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
-            f"in {self.counts['received']} rejected {self.counts['rejected']}\n"
+            f"in {self.counts['received']} rejected {self.counts['rejected']}"
+            f"{self.metatone.status() if self.metatone is not None else ''}\n"
         )
         self.out.flush()
 

@@ -71,6 +71,12 @@ class BridgeConfig:
     cc_scale: str = "raw"
     quiet: bool = False
     realtime: bool = False
+    # The Metatone apps (docs/metatone.md)
+    lead_device: str | None = None
+    metatone_timeout: float = 30.0
+    metatone_playback_port: int = 51200
+    advertise: bool = True
+    advertise_address: str | None = None
     midi: MidiMapping = field(default_factory=MidiMapping)
 
     def osc_targets(self) -> list[tuple[str, int]]:
@@ -195,3 +201,42 @@ def check(config: BridgeConfig) -> None:
     if config.stats is not None and not config.stats.parent.is_dir():
         raise ConfigError(f"--stats {config.stats}: folder {config.stats.parent} does not exist")
     config.midi.check()
+    check_metatone(config)
+
+
+def check_metatone(config: BridgeConfig) -> None:
+    """The Metatone apps' options: --lead-device, --metatone-*, discovery."""
+    import ipaddress
+
+    if config.lead_device is not None and (
+        not isinstance(config.lead_device, str) or not config.lead_device
+    ):
+        raise ConfigError(f"--lead-device must be a device name, got {config.lead_device!r}")
+    try:
+        config.metatone_timeout = float(config.metatone_timeout)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"--metatone-timeout {config.metatone_timeout!r}: expected seconds, e.g. 30"
+        ) from None
+    if not (math.isfinite(config.metatone_timeout) and 0.1 <= config.metatone_timeout <= 3600):
+        raise ConfigError(
+            f"--metatone-timeout {config.metatone_timeout}: must be from 0.1 to 3600 seconds"
+        )
+    config.metatone_playback_port = check_port(
+        config.metatone_playback_port, "--metatone-playback-port"
+    )
+    if not isinstance(config.advertise, bool):
+        raise ConfigError(f"advertise must be true or false, got {config.advertise!r}")
+    if config.advertise_address is not None:
+        try:
+            address = ipaddress.IPv4Address(str(config.advertise_address))
+        except ValueError:
+            raise ConfigError(
+                f"--advertise-address {config.advertise_address!r}: expected an IPv4 address"
+                " such as 192.168.1.20"
+            ) from None
+        if address.is_unspecified or address.is_multicast:
+            raise ConfigError(
+                f"--advertise-address {address}: advertise an address the apps can reach"
+            )
+        config.advertise_address = str(address)
