@@ -85,7 +85,7 @@ class Discovery:
 
             zc = Zeroconf(interfaces=[self.address], ip_version=IPVersion.V4Only)
         except Exception as error:  # port 5353 taken, no multicast, ...: run without it
-            log.warning("zeroconf discovery off: %s", _first_line(error))
+            log.warning("zeroconf discovery off, playing on without it: %s", _first_line(error))
             return
         self._zeroconf = zc
         try:
@@ -106,7 +106,7 @@ class Discovery:
                 zc.register_service(info, allow_name_change=True)  # a 2nd bridge: new name
                 log.info("advertising %s as %s at %s:%d", kind, info.name, self.address, self.port)
         except Exception as error:
-            log.warning("zeroconf discovery off: %s", _first_line(error))
+            log.warning("zeroconf discovery off, playing on without it: %s", _first_line(error))
 
     def _on_change(self, zeroconf, service_type, name, state_change) -> None:
         from zeroconf import ServiceStateChange
