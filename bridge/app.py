@@ -13,6 +13,7 @@ the already-made touches to the schedule.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import logging
 import math
 import os
@@ -36,6 +37,15 @@ from .session import Session, Tick
 log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 65536
+# Counted events, all in --stats even when 0 (docs/bridge.md says what each counts).
+COUNTERS = (
+    "received",
+    "rejected",
+    "ignored",
+    "not_allowed",
+    "touches_dropped",
+    "ticks_redone",
+)
 READ_BUDGET = 0.0005  # seconds of reading datagrams before the loop looks at the rest
 PREPARE_AHEAD = 0.005  # seconds before a deadline to make the tick, so it is punctual
 # A step prepared at most this long before its tick stands even if the lead or the
@@ -78,8 +88,11 @@ class Bridge:
         self.recorder = recorder
         self.metatone = None  # a metatone.Metatone: the apps' protocol (cli.build sets it)
         self.out = out
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self.rejections = RateLimitedLog(log)
+        self.allowed = config.allowed_networks()  # --allow; empty: everyone
+        self._last_host: str | None = None  # the last sender checked, and whether allowed
+        self._last_allowed = False
         self.stopping = False
         self._ran = False
         self.period = PeriodEstimate(config.period)
@@ -230,7 +243,7 @@ class Bridge:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:  # e.g. ICMP port unreachable reported on some OSes
-                log.debug("receive error: %s", error)
+                self.rejections.log(logging.DEBUG, "receive error", f"receive error: {error}")
                 return
             self.handle_datagram(data, sender)
             if time.monotonic() >= stop:
@@ -252,21 +265,40 @@ class Bridge:
     # -- input --------------------------------------------------------------------------
 
     def handle_datagram(self, data: bytes, sender) -> None:
+        """One datagram from ``sender`` (host, port, ...): checked, counted, acted on.
+        Every log line is rate-limited per kind of fault (bounded whatever arrives)."""
+        if self.allowed and not self._allowed(sender[0]):
+            self.counts["not_allowed"] += 1
+            self.rejections.info("not allowed", f"dropped OSC from {sender[0]}: not in --allow")
+            return
         try:
             if self.metatone is not None and data.startswith(METATONE_PREFIX):
-                self.metatone.receive(data, sender)
-                self.counts["received"] += 1
+                self.counts["received" if self.metatone.receive(data, sender) else "ignored"] += 1
                 return
             command = parse_command(data)
         except OscRejected as error:
             self.counts["rejected"] += 1
-            self.rejections.warning(error.address, f"rejected OSC message: {error}")
+            self.rejections.warning(error.kind, f"rejected OSC message: {error}")
             return
-        if command is None:
+        if command.kind == "unknown":
             self.counts["ignored"] += 1
+            self.rejections.info(
+                "unknown address", f"ignored OSC message to an unknown address: {command.value}"
+            )
             return
         if self.apply(command, sender):
             self.counts["received"] += 1
+
+    def _allowed(self, host: str) -> bool:
+        """Whether ``host`` (a sender's address) is in --allow; the last answer is kept,
+        as a flood mostly comes from one sender."""
+        if host != self._last_host:
+            address = ipaddress.ip_address(host.split("%")[0])  # an IPv6 scope is no part
+            if address.version == 6 and address.ipv4_mapped:  # IPv4 on a dual-stack socket
+                address = address.ipv4_mapped
+            self._last_allowed = any(address in network for network in self.allowed)
+            self._last_host = host
+        return self._last_allowed
 
     def apply(self, command: Command, sender=None) -> bool:
         """Act on a checked command; False if it does not apply now (counted as rejected)."""
@@ -283,13 +315,13 @@ class Bridge:
         elif command.kind == "ping" and sender is not None:
             try:
                 self.sock.sendto(command.value, sender)
-            except OSError as error:
-                log.debug("pong to %s failed: %s", sender, error)
+            except OSError as error:  # e.g. a full buffer under a flood of pings
+                self.rejections.log(logging.DEBUG, "pong", f"pong to {sender} failed: {error}")
         elif command.kind == "tick":
             if self.config.clock != "osc":
                 self.counts["rejected"] += 1
                 self.rejections.warning(
-                    "/bridge/tick", "/bridge/tick ignored: the clock is not osc"
+                    "tick without osc clock", "/bridge/tick ignored: the clock is not osc"
                 )
                 return False
             now = time.monotonic()
@@ -389,10 +421,18 @@ class Bridge:
         players = "  ".join(f"{i} {GESTURE_NAMES[g]:<3}" for i, g in enumerate(tick.ensemble, 1))
         self.out.write(
             f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
-            f"in {self.counts['received']} rejected {self.counts['rejected']}"
+            f"in {self.counts['received']} rejected {self.counts['rejected']} "
+            f"ignored {self.counts['ignored']}{self._not_allowed()}{self._send_failures()}"
             f"{self.metatone.status() if self.metatone is not None else ''}\n"
         )
         self.out.flush()
+
+    def _not_allowed(self) -> str:
+        return f" not allowed {self.counts['not_allowed']}" if self.allowed else ""
+
+    def _send_failures(self) -> str:
+        failed = [f"{label} {n}" for label, n in self.sender.failed.items() if n]
+        return f" | send failed: {', '.join(failed)}" if failed else ""
 
     def timing_summary(self) -> dict:
         """Percentiles of the timing figures in milliseconds, counts, and peak memory."""
@@ -401,6 +441,8 @@ class Bridge:
         import numpy as np
 
         summary: dict = {"ticks": self.session.ticks, **self.counts}
+        summary["sent"] = self.sender.sent  # OSC datagrams, counted once per target
+        summary["send_failed"] = dict(self.sender.failed)  # per target, zeros included
         for name, values in self.timing.items():
             if values:
                 ms = np.asarray(values) * 1000.0

@@ -30,6 +30,13 @@ def register(commands) -> None:
     add("--host", help="address to listen on (default 127.0.0.1: this computer only)")
     add("--port", help="UDP port to listen on for OSC (default 9000)")
     add(
+        "--allow",
+        action="append",
+        metavar="ADDR[/PREFIX]",
+        help="take OSC only from these addresses, repeatable (default: from anyone who can "
+        "reach --host), e.g. --allow 192.168.1.0/24 --allow 127.0.0.1",
+    )
+    add(
         "--osc-out",
         action="append",
         metavar="HOST:PORT",
@@ -74,6 +81,7 @@ def _flag_values(args) -> dict:
         "host": args.host,
         "port": args.port,
         "osc_out": args.osc_out,
+        "allow": args.allow,
         "virtual_midi": args.virtual_midi,
         "midi_in": args.midi_in,
         "midi_out": args.midi_out,
@@ -118,7 +126,7 @@ def cmd_bridge(args) -> int:
         bridge = build(config)
     except StartupError as error:
         return _fail(str(error))
-    targets = ", ".join(config.osc_out)
+    targets = ", ".join(map(str, bridge.sender.targets))
     midi = ""
     if bridge.midi is not None:
         ins, outs = bridge.midi.names
@@ -129,7 +137,7 @@ def cmd_bridge(args) -> int:
     ready = (
         f"gesture-rnn bridge ready: listening on {config.host}:{config.port} (OSC), "
         f"sending to {targets}{midi}; {clock}; {bridge.session.players} players, "
-        f"model {bridge.model_name}; touches from {bridge.touch_name}"
+        f"model {bridge.model_name}; touches from {bridge.touch_name}{exposure(bridge)}"
     )
     from .discovery import start_discovery
 
@@ -138,6 +146,22 @@ def cmd_bridge(args) -> int:
         return bridge.run(ready)
     finally:
         discovery.close()
+
+
+def exposure(bridge) -> str:
+    """Who can play the bridge, for the ready line: said when it is more than this computer."""
+    import ipaddress
+
+    allowed = bridge.allowed
+    if allowed:
+        return f"; OSC only from {', '.join(map(str, allowed))} (--allow)"
+    host = bridge.sock.getsockname()[0]
+    if ipaddress.ip_address(host.split("%")[0]).is_loopback:
+        return ""
+    return (
+        f"; OPEN: anyone who can reach {host} port {bridge.config.port} can play the lead, "
+        "reset and retune the ensemble (limit it with --allow ADDR[/PREFIX])"
+    )
 
 
 class StartupError(Exception):
@@ -150,7 +174,7 @@ def build(config):
 
     from .app import Bridge
     from .metatone import Metatone, MetatoneDevices
-    from .osc import OscSender
+    from .osc import OscSender, OscTargetError
     from .session import Session
 
     sock = socket.socket(
@@ -184,7 +208,10 @@ def build(config):
         raise
     bridge = None
     try:
-        sender = OscSender(config.osc_targets())
+        try:
+            sender = OscSender(config.osc_targets())  # resolved here, once
+        except OscTargetError as error:
+            raise StartupError(str(error)) from None
         session = Session(
             model,
             touches,

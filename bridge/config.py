@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -58,6 +59,7 @@ class BridgeConfig:
     host: str = "127.0.0.1"
     port: int = 9000
     osc_out: list[str] = field(default_factory=lambda: ["127.0.0.1:57120"])
+    allow: list[str] = field(default_factory=list)  # ADDR[/PREFIX]; empty: everyone
     virtual_midi: bool = False
     midi_in: str | None = None
     midi_out: str | None = None
@@ -81,6 +83,22 @@ class BridgeConfig:
 
     def osc_targets(self) -> list[tuple[str, int]]:
         return [parse_host_port(text, "--osc-out") for text in self.osc_out]
+
+    def allowed_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """``--allow``: the networks OSC may come from (an address alone is a /32 or
+        /128); an empty list lets everyone in. ConfigError for a bad one."""
+        return [parse_network(text) for text in self.allow]
+
+
+def parse_network(text) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """ADDR or ADDR/PREFIX (``192.168.1.20``, ``192.168.1.0/24``, ``::1``); host bits
+    beyond the prefix are ignored (``192.168.1.5/24`` is ``192.168.1.0/24``)."""
+    try:
+        return ipaddress.ip_network(str(text).strip(), strict=False)
+    except ValueError:
+        raise ConfigError(
+            f"--allow {text!r}: expected an address or ADDR/PREFIX, e.g. 192.168.1.0/24"
+        ) from None
 
 
 def parse_host_port(text: str, option: str) -> tuple[str, int]:
@@ -152,6 +170,11 @@ def check(config: BridgeConfig) -> None:
     if isinstance(config.osc_out, str):
         config.osc_out = [config.osc_out]
     config.osc_targets()
+    if isinstance(config.allow, str):
+        config.allow = [config.allow]
+    if not isinstance(config.allow, list):
+        raise ConfigError(f"allow must be a list of addresses, got {config.allow!r}")
+    config.allowed_networks()
     if config.clock not in CLOCKS:
         raise ConfigError(f"--clock {config.clock!r}: choose one of {', '.join(CLOCKS)}")
     if config.cc_scale not in CC_SCALES:

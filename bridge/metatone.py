@@ -30,7 +30,7 @@ from pythonosc.osc_message import OscMessage, ParseError
 from gesture_rnn.gestures import GESTURE_NAMES
 from gesture_rnn.touch_features import LEAD_SCREEN
 
-from .osc import OscRejected, build
+from .osc import NOT_OSC, OscRejected, _check_length, _padded, _type_tags, build
 from .session import LeadTouches, TouchEvent
 
 log = logging.getLogger(__name__)
@@ -51,34 +51,48 @@ _MESSAGES = {
     "/metatone/touch/ended": ("ended", "s"),
     "/metatone/switch": ("switch", "sss"),
     "/metatone/remote": ("remote", "ss"),
+    "/metatone/acceleration": ("acceleration", "sfff"),  # the apps send it; not used
 }
 
 
 @dataclass(frozen=True)
 class MetatoneMessage:
     """A checked message from an app: ``kind`` online, offline, touch, ended, switch,
-    remote or app; ``device`` its name; ``args`` the rest (floats for a touch)."""
+    remote, acceleration or app; ``device`` its name; ``args`` the rest (floats for a
+    touch)."""
 
     kind: str
     device: str
     args: tuple = ()
 
 
-def parse_metatone(data: bytes) -> MetatoneMessage:
-    """Check one ``/metatone/...`` datagram, or raise OscRejected saying what is wrong.
+def parse_metatone(data: bytes) -> MetatoneMessage | None:
+    """Check one ``/metatone/...`` datagram: a MetatoneMessage, None for a Metatone
+    address the bridge does not use (ignored and counted, like any unknown address), or
+    OscRejected saying what is wrong.
 
-    Ints are accepted where floats are expected (some OSC libraries send whole numbers
-    as ints); touch coordinates must be finite and velocity 0 or more.
+    The raw bytes are checked as :func:`bridge.osc.parse_command` checks them (type tags
+    first, at most MAX_ARGUMENTS arguments, the length the tags say), so the work is
+    bounded whatever arrives. Ints are accepted where floats are expected (some OSC
+    libraries send whole numbers as ints); touch coordinates must be finite and velocity
+    0 or more.
     """
+    end = data.find(b"\0")
+    if not data.startswith(b"/") or end < 0 or _padded(end) > len(data):
+        raise OscRejected("not an OSC message (no address)", kind=NOT_OSC)
+    address = data[:end].decode("utf-8", "replace")
+    if address != "/metatone/app" and address not in _MESSAGES:
+        return None
     try:
-        message = OscMessage(data)
-        address, args = message.address, list(message.params)
-    except (ParseError, IndexError, ValueError, UnicodeDecodeError) as error:
-        raise OscRejected(f"not an OSC message ({error})") from None
-    try:
+        tags, start = _type_tags(data, _padded(end), address)
+        try:
+            args = list(OscMessage(data).params)
+        except (ParseError, IndexError, ValueError) as error:  # UnicodeDecodeError too
+            raise OscRejected(f"not an OSC message ({error})", kind=NOT_OSC) from None
+        _check_length(data, start, tags)
         return _check(address, args)
     except OscRejected as error:
-        raise OscRejected(str(error), address) from None
+        raise OscRejected(str(error), address, error.kind) from None
 
 
 def _check(address: str, args: list) -> MetatoneMessage:
@@ -86,8 +100,6 @@ def _check(address: str, args: list) -> MetatoneMessage:
         if not args or not isinstance(args[0], str):
             raise OscRejected("/metatone/app takes a device name first")
         return MetatoneMessage("app", _device(args[0], address), tuple(args[1:]))
-    if address not in _MESSAGES:
-        raise OscRejected(f"{address} is not a Metatone message this bridge knows")
     kind, tags = _MESSAGES[address]
     if len(args) != len(tags):
         raise OscRejected(f"{address} takes {len(tags)} arguments ({tags}), got {len(args)}")
@@ -277,9 +289,12 @@ class Metatone:
         self.failed = 0
         self.apps_found: Callable[[], list[str]] = list  # set by discovery, for the live view
 
-    def receive(self, data: bytes, sender=None) -> None:
-        """Act on one datagram from an app; raises OscRejected for a bad one."""
+    def receive(self, data: bytes, sender=None) -> bool:
+        """Act on one datagram from an app: True if taken, False if its address is not
+        one the bridge uses (ignored); raises OscRejected for a bad one."""
         message = parse_metatone(data)
+        if message is None:
+            return False
         devices, name = self.devices, message.device
         if message.kind == "online":
             if devices.online(name, message.args[0], sender):
@@ -302,8 +317,9 @@ class Metatone:
             part = devices.remote(name, message.args[0])
             if part is not None:
                 self._send_part_gesture(part, self.session.ensemble[part.number - 1])
-        else:  # ended, app: the device is still there
+        else:  # ended, acceleration, app: the device is still there
             devices.heard(name, sender)
+        return True
 
     def tick(self, ensemble: tuple[int, ...]) -> None:
         """Once a tick: expire silent devices, classify each, send every gesture.

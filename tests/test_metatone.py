@@ -73,13 +73,20 @@ def test_metatone_messages_are_checked_into_commands(address, args, kind, rest):
         ("/metatone/switch", ["ipad1", "a", 1], "takes a string"),
         ("/metatone/remote", ["ipad1"], "takes 2 arguments"),
         ("/metatone/app", [], "device name first"),
-        ("/metatone/dance", ["ipad1"], "not a Metatone message"),
+        ("/metatone/touch", ["ipad1", 1.0, 2.0, [0.0]], "arrays are not accepted"),
     ],
 )
 def test_malformed_metatone_messages_are_rejected_with_a_reason(address, args, says):
     with pytest.raises(OscRejected, match=says) as caught:
         parse_metatone(osc(address, *args))
     assert caught.value.address == address
+
+
+def test_metatone_addresses_the_bridge_does_not_use_are_ignored():
+    assert parse_metatone(osc("/metatone/dance", "ipad1")) is None
+    assert parse_metatone(osc("/metatone/acceleration", "ipad1", 0.1, 0.2, 0.9)).kind == (
+        "acceleration"
+    )
 
 
 def test_a_datagram_that_is_not_osc_is_rejected():
