@@ -208,6 +208,8 @@ def test_devices_over_udp_are_classified_and_a_playback_device_plays_part_one(ti
             a.send("/metatone/touch", "ipad-a", *rng.uniform(50, 700, 2).tolist(), 0.0)
         a.send("/metatone/touch", "ipad-a", 1.0, 2.0)  # malformed: counted and dropped
         a.send("/metatone/touch", "ipad-a", "x", 2.0, 0.0)
+        a.send("/metatone/switch", "ipad-a", "sound", "on")  # passed on to --osc-out
+        a.send("/metatone/dance", "ipad-a")  # not used here: ignored
         b.send("/metatone/online", "ipad-b")
         # The playback device registers from its own app port, as the apps do.
         playback.sock.sendto(
@@ -226,6 +228,7 @@ def test_devices_over_udp_are_classified_and_a_playback_device_plays_part_one(ti
         collect_together([listener, playback], 1.3)
         to_out = [m for m in listener.messages if m[1] == "/metatone/classifier/gesture"]
         assert {args[0] for _, _, args in to_out} == set(got_a)
+        assert ("/metatone/switch", ["ipad-a", "sound", "on"]) in [m[1:] for m in listener.messages]
         ensemble = [m for m in listener.messages if m[1] == "/ensemble/1/touch"]
         touches = [m for m in playback.messages if m[1] == "/metatone/playback/touch"]
         assert len(touches) == len(ensemble) > 0
@@ -259,7 +262,7 @@ def test_devices_over_udp_are_classified_and_a_playback_device_plays_part_one(ti
     assert code == 0, err
     views = [line for line in out.splitlines() if line.startswith("tick")]
     assert len(views) == 3  # every tick came, whatever the devices did
-    assert "devices 2 lead ipad-a playback 1" in views[0] and "rejected 3" in views[0]
+    assert "devices 2 lead ipad-a playback 1" in views[0] and "rejected 3 ignored 1" in views[0]
     assert "devices 1 lead ipad-b" in views[1]
     assert "devices 0" in views[2]
     assert "rejected OSC message" in err and "/metatone/touch" in err
