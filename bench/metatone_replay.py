@@ -184,6 +184,7 @@ def replay(
         scored += 1
         agreed += hit
         per_gesture[gesture] += (1, hit)
+    offline = offline_agreement(stretches, seconds, slack)
     return {
         "performances": names,
         "devices": len(sockets),
@@ -193,8 +194,34 @@ def replay(
         "touch_late_ms_p99": float(np.percentile(late, 99) * 1000) if late else 0.0,
         "answers_scored": scored,
         "agreement": agreed / scored if scored else float("nan"),
+        "offline_agreement": offline,
         "bridge_warnings": [ln for ln in err.splitlines() if "warning" in ln][:5],
     }
+
+
+def offline_agreement(stretches: list[Stretch], seconds: float, slack: float) -> float:
+    """The same classifier on the same stretches, offline: windows ending exactly at the
+    gesture file's rows (5 s into the stretch and later), scored with the same slack."""
+    from gesture_rnn import touch_classifier
+    from gesture_rnn.touch_features import features_at
+
+    model = touch_classifier.load()
+    scored = agreed = 0
+    for stretch in stretches:
+        events = np.array(stretch.events, dtype=np.float64).reshape(-1, 5)
+        rows = np.flatnonzero(
+            (stretch.label_times >= stretch.start + 5)
+            & (stretch.label_times <= stretch.start + seconds)
+        )
+        ends = stretch.label_times[rows] - stretch.start
+        for d, device in enumerate(stretch.devices):
+            mine = events[events[:, 1] == d]
+            predicted = model.predict(features_at(mine[:, 0], *mine[:, 2:].T, ends))
+            for row, gesture in zip(rows, predicted, strict=True):
+                near = np.abs(stretch.label_times - stretch.label_times[row]) <= slack
+                scored += 1
+                agreed += bool(np.any(stretch.labels[device][near] == gesture))
+    return agreed / scored if scored else float("nan")
 
 
 def _receive(sockets, answers, stop) -> None:
@@ -230,6 +257,7 @@ def main() -> int:
         results.append(result)
     scored = sum(r["answers_scored"] for r in results)
     agreed = sum(r["agreement"] * r["answers_scored"] for r in results)
+    offline = [r["offline_agreement"] for r in results]
     print(
         json.dumps(
             {
@@ -237,6 +265,7 @@ def main() -> int:
                 "devices": sum(r["devices"] for r in results),
                 "answers_scored": scored,
                 "agreement": agreed / scored,
+                "offline_agreement_per_batch": offline,
             }
         )
     )
