@@ -19,6 +19,7 @@ names n, ft, st, fs, fsa, vss, bs, ss, c.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -116,6 +117,12 @@ def _check(address: str, args: list) -> MetatoneMessage:
         if velocity < 0:
             raise OscRejected(f"{address}: velocity must be 0 or more, got {velocity!r}")
         return MetatoneMessage(kind, device, (x, y, velocity))
+    if kind == "remote":  # an address, never a name: looking one up would hold the loop
+        try:
+            host = str(ipaddress.IPv4Address(args[1]))
+        except ValueError:
+            raise OscRejected(f"{address}: {args[1][:40]!r} is not an IPv4 address") from None
+        return MetatoneMessage(kind, device, (host,))
     return MetatoneMessage(kind, device, tuple(args[1:]))
 
 

@@ -72,6 +72,7 @@ def test_metatone_messages_are_checked_into_commands(address, args, kind, rest):
         ("/metatone/online", ["ipad1"], "takes 2 arguments"),
         ("/metatone/switch", ["ipad1", "a", 1], "takes a string"),
         ("/metatone/remote", ["ipad1"], "takes 2 arguments"),
+        ("/metatone/remote", ["ipad1", "my-ipad.local"], "not an IPv4 address"),
         ("/metatone/app", [], "device name first"),
         ("/metatone/touch", ["ipad1", 1.0, 2.0, [0.0]], "arrays are not accepted"),
     ],
@@ -152,6 +153,19 @@ def test_playback_devices_take_parts_in_registration_order(classifier):
     assert devices.remote("p3", "10.0.0.7") is None  # a duet's ensemble has two parts
     again = devices.remote("p1", "10.0.0.9")  # registering again keeps the part
     assert again.number == 1 and again.host == "10.0.0.9"
+
+
+def test_a_flood_of_device_names_costs_no_more_than_max_devices(classifier):
+    from bridge.metatone import MAX_DEVICES
+
+    devices = MetatoneDevices(classifier, 3, clock=FakeClock())
+    for i in range(MAX_DEVICES):
+        devices.online(f"d{i}", "x")
+    with pytest.raises(OscRejected, match="devices"):
+        devices.touch("one-too-many", 1.0, 1.0, 0.0)
+    devices.offline("d0")  # an offline device is forgotten to make room
+    devices.touch("one-too-many", 1.0, 1.0, 0.0)
+    assert len(devices.devices) == MAX_DEVICES
 
 
 def test_app_gesture_names_are_the_lower_case_short_names():
