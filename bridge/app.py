@@ -371,11 +371,11 @@ class Bridge:
             self.counts["ticks_redone"] += 1
             data = None
         self.sender.send_all(data if data is not None else self.sender.tick_data(tick))
-        if self.metatone is not None:
-            self.metatone.tick(tick.ensemble)
         if self.midi is not None:
             self.midi.tick(tick)
         sent = time.monotonic()
+        if self.metatone is not None:  # after the ensemble's own messages: they come first
+            self.metatone.tick(tick.ensemble)
         self._touches, self._touch_next, self._touch_start = tick.touches, 0, start
         self._last_tick = start
         if self.recorder is not None:
