@@ -269,15 +269,21 @@ def test_devices_over_udp_are_classified_and_a_playback_device_plays_part_one(ti
         b.collect(1.7)
         tick(bridge, listener)
         assert not [m for m in b.collect(0.5) if m[2][:1] == ["ipad-b"]]
+        # ...and comes back with its next touch, without saying online.
+        b.send("/metatone/touch", "ipad-b", 300.0, 200.0, 0.0)
+        b.collect(0.2)
+        tick(bridge, listener)
+        assert "ipad-b" in b.gestures(b.collect(2.0, until=lambda m: len(b.gestures(m)) >= 4))
     finally:
         code, out, err = bridge.stop()
         for listener_ in (a, b, playback):
             listener_.close()
     assert code == 0, err
     views = [line for line in out.splitlines() if line.startswith("tick")]
-    assert len(views) == 3  # every tick came, whatever the devices did
+    assert len(views) == 4  # every tick came, whatever the devices did
     assert "devices 2 lead ipad-a playback 1" in views[0] and "rejected 3 ignored 1" in views[0]
     assert "devices 1 lead ipad-b" in views[1]
     assert "devices 0" in views[2]
+    assert "devices 1 lead ipad-b" in views[3]
     assert "rejected OSC message" in err and "/metatone/touch" in err
     assert "Traceback" not in err
