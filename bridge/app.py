@@ -28,7 +28,7 @@ from typing import TextIO
 
 from gesture_rnn.gestures import GESTURE_NAMES
 
-from .clock import InternalClock, MidiClock, PeriodEstimate
+from .clock import MIDI_CLOCK_MESSAGES, BeatClock, InternalClock, MidiClock, PeriodEstimate
 from .config import BridgeConfig
 from .metatone import PREFIX as METATONE_PREFIX
 from .osc import Command, OscRejected, OscSender, RateLimitedLog, parse_command
@@ -87,6 +87,7 @@ class Bridge:
         self.midi = midi
         self.recorder = recorder
         self.metatone = None  # a metatone.Metatone: the apps' protocol (cli.build sets it)
+        self.web = None  # a bridge.web.WebServer with --web
         self.out = out
         self.counts: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self.rejections = RateLimitedLog(log)
@@ -97,7 +98,8 @@ class Bridge:
         self._ran = False
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
-        self.clock: InternalClock | None = None
+        self.clock: InternalClock | BeatClock | None = None
+        self.link = None  # a LinkSession with --clock link (bridge/link.py)
         # The current tick's touches, in time order, due at _touch_start + event.time;
         # _touch_next is the first not yet sent. MIDI note-offs: a heap of (due, order, note).
         self._touches: tuple = ()
@@ -125,6 +127,11 @@ class Bridge:
     def on_midi(self, message) -> None:
         """rtmidi's callback: queue the message and wake the loop."""
         self._inbox.put(message)
+        self._wake()
+
+    def on_web(self, item) -> None:
+        """The web thread's hand-over: a checked Command, or a WebRejected."""
+        self._inbox.put(("web", item))
         self._wake()
 
     def stop(self, *_args) -> None:
@@ -157,6 +164,14 @@ class Bridge:
             if self.config.clock == "internal":
                 # The first tick too is made ahead: it is due PREPARE_AHEAD from now.
                 self.clock = InternalClock(self.config.period, time.monotonic() + PREPARE_AHEAD)
+            elif self.config.clock == "link":
+                link, config = self.link, self.config
+                self.clock = BeatClock(
+                    lambda: link.timeline,
+                    config.beats_per_step,
+                    latency=config.link_latency / 1000.0,
+                    start_stop=config.link_start_stop,
+                )
             while not self.stopping:
                 self._run_once()
         finally:
@@ -171,7 +186,7 @@ class Bridge:
         if prepare_at is not None and time.monotonic() >= prepare_at:
             self._prepare_pending()
         if self.clock is not None and time.monotonic() >= self.clock.deadline:
-            self.tick(self.clock.deadline, self.config.period)
+            self.tick(self.clock.deadline, self.clock.period)
             self.clock.advance(time.monotonic())
         deadline = self._next_deadline()
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -195,7 +210,7 @@ class Bridge:
 
     def _tick_duration(self) -> float:
         # External clocks: the length estimated from the ticks so far (see docs/bridge.md).
-        return self.config.period if self.clock is not None else self.period.value
+        return self.clock.period if self.clock is not None else self.period.value
 
     def _prepare_pending(self) -> None:
         """Make the next tick now, sending the current tick's due touches in between."""
@@ -260,7 +275,10 @@ class Bridge:
                 message = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            self.handle_midi(message)
+            if isinstance(message, tuple) and message[0] == "web":
+                self.handle_web(message[1])
+            else:
+                self.handle_midi(message)
 
     # -- input --------------------------------------------------------------------------
 
@@ -328,11 +346,20 @@ class Bridge:
             self.tick(now, self.period.tick(now))
         return True
 
+    def handle_web(self, item) -> None:
+        """A browser's message, checked on the web thread (bridge/web.py)."""
+        if isinstance(item, Command):
+            if self.apply(item):
+                self.counts["received"] += 1
+            return
+        self.counts["rejected"] += 1
+        self.rejections.warning("web", f"rejected web message: {item}")
+
     def handle_midi(self, message) -> None:
         from .midi import MidiRejected, lead_gesture  # only here when MIDI is open
 
         kind = message.type
-        if self.midi_clock is not None and kind in ("clock", "start", "continue", "stop"):
+        if self.midi_clock is not None and kind in MIDI_CLOCK_MESSAGES:
             if kind == "clock":
                 if self.midi_clock.pulse():
                     now = time.monotonic()
@@ -341,6 +368,8 @@ class Bridge:
                 self.midi_clock.start()
             elif kind == "continue":
                 self.midi_clock.resume()
+            elif kind == "songpos":
+                self.midi_clock.song_position(message.pos)
             else:
                 self.midi_clock.stop()
             return
@@ -380,6 +409,8 @@ class Bridge:
         self._last_tick = start
         if self.recorder is not None:
             self.recorder.tick(tick.lead, tick.ensemble)
+        if self.web is not None:
+            self.web.tick(tick, self._web_state(tick))
         self.timing["tick_late"].append(sent - start)
         self.timing["tick_compute"].append(time.monotonic() - began)
         if not self.config.quiet:
@@ -408,6 +439,8 @@ class Bridge:
             self._touch_next += 1
             self.timing["touch_late"].append(time.monotonic() - touch_due)
             self.sender.touch(event)
+            if self.web is not None:
+                self.web.touch(event)
             if self.metatone is not None:
                 self.metatone.touch(event)
             if self.midi is not None:
@@ -423,9 +456,25 @@ class Bridge:
             f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
             f"in {self.counts['received']} rejected {self.counts['rejected']} "
             f"ignored {self.counts['ignored']}{self._not_allowed()}{self._send_failures()}"
-            f"{self.metatone.status() if self.metatone is not None else ''}\n"
+            + (f" | {self.link.describe()}" if self.link is not None else "")
+            + (self.metatone.status() if self.metatone is not None else "")
+            + "\n"
         )
         self.out.flush()
+
+    def _web_state(self, tick: Tick) -> dict:
+        state = {
+            "tick": tick.number,
+            "lead": tick.lead,
+            "period": self._tick_duration(),
+            "temperature": self.session.temperature,
+            "received": self.counts["received"],
+            "rejected": self.counts["rejected"],
+        }
+        liveliness = getattr(self.session, "liveliness", None)
+        if liveliness is not None:
+            state["liveliness"] = liveliness
+        return state
 
     def _not_allowed(self) -> str:
         return f" not allowed {self.counts['not_allowed']}" if self.allowed else ""
@@ -452,21 +501,25 @@ class Bridge:
                     "p99_ms": float(np.percentile(ms, 99)),
                     "max_ms": float(ms.max()),
                 }
+        if self.web is not None:
+            summary["web"] = self.web.stats()
         summary["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return summary
 
     def _write_stats(self) -> None:
         import json
 
-        path = self.config.stats
+        from gesture_rnn.files import OutputError, write_new
+
+        text = json.dumps(self.timing_summary(), indent=1) + "\n"
         try:
-            tmp = path.with_name(path.name + ".partial")
-            tmp.write_text(json.dumps(self.timing_summary(), indent=1) + "\n")
-            tmp.replace(path)
-        except OSError as error:
-            log.error("could not write --stats %s: %s", path, error)
+            write_new(self.config.stats, lambda tmp: tmp.write_text(text), self.config.force)
+        except OutputError as error:
+            log.error("could not write --stats: %s", error)
 
     def close(self) -> None:
+        if self.web is not None:
+            self.web.close()
         if self.config.stats is not None:
             self._write_stats()
         if self.midi is not None:
@@ -474,6 +527,8 @@ class Bridge:
             self.midi.close()
         if self.recorder is not None:
             self.recorder.close()
+        if self.link is not None:
+            self.link.close()
         self.sock.close()
         self.sender.close()
         for fd in (self._wake_r, self._wake_w):

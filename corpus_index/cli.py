@@ -10,14 +10,16 @@ import argparse
 import json
 from pathlib import Path
 
-from gesture_rnn.cli.common import CommandError, positive_int
+from gesture_rnn.cli.common import CommandError, positive_int, show_progress
 
 
 def cmd_build(args) -> None:
     from .build import BuildConfig, build_index
 
     config = BuildConfig(label_lag=args.label_lag)
-    report = build_index(args.data, args.out, config, progress=not args.quiet, force=args.force)
+    report = build_index(
+        args.data, args.out, config, progress=show_progress(args), force=args.force
+    )
     size = report.path.stat().st_size / 1e6
     skipped = f"; {len(report.skipped)} skipped (see the warnings)" if report.skipped else ""
     print(
@@ -72,10 +74,7 @@ def cmd_round_trip(args) -> None:
 
     if args.file is not None and args.procedural:
         raise CommandError("give an index FILE or --procedural (the fallback), not both")
-    try:
-        classifier = touch_classifier.load(args.classifier)
-    except touch_classifier.TouchClassifierError as error:
-        raise CommandError(str(error)) from None
+    classifier = touch_classifier.load(args.classifier)  # a bad file: one line, exit 2
     source = open_index(args.file)
     report = round_trip(source, classifier, trials=args.trials, seed=args.seed)
     result = report.as_dict()
@@ -105,7 +104,9 @@ def cmd_plot(args) -> None:
 
     from .plot import plot_gestures
 
-    if (args.file is None) == (not args.procedural):
+    if args.file is None and not args.procedural:
+        raise CommandError("give an index FILE or --procedural (the fallback)")
+    if args.file is not None and args.procedural:
         raise CommandError("give an index FILE or --procedural (the fallback), not both")
     try:
         gestures = [parse_gesture(g) for g in args.gesture] if args.gesture else None
@@ -151,7 +152,9 @@ def register(actions) -> None:
     )
     build.add_argument("--out", required=True, type=Path, help="the index file to write (.h5)")
     build.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.add_argument(
+        "--quiet", action="store_true", help="no progress bar (none off a terminal either)"
+    )
     build.add_argument(
         "--label-lag",
         type=int,

@@ -27,6 +27,7 @@ import numpy as np
 
 from .config import ENSEMBLES
 from .corpus import Performance, Selection
+from .files import write_new
 from .gestures import NUM_GESTURES
 
 log = logging.getLogger(__name__)
@@ -219,19 +220,26 @@ def build_sequences(
     )
 
 
-def save_npz(path: str | Path, sequences: TrainingSequences, framing: str) -> tuple[int, int]:
-    """Write every window as int16 ``X`` and ``y`` (plain arrays, no pickle)."""
+def save_npz(
+    path: str | Path, sequences: TrainingSequences, framing: str, force: bool = False
+) -> tuple[int, int]:
+    """Write every window as int16 ``X`` and ``y`` (plain arrays, no pickle).
+
+    Raises OutputExistsError if ``path`` exists and ``force`` is not given; a failed
+    write leaves nothing behind (:func:`gesture_rnn.files.write_new`).
+    """
     X, y = sequences.arrays(framing)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as f:
-        np.savez(
-            f,
-            X=X,
-            y=y,
-            window_performance=sequences.window_performance.astype(np.int16),
-            performance_names=np.array(sequences.performance_names, dtype=str),
-            ensemble=np.int16(sequences.ensemble),
-        )
-    tmp.replace(path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez adds no ".npz" to it
+            np.savez(
+                f,
+                X=X,
+                y=y,
+                window_performance=sequences.window_performance.astype(np.int16),
+                performance_names=np.array(sequences.performance_names, dtype=str),
+                ensemble=np.int16(sequences.ensemble),
+            )
+
+    write_new(path, write, force)
     return X.shape

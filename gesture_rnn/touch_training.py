@@ -25,8 +25,10 @@ from .corpus import (
     read_metadata,
     read_touch_file,
     touch_file,
+    warn_missing,
 )
 from .errors import CorpusError
+from .extras import MissingExtraError, require
 from .gestures import GESTURES, NUM_GESTURES
 from .touch_classifier import TouchClassifier, transform
 from .touch_features import NUM_FEATURES, features_at
@@ -41,10 +43,6 @@ __all__ = [
     "evaluate",
     "fit",
 ]
-
-
-class MissingExtraError(ImportError):
-    """Training needs scikit-learn (the ``train`` extra), which is not installed."""
 
 
 @dataclass(frozen=True)
@@ -115,12 +113,12 @@ def corpus_examples(
     root = Path(root)
     metadata = read_metadata(root)
     wanted = list(metadata["filename"]) if names is None else list(names)
-    chunks, kept = [], []
+    chunks, kept, missing = [], [], []
     for name in wanted:
         gestures = gesture_file(root, name)
         touches = touch_file(root, name)
         if not gestures.is_file() or touches is None:
-            log.debug("%s: skipped, it lacks a gesture or touch file", name)
+            missing.append(name)
             continue
         try:
             f, y = _performance_examples(gestures, touches, offset)
@@ -129,6 +127,7 @@ def corpus_examples(
             continue
         chunks.append((f, y, np.full(len(y), len(kept), dtype=np.int32)))
         kept.append(name)
+    warn_missing(missing, "gesture or touch file", log)
     if not kept:
         raise CorpusError(f"{root}: no performance has both a gesture file and a touch file")
     log.info("%d performances, %d examples", len(kept), sum(len(c[1]) for c in chunks))
@@ -193,16 +192,12 @@ def fit(
 
 
 def _sklearn():
-    try:
-        from sklearn import __version__
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.neural_network import MLPClassifier
-        from sklearn.preprocessing import StandardScaler
-    except ImportError:
-        raise MissingExtraError(
-            "training a touch classifier needs scikit-learn, which is not installed "
-            "(pip install 'gesture-rnn[train]')"
-        ) from None
+    require("train", "training a touch classifier", "scikit-learn")
+    from sklearn import __version__
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
     return MLPClassifier, StandardScaler, ConvergenceWarning, __version__
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 from .config import ModelConfig
 from .corpus import Performance, split_performances
 from .evaluate import MARKOV_ALPHA, MarkovBaseline
+from .files import write_new
 from .gestures import NUM_GESTURES
 from .prepare import TrainingSequences, build_sequences
 
@@ -155,16 +155,20 @@ def _strategy():
 
 
 def _save_checkpoint(model, path: Path, record: dict) -> None:
-    """Write the Keras checkpoint and its record (config, split, metrics) atomically."""
+    """Write the Keras checkpoint and its record (config, split, metrics) atomically.
+
+    Each better epoch replaces the last one's files: the caller checks, before training,
+    that they may be written (``gesture-rnn train`` refuses existing ones without --force).
+    """
     from .export import checkpoint_record_path
 
-    tmp = path.with_name(path.stem + ".partial" + path.suffix)
-    model.save(tmp)
-    os.replace(tmp, path)
-    record_path = checkpoint_record_path(path)
-    tmp_record = record_path.with_name(record_path.name + ".partial")
-    tmp_record.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(tmp_record, record_path)
+    write_new(path, lambda tmp: model.save(tmp), force=True)
+    text = json.dumps(record, indent=1)
+    write_new(
+        checkpoint_record_path(path),
+        lambda tmp: tmp.write_text(text, encoding="utf-8"),
+        force=True,
+    )
 
 
 def train(
@@ -174,8 +178,12 @@ def train(
     checkpoint: str | Path | None = None,
     out: str | Path | None = None,
     strategy=None,
+    force: bool = False,
 ) -> TrainResult:
     """Train on ``performances``; write the best checkpoint and export it to ``out``.
+
+    ``out`` is written only if it does not exist, or with ``force``; the checkpoint is
+    replaced at each better epoch.
 
     ``strategy``: a ``tf.distribute`` strategy; by default MirroredStrategy over every GPU
     when there are several, else the default one-device strategy.
@@ -292,7 +300,7 @@ def train(
     if checkpoint is not None:
         _save_checkpoint(model, Path(checkpoint), record)
     if out is not None:
-        export_model(model, config, out, record)
+        export_model(model, config, out, record, force)
     metadata = metadata_for(config, record)
     return TrainResult(model=model, metadata=metadata, epochs=epoch, seconds=seconds)
 

@@ -294,7 +294,7 @@ def test_flood_of_messages_does_not_stop_the_clock(tiny_model, listener):
         (["--model", "/nowhere/model.h5"], "--model"),
         (["--corpus", "/nowhere/index.h5"], "--corpus"),
         (["--record", "/nowhere/take.csv"], "--record"),
-        (["--config", "/nowhere/bridge.toml"], "--config"),
+        (["--config", "/nowhere/bridge.toml"], "/nowhere/bridge.toml does not exist"),
         (["--host", "not an address"], "not an address"),
     ],
 )

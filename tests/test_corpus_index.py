@@ -182,8 +182,13 @@ def test_build_skips_missing_and_damaged_files_naming_them(built):
     assert "epsilon-touches.csv" in skipped["epsilon"] and "line 4" in skipped["epsilon"]
     assert "x_pos 'abc'" in skipped["epsilon"]
     assert "gesture file zeta-touches-posthoc-gestures.csv is missing" in skipped["zeta"]
-    for name in skipped:
+    for name in ("delta", "epsilon"):  # damaged: a warning each, naming it
         assert any(name in message for message in warnings)
+    # missing files: one warning with the count (the names at debug level, with -v)
+    assert [m for m in warnings if "missing" in m or "no gesture" in m] == [
+        "2 performances listed in the metadata have no gesture or touch file: "
+        "skipped (-v names them)"
+    ]
 
 
 def test_index_stores_every_event_once_with_raw_points_and_velocity(built, index):
@@ -561,11 +566,11 @@ def _corrupt(tmp_path: Path, source: Path, how: str) -> Path:
     "how, message",
     [
         ("truncated", "not a corpus index|damaged"),
-        ("garbage", "not a corpus index"),
-        ("empty", "not a corpus index"),
+        ("garbage", "not an HDF5 file"),
+        ("empty", "is empty"),
         ("foreign", "not a gesture-rnn corpus index"),
         ("version", "version 99.*rebuild"),
-        ("missing-dataset", "seconds/label missing"),
+        ("missing-dataset", "dataset seconds/label is missing"),
         ("bad-offsets", "damaged"),
         ("wrong-dtype", "seconds/label has type float64"),
     ],

@@ -51,16 +51,12 @@ def _print_report(title: str, report: dict) -> None:
 
 def cmd_train(args) -> None:
     from ..corpus import split_performances
+    from ..extras import require
     from ..files import check_new_output, write_new
     from ..touch_classifier import save
-    from ..touch_training import (
-        MissingExtraError,
-        TrainConfig,
-        corpus_examples,
-        evaluate,
-        fit,
-    )
+    from ..touch_training import TrainConfig, corpus_examples, evaluate, fit
 
+    require("train", "gesture-rnn touches train", "scikit-learn")  # before any work
     check_new_output(args.out, args.force)
     started = time.monotonic()
     examples = corpus_examples(args.data)
@@ -75,10 +71,7 @@ def cmd_train(args) -> None:
         seed=args.seed,
         held_out=args.held_out,
     )
-    try:
-        model = fit(train.features, train.labels, config)
-    except MissingExtraError as error:
-        raise CommandError(str(error)) from None
+    model = fit(train.features, train.labels, config)
     report = evaluate(model, test.features, test.labels)
     model.metadata = {
         "training": {
@@ -99,13 +92,10 @@ def cmd_train(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from ..touch_classifier import TouchClassifierError, load
+    from ..touch_classifier import load
     from ..touch_training import corpus_examples, evaluate
 
-    try:
-        model = load(args.model)
-    except TouchClassifierError as error:
-        raise CommandError(str(error)) from None
+    model = load(args.model)  # TouchClassifierError names the file: exit code 2
     names = None
     if not args.all:
         names = model.metadata.get("training", {}).get("held_out_performances")
