@@ -13,6 +13,7 @@ the already-made touches to the schedule.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import logging
 import math
 import os
@@ -27,14 +28,24 @@ from typing import TextIO
 
 from gesture_rnn.gestures import GESTURE_NAMES
 
-from .clock import InternalClock, MidiClock, PeriodEstimate
+from .clock import MIDI_CLOCK_MESSAGES, BeatClock, InternalClock, MidiClock, PeriodEstimate
 from .config import BridgeConfig
+from .metatone import PREFIX as METATONE_PREFIX
 from .osc import Command, OscRejected, OscSender, RateLimitedLog, parse_command
 from .session import Session, Tick
 
 log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 65536
+# Counted events, all in --stats even when 0 (docs/bridge.md says what each counts).
+COUNTERS = (
+    "received",
+    "rejected",
+    "ignored",
+    "not_allowed",
+    "touches_dropped",
+    "ticks_redone",
+)
 READ_BUDGET = 0.0005  # seconds of reading datagrams before the loop looks at the rest
 PREPARE_AHEAD = 0.005  # seconds before a deadline to make the tick, so it is punctual
 # A step prepared at most this long before its tick stands even if the lead or the
@@ -75,14 +86,20 @@ class Bridge:
         self.sender = sender
         self.midi = midi
         self.recorder = recorder
+        self.metatone = None  # a metatone.Metatone: the apps' protocol (cli.build sets it)
+        self.web = None  # a bridge.web.WebServer with --web
         self.out = out
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self.rejections = RateLimitedLog(log)
+        self.allowed = config.allowed_networks()  # --allow; empty: everyone
+        self._last_host: str | None = None  # the last sender checked, and whether allowed
+        self._last_allowed = False
         self.stopping = False
         self._ran = False
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
-        self.clock: InternalClock | None = None
+        self.clock: InternalClock | BeatClock | None = None
+        self.link = None  # a LinkSession with --clock link (bridge/link.py)
         # The current tick's touches, in time order, due at _touch_start + event.time;
         # _touch_next is the first not yet sent. MIDI note-offs: a heap of (due, order, note).
         self._touches: tuple = ()
@@ -110,6 +127,11 @@ class Bridge:
     def on_midi(self, message) -> None:
         """rtmidi's callback: queue the message and wake the loop."""
         self._inbox.put(message)
+        self._wake()
+
+    def on_web(self, item) -> None:
+        """The web thread's hand-over: a checked Command, or a WebRejected."""
+        self._inbox.put(("web", item))
         self._wake()
 
     def stop(self, *_args) -> None:
@@ -142,6 +164,14 @@ class Bridge:
             if self.config.clock == "internal":
                 # The first tick too is made ahead: it is due PREPARE_AHEAD from now.
                 self.clock = InternalClock(self.config.period, time.monotonic() + PREPARE_AHEAD)
+            elif self.config.clock == "link":
+                link, config = self.link, self.config
+                self.clock = BeatClock(
+                    lambda: link.timeline,
+                    config.beats_per_step,
+                    latency=config.link_latency / 1000.0,
+                    start_stop=config.link_start_stop,
+                )
             while not self.stopping:
                 self._run_once()
         finally:
@@ -156,7 +186,7 @@ class Bridge:
         if prepare_at is not None and time.monotonic() >= prepare_at:
             self._prepare_pending()
         if self.clock is not None and time.monotonic() >= self.clock.deadline:
-            self.tick(self.clock.deadline, self.config.period)
+            self.tick(self.clock.deadline, self.clock.period)
             self.clock.advance(time.monotonic())
         deadline = self._next_deadline()
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -180,7 +210,7 @@ class Bridge:
 
     def _tick_duration(self) -> float:
         # External clocks: the length estimated from the ticks so far (see docs/bridge.md).
-        return self.config.period if self.clock is not None else self.period.value
+        return self.clock.period if self.clock is not None else self.period.value
 
     def _prepare_pending(self) -> None:
         """Make the next tick now, sending the current tick's due touches in between."""
@@ -228,7 +258,7 @@ class Bridge:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:  # e.g. ICMP port unreachable reported on some OSes
-                log.debug("receive error: %s", error)
+                self.rejections.log(logging.DEBUG, "receive error", f"receive error: {error}")
                 return
             self.handle_datagram(data, sender)
             if time.monotonic() >= stop:
@@ -245,22 +275,48 @@ class Bridge:
                 message = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            self.handle_midi(message)
+            if isinstance(message, tuple) and message[0] == "web":
+                self.handle_web(message[1])
+            else:
+                self.handle_midi(message)
 
     # -- input --------------------------------------------------------------------------
 
     def handle_datagram(self, data: bytes, sender) -> None:
+        """One datagram from ``sender`` (host, port, ...): checked, counted, acted on.
+        Every log line is rate-limited per kind of fault (bounded whatever arrives)."""
+        if self.allowed and not self._allowed(sender[0]):
+            self.counts["not_allowed"] += 1
+            self.rejections.info("not allowed", f"dropped OSC from {sender[0]}: not in --allow")
+            return
         try:
+            if self.metatone is not None and data.startswith(METATONE_PREFIX):
+                self.counts["received" if self.metatone.receive(data, sender) else "ignored"] += 1
+                return
             command = parse_command(data)
         except OscRejected as error:
             self.counts["rejected"] += 1
-            self.rejections.warning(error.address, f"rejected OSC message: {error}")
+            self.rejections.warning(error.kind, f"rejected OSC message: {error}")
             return
-        if command is None:
+        if command.kind == "unknown":
             self.counts["ignored"] += 1
+            self.rejections.info(
+                "unknown address", f"ignored OSC message to an unknown address: {command.value}"
+            )
             return
         if self.apply(command, sender):
             self.counts["received"] += 1
+
+    def _allowed(self, host: str) -> bool:
+        """Whether ``host`` (a sender's address) is in --allow; the last answer is kept,
+        as a flood mostly comes from one sender."""
+        if host != self._last_host:
+            address = ipaddress.ip_address(host.split("%")[0])  # an IPv6 scope is no part
+            if address.version == 6 and address.ipv4_mapped:  # IPv4 on a dual-stack socket
+                address = address.ipv4_mapped
+            self._last_allowed = any(address in network for network in self.allowed)
+            self._last_host = host
+        return self._last_allowed
 
     def apply(self, command: Command, sender=None) -> bool:
         """Act on a checked command; False if it does not apply now (counted as rejected)."""
@@ -279,24 +335,33 @@ class Bridge:
         elif command.kind == "ping" and sender is not None:
             try:
                 self.sock.sendto(command.value, sender)
-            except OSError as error:
-                log.debug("pong to %s failed: %s", sender, error)
+            except OSError as error:  # e.g. a full buffer under a flood of pings
+                self.rejections.log(logging.DEBUG, "pong", f"pong to {sender} failed: {error}")
         elif command.kind == "tick":
             if self.config.clock != "osc":
                 self.counts["rejected"] += 1
                 self.rejections.warning(
-                    "/bridge/tick", "/bridge/tick ignored: the clock is not osc"
+                    "tick without osc clock", "/bridge/tick ignored: the clock is not osc"
                 )
                 return False
             now = time.monotonic()
             self.tick(now, self.period.tick(now))
         return True
 
+    def handle_web(self, item) -> None:
+        """A browser's message, checked on the web thread (bridge/web.py)."""
+        if isinstance(item, Command):
+            if self.apply(item):
+                self.counts["received"] += 1
+            return
+        self.counts["rejected"] += 1
+        self.rejections.warning("web", f"rejected web message: {item}")
+
     def handle_midi(self, message) -> None:
         from .midi import MidiRejected, lead_gesture, liveliness  # only here when MIDI is open
 
         kind = message.type
-        if self.midi_clock is not None and kind in ("clock", "start", "continue", "stop"):
+        if self.midi_clock is not None and kind in MIDI_CLOCK_MESSAGES:
             if kind == "clock":
                 if self.midi_clock.pulse():
                     now = time.monotonic()
@@ -305,6 +370,8 @@ class Bridge:
                 self.midi_clock.start()
             elif kind == "continue":
                 self.midi_clock.resume()
+            elif kind == "songpos":
+                self.midi_clock.song_position(message.pos)
             else:
                 self.midi_clock.stop()
             return
@@ -343,10 +410,14 @@ class Bridge:
         if self.midi is not None:
             self.midi.tick(tick)
         sent = time.monotonic()
+        if self.metatone is not None:  # after the ensemble's own messages: they come first
+            self.metatone.tick(tick.ensemble)
         self._touches, self._touch_next, self._touch_start = tick.touches, 0, start
         self._last_tick = start
         if self.recorder is not None:
             self.recorder.tick(tick.lead, tick.ensemble)
+        if self.web is not None:
+            self.web.tick(tick, self._web_state(tick))
         self.timing["tick_late"].append(sent - start)
         self.timing["tick_compute"].append(time.monotonic() - began)
         if not self.config.quiet:
@@ -375,6 +446,10 @@ class Bridge:
             self._touch_next += 1
             self.timing["touch_late"].append(time.monotonic() - touch_due)
             self.sender.touch(event)
+            if self.web is not None:
+                self.web.touch(event)
+            if self.metatone is not None:
+                self.metatone.touch(event)
             if self.midi is not None:
                 note = self.midi.touch(event)
                 if note is not None:
@@ -386,9 +461,32 @@ class Bridge:
         players = "  ".join(f"{i} {GESTURE_NAMES[g]:<3}" for i, g in enumerate(tick.ensemble, 1))
         self.out.write(
             f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
-            f"in {self.counts['received']} rejected {self.counts['rejected']}\n"
+            f"in {self.counts['received']} rejected {self.counts['rejected']} "
+            f"ignored {self.counts['ignored']}{self._not_allowed()}{self._send_failures()}"
+            + (f" | {self.link.describe()}" if self.link is not None else "")
+            + (self.metatone.status() if self.metatone is not None else "")
+            + "\n"
         )
         self.out.flush()
+
+    def _web_state(self, tick: Tick) -> dict:
+        state = {
+            "tick": tick.number,
+            "lead": tick.lead,
+            "period": self._tick_duration(),
+            "temperature": self.session.temperature,
+            "liveliness": self.session.liveliness,
+            "received": self.counts["received"],
+            "rejected": self.counts["rejected"],
+        }
+        return state
+
+    def _not_allowed(self) -> str:
+        return f" not allowed {self.counts['not_allowed']}" if self.allowed else ""
+
+    def _send_failures(self) -> str:
+        failed = [f"{label} {n}" for label, n in self.sender.failed.items() if n]
+        return f" | send failed: {', '.join(failed)}" if failed else ""
 
     def timing_summary(self) -> dict:
         """Percentiles of the timing figures in milliseconds, counts, and peak memory."""
@@ -397,6 +495,8 @@ class Bridge:
         import numpy as np
 
         summary: dict = {"ticks": self.session.ticks, **self.counts}
+        summary["sent"] = self.sender.sent  # OSC datagrams, counted once per target
+        summary["send_failed"] = dict(self.sender.failed)  # per target, zeros included
         for name, values in self.timing.items():
             if values:
                 ms = np.asarray(values) * 1000.0
@@ -406,21 +506,25 @@ class Bridge:
                     "p99_ms": float(np.percentile(ms, 99)),
                     "max_ms": float(ms.max()),
                 }
+        if self.web is not None:
+            summary["web"] = self.web.stats()
         summary["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return summary
 
     def _write_stats(self) -> None:
         import json
 
-        path = self.config.stats
+        from gesture_rnn.files import OutputError, write_new
+
+        text = json.dumps(self.timing_summary(), indent=1) + "\n"
         try:
-            tmp = path.with_name(path.name + ".partial")
-            tmp.write_text(json.dumps(self.timing_summary(), indent=1) + "\n")
-            tmp.replace(path)
-        except OSError as error:
-            log.error("could not write --stats %s: %s", path, error)
+            write_new(self.config.stats, lambda tmp: tmp.write_text(text), self.config.force)
+        except OutputError as error:
+            log.error("could not write --stats: %s", error)
 
     def close(self) -> None:
+        if self.web is not None:
+            self.web.close()
         if self.config.stats is not None:
             self._write_stats()
         if self.midi is not None:
@@ -428,6 +532,8 @@ class Bridge:
             self.midi.close()
         if self.recorder is not None:
             self.recorder.close()
+        if self.link is not None:
+            self.link.close()
         self.sock.close()
         self.sender.close()
         for fd in (self._wake_r, self._wake_w):

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import mido
 
+from gesture_rnn.midi_map import cc_value, gesture_value
+
 from .config import BridgeConfig, MidiMapping
 from .session import Tick, TouchEvent
 
@@ -19,7 +21,11 @@ log = logging.getLogger(__name__)
 
 VIRTUAL_IN = "Gesture-RNN In"
 VIRTUAL_OUT = "Gesture-RNN Out"
-CLOCK_TYPES = ("clock", "start", "continue", "stop")
+CLIENT_NAME = "Gesture-RNN"  # the virtual ports' client, as ALSA and JACK list it
+JACK_HINT = (
+    "no ALSA sequencer here (/dev/snd/seq); to use JACK instead, start jackd and run with "
+    "MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK"
+)
 
 
 class MidiError(Exception):
@@ -67,10 +73,6 @@ def liveliness(message: mido.Message, mapping: MidiMapping) -> float | None:
     return v / 64 if v <= 64 else 1 + 3 * (v - 64) / 63
 
 
-def gesture_value(gesture: int, scale: str) -> int:
-    return round(gesture * 127 / 8) if scale == "spread" else gesture
-
-
 class MidiIO:
     """The MIDI ports the options ask for, opened at start and closed at exit."""
 
@@ -84,8 +86,14 @@ class MidiIO:
         self.outputs: list = []
         try:
             if config.virtual_midi:
-                self.inputs.append(mido.open_input(VIRTUAL_IN, virtual=True, callback=on_message))
-                self.outputs.append(mido.open_output(VIRTUAL_OUT, virtual=True))
+                self.inputs.append(
+                    mido.open_input(
+                        VIRTUAL_IN, virtual=True, client_name=CLIENT_NAME, callback=on_message
+                    )
+                )
+                self.outputs.append(
+                    mido.open_output(VIRTUAL_OUT, virtual=True, client_name=CLIENT_NAME)
+                )
             if config.midi_in:
                 name = find_port(mido.get_input_names(), config.midi_in, "input")
                 self.inputs.append(mido.open_input(name, callback=on_message))
@@ -97,7 +105,8 @@ class MidiIO:
             raise
         except (OSError, RuntimeError, ImportError) as error:  # rtmidi's own errors
             self.close()
-            raise MidiError(f"cannot open MIDI ports: {error}") from None
+            hint = f"; {JACK_HINT}" if "ALSA" in str(error) else ""
+            raise MidiError(f"cannot open MIDI ports: {str(error).rstrip('.')}{hint}") from None
         self._sounding: set[tuple[int, int]] = set()
 
     @property
@@ -110,7 +119,7 @@ class MidiIO:
 
     def channel(self, player: int) -> int:
         """mido's 0-based channel of ensemble player ``player`` (1-based)."""
-        return (self.mapping.first_channel - 1 + player - 1) % 16
+        return self.mapping.channel(player)
 
     def tick(self, tick: Tick) -> None:
         for player, gesture in enumerate(tick.ensemble, start=1):
@@ -128,14 +137,14 @@ class MidiIO:
         channel = self.channel(event.player)
         m = self.mapping
         self._send(
-            mido.Message("control_change", channel=channel, control=m.x_cc, value=_cc(event.x))
+            mido.Message("control_change", channel=channel, control=m.x_cc, value=cc_value(event.x))
         )
         self._send(
-            mido.Message("control_change", channel=channel, control=m.y_cc, value=_cc(event.y))
+            mido.Message("control_change", channel=channel, control=m.y_cc, value=cc_value(event.y))
         )
         if not event.down:
             return None
-        note = m.touch_note_low + round(event.x * (m.touch_note_high - m.touch_note_low))
+        note = m.touch_note(event.x)
         self._send(mido.Message("note_on", channel=channel, note=note, velocity=m.touch_velocity))
         self._sounding.add((channel, note))
         return channel, note
@@ -158,7 +167,3 @@ class MidiIO:
             except Exception as error:  # closing must never stop the shutdown
                 log.debug("closing %s: %s", port, error)
         self.inputs, self.outputs = [], []
-
-
-def _cc(value: float) -> int:
-    return max(0, min(127, round(value * 127)))

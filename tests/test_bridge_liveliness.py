@@ -86,7 +86,7 @@ def test_flag_toml_and_osc(tiny_model, listener, tmp_path):
         assert run_ticks(bridge, listener, 5) == [(0, 0, 0)] * 5
     finally:
         _, out, _ = bridge.stop()
-    assert out.splitlines()[-1].endswith("rejected 1")
+    assert out.splitlines()[-1].endswith("rejected 1 ignored 0")
 
 
 @pytest.mark.parametrize(

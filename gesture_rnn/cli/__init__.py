@@ -1,68 +1,9 @@
-"""The ``gesture-rnn`` command: thin wrappers over the library.
+"""The model's own subcommands of ``gesture-rnn``: thin wrappers over the library.
 
-Each module here adds one group of subcommands with ``register(commands)``. Heavy
-imports (TensorFlow above all) happen inside the command functions that need them,
-so ``gesture-rnn --help`` and every other command start quickly.
+Each module adds its commands with ``register(commands)``; the program at the top,
+``gesture_rnn_cli``, builds the parser from them and from ``corpus_index.cli`` and
+``bridge.cli``. Nothing here imports those packages when it loads or registers its
+commands (only ``generate --corpus`` opens a corpus index, inside the command). Heavy
+imports (TensorFlow above all) happen inside the command functions that need them, so
+``gesture-rnn --help`` and every other command start quickly.
 """
-
-from __future__ import annotations
-
-import argparse
-import importlib
-import importlib.util
-import logging
-import sys
-
-from .. import __version__
-from .common import CommandError
-
-# Modules of this package that register subcommands, in --help order.
-COMMAND_MODULES = ("corpus", "prepare", "model", "touches", "perform")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gesture-rnn",
-        description="A neural touch-screen ensemble that answers a solo performer.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.required = True
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"{__name__}.{name}").register(commands)
-    # The live bridge is its own package; the library never imports it, the CLI does.
-    if importlib.util.find_spec("bridge.cli") is not None:
-        importlib.import_module("bridge.cli").register(commands)
-    return parser
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    from ..errors import CorpusError, OutputError
-    from ..gestures import GestureError
-    from ..prepare import PrepareError
-
-    return (CommandError, CorpusError, GestureError, OutputError, PrepareError)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    # Our own loggers say what they do; other libraries speak only to warn.
-    logging.basicConfig(level=logging.WARNING, format="gesture-rnn: %(levelname)s: %(message)s")
-    for name in ("gesture_rnn", "corpus_index", "bridge"):
-        logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    logging.addLevelName(logging.WARNING, "warning")
-    logging.addLevelName(logging.ERROR, "error")
-    try:
-        result = args.func(args)
-    except _user_errors() as error:
-        print(f"gesture-rnn: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("gesture-rnn: interrupted", file=sys.stderr)
-        return 130
-    return int(result or 0)
-
-
-__all__ = ["CommandError", "build_parser", "main"]

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
+import argparse
 import json
 from pathlib import Path
 
-from .common import add_data_argument, add_selection_arguments, positive_int, selection
+from .common import (
+    add_data_argument,
+    add_selection_arguments,
+    positive_int,
+    selection,
+    show_progress,
+)
 
 
 def cmd_download(args) -> None:
     from ..download import download_corpus
 
-    root = download_corpus(args.to, url=args.url, force=args.force, progress=not args.quiet)
+    root = download_corpus(args.to, url=args.url, force=args.force, progress=show_progress(args))
     print(f"corpus ready in {root}")
 
 
@@ -20,9 +26,7 @@ def cmd_summary(args) -> None:
     from ..corpus import load_corpus, summarize
     from ..gestures import GESTURES
 
-    chosen = selection(
-        args, default_type=None, exclude_demonstrations=False, performers=args.performers
-    )
+    chosen = selection(args, default_type=None, performers=args.performers)
     summary = summarize(load_corpus(args.data, chosen))
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -43,7 +47,9 @@ def cmd_summary(args) -> None:
         print(f"  {g.code} {g.name:<4} {g.description:<26} {n:>7}  {100 * n / total:5.1f}%")
 
 
-def register(commands) -> None:
+def register(commands) -> argparse._SubParsersAction:
+    """Add ``corpus download`` and ``corpus summary``; return the corpus actions, to which
+    the program at the top adds the corpus index's (build, info, plot)."""
     corpus = commands.add_parser("corpus", help="get and inspect the Metatone corpus")
     actions = corpus.add_subparsers(dest="corpus_command", metavar="ACTION")
     actions.required = True
@@ -56,7 +62,9 @@ def register(commands) -> None:
     download.add_argument(
         "--force", action="store_true", help="unpack even if the folder already holds a corpus"
     )
-    download.add_argument("--quiet", action="store_true", help="no progress bar")
+    download.add_argument(
+        "--quiet", action="store_true", help="no progress bar (none off a terminal either)"
+    )
     download.set_defaults(func=cmd_download)
 
     summary = actions.add_parser(
@@ -67,7 +75,4 @@ def register(commands) -> None:
     add_selection_arguments(summary, default_type=None)
     summary.add_argument("--json", action="store_true", help="print JSON")
     summary.set_defaults(func=cmd_summary)
-
-    # The corpus index (corpus_index package) adds build/info/plot here.
-    if importlib.util.find_spec("corpus_index.cli") is not None:
-        importlib.import_module("corpus_index.cli").register(actions)
+    return actions

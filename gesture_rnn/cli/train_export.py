@@ -15,10 +15,11 @@ from .common import (
     CommandError,
     add_data_argument,
     add_ensemble_argument,
+    add_force_argument,
     add_selection_arguments,
-    check_output_path,
     positive_int,
     selection,
+    show_progress,
 )
 
 
@@ -37,14 +38,19 @@ def cmd_train(args) -> None:
 
     from ..config import ConfigError, config_for
     from ..corpus import load_corpus
+    from ..export import checkpoint_record_path
+    from ..extras import require
+    from ..files import check_new_output
     from ..prepare import selection_for
     from ..train import TrainingError, TrainOptions
 
-    check_output_path(args.out)
+    require("train", "gesture-rnn train")
+    check_new_output(args.out, args.force)
     checkpoint = args.checkpoint or args.out.with_suffix(".keras")
     if checkpoint.suffix != ".keras":
         raise CommandError(f"--checkpoint {checkpoint} must end in .keras (a Keras checkpoint)")
-    check_output_path(checkpoint)
+    check_new_output(checkpoint, args.force)
+    check_new_output(checkpoint_record_path(checkpoint), args.force)
     try:
         config = config_for(
             args.size,
@@ -72,7 +78,7 @@ def cmd_train(args) -> None:
         patience=args.patience,
         lr_patience=args.lr_patience,
         seed=args.seed,
-        progress=not args.quiet,
+        progress=show_progress(args),
         record={
             "data": str(args.data),
             "selection": chosen.describe(),
@@ -91,7 +97,13 @@ def cmd_train(args) -> None:
     )
     try:
         result = train(
-            performances, config, options, checkpoint=checkpoint, out=args.out, extra=extra
+            performances,
+            config,
+            options,
+            checkpoint=checkpoint,
+            out=args.out,
+            force=args.force,
+            extra=extra,
         )
     except TrainingError as error:
         raise CommandError(str(error)) from None
@@ -137,10 +149,13 @@ def _extra_subsets(args, base) -> list:
 
 def cmd_export(args) -> None:
     from ..export import ExportError, export_checkpoint
+    from ..extras import require
+    from ..files import check_new_output
 
-    check_output_path(args.out)
+    require("train", "gesture-rnn export")
+    check_new_output(args.out, args.force)
     try:
-        path = export_checkpoint(args.checkpoint, args.out)
+        path = export_checkpoint(args.checkpoint, args.out, args.force)
     except ExportError as error:
         raise CommandError(str(error)) from None
     print(f"wrote {path}")
@@ -220,7 +235,10 @@ def register(commands) -> None:
         metavar="N",
         help="with --extra-subsets: only performances of N players, repeatable (default: all)",
     )
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_force_argument(train, "--out, --checkpoint and its record")
+    train.add_argument(
+        "--quiet", action="store_true", help="no progress bar (none off a terminal either)"
+    )
     add_selection_arguments(train, default_type="improvisation")
     train.set_defaults(func=cmd_train)
 
@@ -229,4 +247,5 @@ def register(commands) -> None:
     )
     export.add_argument("checkpoint", type=Path, help="checkpoint written by gesture-rnn train")
     export.add_argument("--out", required=True, type=Path, help="the model file (.h5) to write")
+    add_force_argument(export, "--out")
     export.set_defaults(func=cmd_export)
