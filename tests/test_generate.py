@@ -162,6 +162,22 @@ def test_comparison_png_is_a_plot(tmp_path):
         write_comparison_png(tmp_path / "d.png", PERFORMANCE, PERFORMANCE[:, :2], COLUMNS, ("", ""))
 
 
+def test_the_comparison_is_two_scores_real_above_generated_on_one_time_axis():
+    pytest.importorskip("matplotlib")
+    from gesture_rnn.generate import comparison_figure
+
+    generated = PERFORMANCE.copy()
+    generated[:, 1:] = 0  # the same lead, a silent ensemble
+    figure = comparison_figure(PERFORMANCE, generated, COLUMNS, ("real", "generated"))
+    top, bottom = figure.axes
+    for axes, shown in ((top, PERFORMANCE), (bottom, generated)):
+        assert [t.get_text() for t in axes.get_yticklabels()] == list(COLUMNS)  # a lane each
+        assert np.array_equal(np.asarray(axes.images[0].get_array()), shown.T)
+    assert top.get_xlim() == bottom.get_xlim() == (0, len(PERFORMANCE))
+    assert [f._suptitle.get_text() for f in figure.subfigs] == ["real", "generated"]
+    assert len(figure.legends) == 1  # one key of the nine gestures for both
+
+
 def test_bad_leads_and_temperatures():
     with pytest.raises(GenerationError, match="value 9"):
         generate(CountingModel(), [1, 9])
