@@ -2,8 +2,8 @@
 
 One thread does everything that touches the session, so nothing needs a lock. It sleeps
 in ``select`` until the next deadline (preparing a tick, a tick, a touch or a note-off) or
-until a datagram, a MIDI message (handed over from rtmidi's thread through a queue and a
-wake-up pipe) or a signal arrives.
+until a datagram or a signal arrives; with MIDI input open it wakes every millisecond to
+read the MIDI that came (see bridge/midi.py for why MIDI is read so, not called back).
 
 Each tick is made ahead (:meth:`Session.preparing`: model step, sampling, touches, and
 here the tick's OSC bytes), so at the deadline the loop only commits, sends and hands
@@ -16,7 +16,6 @@ import heapq
 import logging
 import math
 import os
-import queue
 import select
 import signal
 import socket
@@ -43,6 +42,12 @@ PREPARE_AHEAD = 0.005  # seconds before a deadline to make the tick, so it is pu
 LEAD_LAG = 2 * PREPARE_AHEAD
 # Waking from a sleep takes 0.1-0.2 ms; for this long before a tick the loop polls instead.
 SPIN_BEFORE_TICK = 0.0005
+# Each of these stops the bridge cleanly (SIGHUP: a closed terminal, a dropped SSH session).
+MIDI_POLL = 0.001  # seconds between reads of the MIDI inputs
+PORT_CHECK = 1.0  # seconds between looks for MIDI ports that went or came back
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 def _ask_for_realtime_priority() -> None:
@@ -79,6 +84,7 @@ class Bridge:
         self.counts: Counter[str] = Counter()
         self.rejections = RateLimitedLog(log)
         self.stopping = False
+        self.stopped_by: int | None = None  # the signal that stopped the loop, if one did
         self._ran = False
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
@@ -99,7 +105,7 @@ class Bridge:
         self._pending_data: list[bytes] | None = None  # its tick's OSC messages
         self._prepared_at = -math.inf  # when the pending step read its inputs
         self._last_tick: float | None = None  # when the last tick started
-        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._next_port_check = time.monotonic() + PORT_CHECK
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -107,13 +113,11 @@ class Bridge:
 
     # -- called from other threads ----------------------------------------------------
 
-    def on_midi(self, message) -> None:
-        """rtmidi's callback: queue the message and wake the loop."""
-        self._inbox.put(message)
-        self._wake()
-
-    def stop(self, *_args) -> None:
+    def stop(self, signum: int | None = None, _frame=None) -> None:
+        """Ask the loop to stop (a signal handler: a second signal only asks again)."""
         self.stopping = True
+        if signum is not None:
+            self.stopped_by = signum
         self._wake()
 
     def _wake(self) -> None:
@@ -125,7 +129,12 @@ class Bridge:
     # -- the loop -------------------------------------------------------------------------
 
     def run(self, ready_line: str = "") -> int:
-        """Serve until SIGINT or SIGTERM; ``ready_line`` is printed once both are caught."""
+        """Serve until SIGINT, SIGTERM or SIGHUP, then close; returns the exit code, 0.
+
+        ``ready_line`` is printed once the signals are caught. The handlers stay in place
+        until everything is closed, so a second signal during the shutdown cannot cut it
+        short; the signal also wakes the loop through its wake-up pipe, whichever thread
+        the system delivered it to. Must run in the main thread (signal handlers)."""
         from threadpoolctl import threadpool_limits
 
         # One BLAS thread: a batch-1 step is a few small matrix products, and waking
@@ -134,7 +143,9 @@ class Bridge:
         if self.config.realtime:
             _ask_for_realtime_priority()
         self._ran = True
-        previous = {s: signal.signal(s, self.stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {s: signal.signal(s, self.stop) for s in STOP_SIGNALS}
+        _restart_system_calls()
+        previous_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         try:
             if ready_line:
                 self.out.write(ready_line + "\n")
@@ -145,9 +156,10 @@ class Bridge:
             while not self.stopping:
                 self._run_once()
         finally:
+            signal.set_wakeup_fd(previous_wakeup)  # before close() closes the pipe
+            self.close()
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            self.close()
         return 0
 
     def _run_once(self) -> None:
@@ -159,9 +171,14 @@ class Bridge:
             self.tick(self.clock.deadline, self.config.period)
             self.clock.advance(time.monotonic())
         deadline = self._next_deadline()
+        if self.midi is not None:
+            self._read_midi()
+            self._check_ports(deadline)
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         if timeout is not None:
             timeout = min(timeout, 0.5)  # also bounds how long a stop request waits
+        if self.midi is not None and self.midi.inputs:
+            timeout = MIDI_POLL if timeout is None else min(timeout, MIDI_POLL)
         readable, _, _ = select.select([self.sock, self._wake_r], [], [], timeout)
         if self.sock in readable:
             self._read_datagrams(deadline)
@@ -240,12 +257,18 @@ class Bridge:
                 pass
         except BlockingIOError:
             pass
-        while True:
-            try:
-                message = self._inbox.get_nowait()
-            except queue.Empty:
-                break
+
+    def _read_midi(self) -> None:
+        for message in self.midi.receive():
             self.handle_midi(message)
+
+    def _check_ports(self, deadline: float | None) -> None:
+        """Once a second, when nothing is due for 20 ms: MIDI ports gone or back."""
+        now = time.monotonic()
+        if now < self._next_port_check or (deadline is not None and deadline - now < 0.02):
+            return
+        self._next_port_check = now + PORT_CHECK
+        self.midi.check_ports()
 
     # -- input --------------------------------------------------------------------------
 
@@ -377,11 +400,15 @@ class Bridge:
 
     def _show(self, tick: Tick) -> None:
         players = "  ".join(f"{i} {GESTURE_NAMES[g]:<3}" for i, g in enumerate(tick.ensemble, 1))
-        self.out.write(
-            f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
-            f"in {self.counts['received']} rejected {self.counts['rejected']}\n"
-        )
-        self.out.flush()
+        try:
+            self.out.write(
+                f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
+                f"in {self.counts['received']} rejected {self.counts['rejected']}\n"
+            )
+            self.out.flush()
+        except (OSError, ValueError) as error:  # the terminal is gone (a hang-up): play on
+            self.config.quiet = True
+            log.warning("live view stopped: %s", error)
 
     def timing_summary(self) -> dict:
         """Percentiles of the timing figures in milliseconds, counts, and peak memory."""
@@ -414,15 +441,21 @@ class Bridge:
             log.error("could not write --stats %s: %s", path, error)
 
     def close(self) -> None:
-        if self.config.stats is not None:
-            self._write_stats()
+        """Shut down in a safe order; every step runs even if one before it failed.
+
+        MIDI inputs first, then all notes off, the recording and the stats, and the MIDI
+        outputs last."""
         if self.midi is not None:
-            self.midi.all_notes_off()
-            self.midi.close()
+            _safely(self.midi.close_inputs)
+            _safely(self.midi.all_notes_off)
         if self.recorder is not None:
-            self.recorder.close()
-        self.sock.close()
-        self.sender.close()
+            _safely(self.recorder.close)
+        if self.config.stats is not None:
+            _safely(self._write_stats)
+        if self.midi is not None:
+            _safely(self.midi.close)
+        _safely(self.sock.close)
+        _safely(self.sender.close)
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
@@ -437,3 +470,18 @@ class Bridge:
             self.counts["rejected"],
             self.counts["ignored"],
         )
+
+
+def _restart_system_calls() -> None:
+    """Let a stop signal restart the system calls it interrupts (SA_RESTART): libjack,
+    in the middle of closing a port, gives up on a read that a signal interrupted."""
+    for s in STOP_SIGNALS:
+        signal.siginterrupt(s, False)
+
+
+def _safely(step) -> None:
+    """Run one shutdown step; a failure is logged and the shutdown goes on."""
+    try:
+        step()
+    except Exception as error:
+        log.error("while stopping: %s: %s", getattr(step, "__qualname__", step), error)
