@@ -417,6 +417,8 @@ class Bridge:
         import numpy as np
 
         summary: dict = {"ticks": self.session.ticks, **self.counts}
+        # Rows in the --record file: fewer than ticks if writing it failed on stage.
+        summary["ticks_recorded"] = self.recorder.ticks if self.recorder is not None else 0
         for name, values in self.timing.items():
             if values:
                 ms = np.asarray(values) * 1000.0

@@ -203,9 +203,12 @@ def build(config):
             except MidiError as error:
                 raise StartupError(str(error)) from None
         if config.record is not None:  # last, so a failed start leaves no empty recording
-            from .recorder import Recorder
+            from .recorder import Recorder, RecordError
 
-            bridge.recorder = Recorder(config.record, session.players, overwrite=config.force)
+            try:
+                bridge.recorder = Recorder(config.record, session.players, config.force)
+            except RecordError as error:
+                raise StartupError(str(error)) from None
     except BaseException:
         if bridge is not None:
             bridge.close()
