@@ -177,8 +177,13 @@ class Bridge:
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         if timeout is not None:
             timeout = min(timeout, 0.5)  # also bounds how long a stop request waits
-        if self.midi is not None and self.midi.inputs:
-            timeout = MIDI_POLL if timeout is None else min(timeout, MIDI_POLL)
+        if self.midi is not None:
+            # Read MIDI every millisecond, and look for ports gone or back every second.
+            wake = MIDI_POLL if self.midi.inputs else None
+            if self.midi.named:
+                wake = max(0.0, min(wake or PORT_CHECK, self._next_port_check - time.monotonic()))
+            if wake is not None:
+                timeout = wake if timeout is None else min(timeout, wake)
         readable, _, _ = select.select([self.sock, self._wake_r], [], [], timeout)
         if self.sock in readable:
             self._read_datagrams(deadline)

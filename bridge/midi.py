@@ -188,7 +188,7 @@ class MidiIO:
             if named.port is not None:
                 if named.name not in names:
                     log.warning(
-                        "MIDI %s %r is gone; playing on, and reopening it when it is back",
+                        "MIDI %s %r is gone; playing on, and reopening it when it returns",
                         named.kind,
                         named.name,
                     )

@@ -20,6 +20,7 @@ def main() -> None:
     parser.add_argument("client")
     parser.add_argument("--rate", type=float, default=0.0, help="messages a second (0: none)")
     parser.add_argument("--clock", action="store_true", help="send start, then clock pulses")
+    parser.add_argument("--lead", type=int, help="send only this lead gesture (CC 20)")
     args = parser.parse_args()
 
     def show(message: mido.Message) -> None:
@@ -40,6 +41,8 @@ def main() -> None:
     while True:
         if args.clock:
             message = mido.Message("clock")
+        elif args.lead is not None:
+            message = mido.Message("control_change", control=20, value=args.lead)
         elif n % 50 == 0:  # now and then a lead gesture (CC 20, 0-8)
             message = mido.Message("control_change", control=20, value=(n // 50) % 9)
         else:  # mostly the mod wheel, which the bridge ignores
