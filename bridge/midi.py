@@ -72,6 +72,17 @@ def gesture_value(gesture: int, scale: str) -> int:
     return round(gesture * 127 / 8) if scale == "spread" else gesture
 
 
+def parse_message(data) -> mido.Message | None:
+    """One MIDI message from its bytes (a sequence of ints 0-255), None if they are none.
+
+    mido raises IndexError, not ValueError, for some messages cut short (a pitch bend
+    of one byte); rtmidi hands over whatever another program sent."""
+    try:
+        return mido.Message.from_bytes(data)
+    except (ValueError, IndexError, TypeError):
+        return None
+
+
 def _rtmidi_api() -> int:
     """The rtmidi API of mido's backend (``MIDO_BACKEND=.../UNIX_JACK``), else rtmidi's own."""
     api = getattr(mido.backend, "api", None)
@@ -102,10 +113,9 @@ class MidiInput:
     def receive(self) -> Iterator[mido.Message]:
         """The messages waiting, oldest first; bytes that are no MIDI message are skipped."""
         while (item := self._rt.get_message()) is not None:
-            try:
-                yield mido.Message.from_bytes(item[0])
-            except ValueError:
-                continue
+            message = parse_message(item[0])
+            if message is not None:
+                yield message
 
     def close(self) -> None:
         self._rt.close_port()
