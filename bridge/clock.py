@@ -19,6 +19,9 @@ PULSES_PER_STEP = 24
 
 
 class InternalClock:
+    """Deadlines ``start + n * period`` (seconds on ``time.monotonic``'s scale);
+    ``skipped`` counts the ticks skipped after stalls."""
+
     def __init__(self, period: float, start: float):
         self.period = period
         self.start = start
@@ -27,6 +30,7 @@ class InternalClock:
 
     @property
     def deadline(self) -> float:
+        """When the next tick is due (monotonic seconds)."""
         return self.start + self.count * self.period
 
     def advance(self, now: float) -> float:
@@ -46,20 +50,26 @@ class InternalClock:
 
 
 class MidiClock:
-    """Counts MIDI realtime messages; :meth:`pulse` says when to step."""
+    """Counts MIDI realtime messages; :meth:`pulse` says when to step.
+
+    One step per :data:`PULSES_PER_STEP` (24) pulses: a quarter note, as the MIDI 1.0
+    specification's 24 clocks per quarter note. Plain state: no time, no errors."""
 
     def __init__(self):
         self.running = True  # a device that sends clock without start still drives us
         self.pulses = 0
 
     def start(self) -> None:
+        """MIDI start (0xFA): run, and the next pulse begins a step."""
         self.running = True
         self.pulses = 0
 
-    def resume(self) -> None:  # MIDI continue
+    def resume(self) -> None:
+        """MIDI continue (0xFB): run on from where the count stopped."""
         self.running = True
 
     def stop(self) -> None:
+        """MIDI stop (0xFC): pulses are ignored until start or continue."""
         self.running = False
 
     def pulse(self) -> bool:
@@ -72,13 +82,17 @@ class MidiClock:
 
 
 class PeriodEstimate:
-    """How long a tick of an external clock lasts, to spread its touches over it."""
+    """How long a tick of an external clock lasts, to spread its touches over it.
+
+    ``value`` is in seconds; each interval between ticks from 5 ms to 60 s moves it
+    halfway there (an exponential average with weight 0.5); others are ignored."""
 
     def __init__(self, initial: float):
         self.value = initial
         self._last: float | None = None
 
     def tick(self, now: float) -> float:
+        """A tick at ``now`` (monotonic seconds); returns the estimate after it."""
         if self._last is not None:
             interval = now - self._last
             if 0.005 < interval < 60:

@@ -44,7 +44,10 @@ class MidiRejected(ValueError):
 
 
 def find_port(available: list[str], wanted: str, kind: str) -> str:
-    """The port named ``wanted``, or the one whose name contains it (any case)."""
+    """The port named ``wanted``, or the one whose name contains it (any case).
+
+    ``kind`` ("input" or "output") names it in the error. Raises MidiError if no port
+    or more than one matches, listing ``available``."""
     if wanted in available:
         return wanted
     matches = [name for name in available if wanted.lower() in name.lower()]
@@ -57,7 +60,10 @@ def find_port(available: list[str], wanted: str, kind: str) -> str:
 
 
 def lead_gesture(message: mido.Message, mapping: MidiMapping) -> int | None:
-    """The lead gesture a message sets, None if it sets none, MidiRejected if out of range."""
+    """The lead gesture (0-8) a message sets, None if it sets none.
+
+    Note-on ``lead_note_base``..+8 with velocity > 0, or CC ``lead_cc`` with value 0-8
+    (any channel). Raises MidiRejected for CC ``lead_cc`` above 8."""
     if message.type == "note_on" and message.velocity > 0:
         gesture = message.note - mapping.lead_note_base
         return gesture if 0 <= gesture <= 8 else None
@@ -69,6 +75,7 @@ def lead_gesture(message: mido.Message, mapping: MidiMapping) -> int | None:
 
 
 def gesture_value(gesture: int, scale: str) -> int:
+    """A gesture's CC value: 0-8 as it is ("raw"), or spread over 0-127 ("spread")."""
     return round(gesture * 127 / 8) if scale == "spread" else gesture
 
 
@@ -228,6 +235,7 @@ class MidiIO:
 
     @property
     def names(self) -> tuple[list[str], list[str]]:
+        """The names of the open (input, output) ports."""
         return [p.name for p in self.inputs], [p.name for p in self.outputs]
 
     def _send(self, message: mido.Message) -> None:
@@ -239,6 +247,7 @@ class MidiIO:
         return (self.mapping.first_channel - 1 + player - 1) % 16
 
     def tick(self, tick: Tick) -> None:
+        """Each player's gesture as CC ``gesture_cc`` on the player's channel."""
         for player, gesture in enumerate(tick.ensemble, start=1):
             self._send(
                 mido.Message(
@@ -267,6 +276,7 @@ class MidiIO:
         return channel, note
 
     def note_off(self, channel: int, note: int) -> None:
+        """End a note :meth:`touch` started (0-based channel), if it still sounds."""
         if (channel, note) in self._sounding:
             self._sounding.discard((channel, note))
             self._send(mido.Message("note_off", channel=channel, note=note, velocity=0))
