@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,10 +77,13 @@ class JackServer:
 
     def _start(self) -> str | None:
         """Start jackd under this name; None once it answers, else why it did not."""
+        # Its messages go to a file: a pipe nobody reads fills up with xrun reports under
+        # load, and then jackd blocks writing the next one and every client with it.
+        self._log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             ["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", "48000", "-p", "256"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             text=True,
             env=self.env,
         )
@@ -89,7 +93,9 @@ class JackServer:
             self.close()
             return "no answer in 10 s"
         if self.proc.poll() is not None:
-            err = (self.proc.stderr.read() or "").strip().splitlines()
+            self._log.seek(0)
+            err = self._log.read().strip().splitlines()
+            self._log.close()
             return err[-1] if err else "it exited"
         return None
 
@@ -117,6 +123,7 @@ class JackServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._log.close()
 
 
 class MidiPeer:

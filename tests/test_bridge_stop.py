@@ -2,7 +2,7 @@
 
 Every stop must exit 0 with all notes off, the stats written and the recording complete.
 A DAW (tests/midi_peer.py on our own JACK server) sends the bridge its clock at 1 kHz and
-listens on a synth port for what the bridge plays. bench/stops.py runs 100 of these.
+listens on a synth port for what the bridge plays. bench/midi.py runs 100 of these.
 """
 
 from __future__ import annotations
