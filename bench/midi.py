@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.bridge_process import BridgeProcess  # noqa: E402
-from tests.jack import JackServer, MidiPeer, wait_until  # noqa: E402
+from tests.jack import JackServer, MidiPeer  # noqa: E402
 from tests.models import tiny_model_file  # noqa: E402
-from tests.test_bridge_stop import sounding_notes  # noqa: E402
+from tests.test_bridge_stop import channels_off, heard_all_off, sounding_notes  # noqa: E402
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -92,10 +92,12 @@ def trial(jack, model, folder: Path, sig: int, twice: bool) -> tuple[str | None,
                 bridge.proc.kill()
                 bridge.proc.communicate()
             bridge.send_sock.close()
-        wait_until(lambda: daw.readline(0.2) is None, 10, "the synth to fall quiet")
+        heard_all_off(daw)
         heard = daw.stop()
     if code != 0:
         return f"exit {code}: {err.strip().splitlines()[-1:] or ''}", took
+    if channels_off(heard) != {1, 2, 3}:
+        return f"all-notes-off only on channels {sorted(channels_off(heard))}", took
     if sounding_notes(heard):
         return f"notes left sounding: {sounding_notes(heard)}", took
     if not stats.exists():

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 
 import pytest
 
 from tests.bridge_process import BridgeProcess
-from tests.jack import MidiPeer, wait_until
+from tests.jack import MidiPeer
 from tests.models import tiny_model_file
 
 ALL_NOTES_OFF = 0x7B  # CC 123
@@ -32,6 +33,19 @@ def sounding_notes(lines: list[str]) -> set[tuple[int, int]]:
         elif kind == 0xB0 and data[1] == ALL_NOTES_OFF:
             sounding = {(c, n) for c, n in sounding if c != channel}
     return sounding
+
+
+def channels_off(lines: list[str]) -> set[int]:
+    """The channels (0-based) that got all-notes-off."""
+    return {bytes.fromhex(h)[0] & 0x0F for h in lines if h.startswith("B") and " 7B " in h}
+
+
+def heard_all_off(synth: MidiPeer, channels=(1, 2, 3), timeout: float = 10.0) -> None:
+    """Read what the synth receives until all-notes-off came on every player's channel
+    (or the timeout: the caller's assertions then say what is missing)."""
+    end = time.monotonic() + timeout
+    while not set(channels) <= channels_off(synth.lines) and time.monotonic() < end:
+        synth.readline(0.1)
 
 
 def stop_while_midi_flows(jack, tmp_path, signals: list[int]) -> dict:
@@ -57,14 +71,12 @@ def stop_while_midi_flows(jack, tmp_path, signals: list[int]) -> dict:
                 bridge.proc.kill()
                 bridge.proc.communicate()
             bridge.send_sock.close()
-        wait_until(lambda: daw.readline(0.2) is None, 10, "the synth to fall quiet")
+        heard_all_off(daw)
         heard = daw.stop()
     assert code == 0, err
     assert "Traceback" not in err and "Fatal" not in err, err
     assert sounding_notes(heard) == set()
-    print(heard[-12:])
-    players_off = {bytes.fromhex(h)[0] & 0x0F for h in heard if h.startswith("B") and " 7B " in h}
-    assert players_off == {1, 2, 3}  # all-notes-off on each player's channel
+    assert channels_off(heard) == {1, 2, 3}  # all-notes-off on each player's channel
     summary = json.loads(stats.read_text())
     rows = take.read_text().splitlines()
     assert rows[0] == "time,lead,player1,player2,player3"
