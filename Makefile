@@ -20,7 +20,7 @@ $(TEST_VENV)/.installed: pyproject.toml
 		{ echo "Gesture-RNN needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 1; }
 	$(PYTHON) -m venv $(TEST_VENV)
 	$(TEST_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(TEST_VENV)/bin/python -m pip install --quiet -e ".[train,plot,test]"
+	$(TEST_VENV)/bin/python -m pip install --quiet -e ".[train,plot,test,link]"
 	@touch $@
 
 run: $(RUN_VENV)/.installed

@@ -26,6 +26,11 @@ TOUCH_PATTERNS), which the bridge classifies into the lead gesture as it makes e
 ahead; the flood's valid half is then ``/lead/touch`` too, and the bridge records its
 ticks (``--record``) so that the report counts the lead gestures it chose.
 
+The flood (timing part): ``--flood hostile`` sends the hostile mix instead
+(``hostile_messages``: random bytes, cut short, bytes changed, bundles, nested arrays,
+unknown type tags, non-ASCII digits, distinct addresses); ``--flood hostile-nonfatal``
+the same less the datagrams that ended the bridge before issue 9, to measure that one.
+
 The flood, the TensorFlow baseline and the Keras step each run in their own process
 (this script with ``--role``). The flood is paced by absolute deadlines (message i is due
 at start + i / rate) and reports how many it sent.
@@ -33,7 +38,7 @@ at start + i / rate) and reports how many it sent.
 Run from the repository root (about 4-5 minutes; see BENCHMARKS.md)::
 
     .venv/bin/python bench/bridge.py [--model FILE] [--corpus INDEX] [--lead gesture|touch]
-        [--parts startup,compute,timing] [--json OUT]
+        [--parts startup,compute,timing] [--flood mixed|hostile|hostile-nonfatal] [--json OUT]
 
 Without ``--model`` it uses the bundled quartet model if there is one, else it writes a
 model of the same architecture (``medium``) with random weights to a temporary folder:
@@ -45,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import select
 import signal
 import socket
@@ -52,6 +58,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -232,8 +239,70 @@ def flood_messages(lead: str = "gesture") -> list[bytes]:
     return mixed
 
 
-def run_flood(port: int, rate: float, lead: str) -> None:
-    messages = flood_messages(lead)
+def pad(raw: bytes) -> bytes:
+    """An OSC string: NUL-terminated and padded with NULs to a multiple of 4 bytes."""
+    raw += b"\0"
+    return raw + b"\0" * (-len(raw) % 4)
+
+
+def hostile_messages(fatal: bool = True) -> list[bytes]:
+    """The hostile mix, as a network would send it: random bytes, valid messages cut
+    short or with bytes changed, bundles, arrays nested 1,000 deep, type tags the bridge
+    does not read (up to 16 KB of them), non-ASCII digits, and valid messages; the flood
+    adds a message to a distinct address every fourth send (run_flood). Without ``fatal``,
+    none of the kinds that ended the bridge before issue 9's fixes (nested arrays,
+    '²', 5,000 digits), so that bridge can be measured too."""
+    rng = np.random.default_rng(3)
+    valid = [osc("/lead/gesture", g) for g in range(9)] + [
+        osc("/lead/gesture", "FS"),
+        osc("/lead/touch", 0.5, 0.25),
+        osc("/bridge/temperature", 0.8),
+        osc("/bridge/ping", 1, 2.5, "x"),
+    ]
+
+    def mutated(data: bytes) -> bytes:
+        data = bytearray(data)
+        for i in rng.integers(0, len(data), size=int(rng.integers(1, 4))):
+            data[i] = int(rng.integers(0, 256))
+        return bytes(data)
+
+    deep = b"[" * 1000 + b"]" * 1000
+    out: list[bytes] = []
+    for i in range(400):
+        v = valid[i % len(valid)]
+        kind = i % 8
+        if kind == 0:
+            out.append(rng.bytes(int(rng.integers(1, 200))))  # random
+        elif kind == 1:
+            out.append(v[: int(rng.integers(1, len(v)))])  # truncated
+        elif kind == 2:
+            out.append(mutated(v))
+        elif kind == 3:  # a bundle of one message
+            out.append(b"#bundle\0" + bytes(8) + len(v).to_bytes(4, "big") + v)
+        elif kind == 4 and fatal:  # nested arrays, about 2 KB
+            address = "/lead/gesture" if i % 16 == 4 else "/bridge/temperature"
+            out.append(pad(address.encode()) + pad(b"," + deep))
+        elif kind == 5:  # type tags the bridge does not read
+            if i % 80 == 5:
+                out.append(pad(b"/lead/gesture") + pad(b"," + b"x" * 16_000))
+            elif i % 16 == 5:
+                out.append(pad(b"/lead/touch") + pad(b",fcf") + struct.pack(">fif", 0.5, 65, 0.25))
+            else:
+                out.append(pad(b"/lead/gesture") + pad(b"," + b"x" * 1000))
+        elif kind == 7 and fatal:  # digits that are not ASCII, and too many of them
+            text = "²" if i % 16 == 7 else "9" * 5000
+            out.append(osc("/lead/gesture", text))
+        else:
+            out.append(v)  # valid: the bridge has work too
+    return out
+
+
+def run_flood(port: int, rate: float, lead: str, mix: str = "mixed") -> None:
+    hostile = mix != "mixed"
+    if hostile:
+        messages = hostile_messages(fatal=mix == "hostile")
+    else:
+        messages = flood_messages(lead)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     target = ("127.0.0.1", port)
     stopping, marks = [], []
@@ -246,8 +315,11 @@ def run_flood(port: int, rate: float, lead: str) -> None:
     while not stopping:
         due = int((time.monotonic() - start) * rate)
         while sent < due:
+            data = messages[sent % len(messages)]
+            if hostile and sent % 4 == 3:  # a distinct address, cut short (never kept)
+                data = pad(b"/their/app/%d" % sent) + b",f\0\0\0\0"
             try:
-                sock.sendto(messages[sent % len(messages)], target)
+                sock.sendto(data, target)
             except OSError:
                 errors += 1  # nobody bound yet, or a full buffer: it still counts as sent
             sent += 1
@@ -291,8 +363,8 @@ class Flood(RoleProcess):
     """A flood process aimed at ``port`` while the ``with`` block runs (or a no-op);
     :meth:`mark` notes how many messages were sent so far (the bridge just became ready)."""
 
-    def __init__(self, port: int, rate: float, on: bool, lead: str = "gesture"):
-        args = ["flood", "--port", port, "--rate", rate, "--lead", lead]
+    def __init__(self, port: int, rate: float, on: bool, lead: str = "gesture", mix="mixed"):
+        args = ["flood", "--port", port, "--rate", rate, "--lead", lead, "--flood", mix]
         super().__init__(on, args, "flooding")
 
     def mark(self) -> None:
@@ -591,6 +663,7 @@ def timing_run(
     folder: Path,
     wrap: list[str],
     lead: str = "gesture",
+    mix: str = "mixed",
 ) -> dict:
     """Run the bridge for ``ticks`` ticks; its --stats and the ticks' arrival here.
 
@@ -604,7 +677,7 @@ def timing_run(
     record = folder / f"record-{name}.csv" if lead == "touch" else None
     arrivals: dict[int, float] = {}
     touches = 0
-    with Flood(port, rate, flood, lead) as f, Lead(port, lead == "touch") as performer:
+    with Flood(port, rate, flood, lead, mix) as f, Lead(port, lead == "touch") as performer:
         cmd = bridge_command(model, port, rx.getsockname()[1], period, stats, corpus, record)
         with open(folder / "bridge.log", "a") as log:
             proc = subprocess.Popen(wrap + cmd, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -779,7 +852,8 @@ def report_compute(r: dict) -> None:
 def report_timing(r: dict) -> None:
     if r["wrap"]:
         print(f"\n(the bridges below ran under: {' '.join(r['wrap'])})")
-    print("\nlive timing, ms (p50 / p99); goals: tick p99 < 1, compute p99 < 1, touch p99 < 2")
+    print(f"\nthe flood: {r.get('flood', 'mixed')} messages (see --flood)")
+    print("live timing, ms (p50 / p99); goals: tick p99 < 1, compute p99 < 1, touch p99 < 2")
     print(
         f"{'touches':10} {'period':>6} {'':5} {'tick late':>17} {'outside':>17} "
         f"{'drift':>7} {'compute':>17} {'touch late':>17} {'/s':>4} {'RSS':>4} {'CPU':>4} "
@@ -842,6 +916,89 @@ def report_timing(r: dict) -> None:
 
 PARTS = ("startup", "compute", "timing")
 
+# --- --clock link: steps against a second Link peer's beats -------------------------------
+
+LINK_ENV = "GESTURE_RNN_BENCH_IN_NETNS"
+LINK_NETNS = "ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo"
+
+
+def in_private_network() -> None:
+    """As root, run this script again inside a private network namespace, so Link's
+    multicast stays on this machine (as the tests do); elsewhere, run on as it is."""
+    if os.environ.get(LINK_ENV) or os.geteuid() != 0:
+        return
+    command = f'{LINK_NETNS} && exec "$0" "$@"'
+    os.environ[LINK_ENV] = "1"
+    code = subprocess.call(["unshare", "-n", "sh", "-c", command, sys.executable, *sys.argv])
+    sys.exit(code)
+
+
+def link_run(
+    model: Path, steps: int, tempo: float, beats: float, flood: bool, rate: float, folder: Path,
+    wrap: list[str],
+) -> dict:  # fmt: skip
+    """A Link peer (tests/link_peer.py) at ``tempo`` and the bridge with --clock link; the
+    peer reads its own beat as each /ensemble/tick arrives: the error is the distance to
+    the nearest step beat, in ms (loopback delivery and the peer's wake-up included)."""
+    peer = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "link_peer.py"), "--tempo", str(tempo),
+         "--only", "/ensemble/tick"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    peer_port = json.loads(peer.stdout.readline())["port"]
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    threading.Thread(target=lambda: [events.put(line) for line in peer.stdout], daemon=True).start()
+    port = free_udp_port()
+    stats = folder / f"stats-link-{int(flood)}.json"
+    cmd = bridge_command(model, port, peer_port, 1.0, stats, None)
+    cmd += ["--clock", "link", "--beats-per-step", str(beats)]
+    errors, joined_at = [], None
+    with Flood(port, rate, flood) as f:
+        with open(folder / "bridge.log", "a") as log:
+            proc = subprocess.Popen(wrap + cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        wait_line(proc, READY, timeout=30)
+        f.mark()
+        end = time.monotonic() + 30 + steps * beats * 60 / tempo
+        while len(errors) < steps and time.monotonic() < end:
+            try:
+                event = json.loads(events.get(timeout=max(0.0, end - time.monotonic())))
+            except queue.Empty:
+                break
+            if event.get("peers"):
+                joined_at = time.monotonic()
+            elif "beat" in event and joined_at and time.monotonic() > joined_at + 2:
+                step = event["beat"] / beats  # in steps
+                errors.append((step - round(step)) * beats * 60_000 / event["tempo"])
+        stop(proc)
+    peer.stdin.write("quit\n")
+    peer.stdin.close()
+    peer.wait(timeout=10)
+    error = np.abs(np.array(errors))
+    return {
+        "tempo": tempo,
+        "beats_per_step": beats,
+        "steps": len(errors),
+        "flood": f.report,
+        "p50_ms": pct(error, 50),
+        "p99_ms": pct(error, 99),
+        "max_ms": float(error.max()) if len(error) else None,
+        "mean_signed_ms": float(np.mean(errors)) if errors else None,
+        "stats": json.loads(stats.read_text()),
+    }
+
+
+def report_link(rows: list[dict]) -> None:
+    print("\n--clock link: each step's arrival at a second Link peer, against its beat")
+    print("| load | tempo | beats/step | steps | p50 ms | p99 ms | max ms | mean ms | p99 < 1 ms |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for r in rows:
+        load = "flood" if r["flood"] else "quiet"
+        print(
+            f"| {load} | {r['tempo']:g} | {r['beats_per_step']:g} | {r['steps']} | "
+            f"{r['p50_ms']:.3f} | {r['p99_ms']:.3f} | {r['max_ms']:.3f} | "
+            f"{r['mean_signed_ms']:+.3f} | {verdict(r['p99_ms'], 1.0)} |"
+        )
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -865,24 +1022,55 @@ def main() -> None:
         help="timing part: the lead sends /lead/gesture every 2 s, or plays /lead/touch "
         "(and the flood's valid half is /lead/touch)",
     )
+    parser.add_argument(
+        "--flood",
+        choices=("mixed", "hostile", "hostile-nonfatal"),
+        default="mixed",
+        help="timing part's flood: half valid, half invalid messages (mixed); the hostile "
+        "mix (hostile_messages); or the hostile mix without the datagrams that ended the "
+        "bridge before issue 9 (hostile-nonfatal), to measure that bridge",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
         "--wrap",
         default="",
         help="run the timing part's bridges under this command, e.g. 'chrt -f 10'",
     )
+    parser.add_argument(
+        "--clock",
+        choices=("internal", "link"),
+        default="internal",
+        help="link: only the Ableton Link timing (needs aalink; as root, in a private "
+        "network namespace)",
+    )
+    parser.add_argument("--link-steps", type=int, default=400, help="--clock link: steps")
     parser.add_argument("--role", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if args.role == "flood":
-        return run_flood(args.port, args.rate, args.lead)
+        return run_flood(args.port, args.rate, args.lead, args.flood)
     if args.role == "lead":
         return run_lead(args.port)
     if args.role == "tf-bridge":
         return run_tf_bridge(args.model, args.port)
     if args.role == "keras-step":
         return run_keras_step(args.model, args.steps)
+    if args.clock == "link":
+        in_private_network()
+        with tempfile.TemporaryDirectory() as tmp:
+            model, described = model_for(args.model, Path(tmp))
+            print(f"model: {described}", flush=True)
+            rows = []
+            for flood in (False, True):
+                print(f"--clock link, {'flood' if flood else 'quiet'} ...", flush=True)
+                x = link_run(model, args.link_steps, 120.0, 0.25, flood, args.rate, Path(tmp),
+                             args.wrap.split())  # fmt: skip
+                rows.append(x)
+        report_link(rows)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1, default=str) + "\n")
+        return
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     if not parts or set(parts) - set(PARTS):
         parser.error(f"--parts {args.parts!r}: choose from {', '.join(PARTS)}")
@@ -897,7 +1085,7 @@ def main() -> None:
         model, described = model_for(args.model, folder)
         wrap = args.wrap.split()
         r: dict = {"model": described, "load_before": os.getloadavg(), "wrap": wrap}
-        r["lead"] = args.lead
+        r["lead"], r["flood"] = args.lead, args.flood
         r |= {"startup": {}, "keras": {}, "timing": [], "command": sys.argv}
         print(f"model: {described}", flush=True)
         for flood in (False, True):
@@ -918,8 +1106,9 @@ def main() -> None:
                         flush=True,
                     )
                     x = timing_run(
-                        model, corpus, period, ticks, flood, args.rate, folder, wrap, args.lead
-                    )
+                        model, corpus, period, ticks, flood, args.rate, folder, wrap, args.lead,
+                        args.flood,
+                    )  # fmt: skip
                     r["timing"].append(x | {"flood_on": flood, "corpus": corpus is not None})
         r["load_after"] = os.getloadavg()
         r["seconds"] = time.monotonic() - began

@@ -97,7 +97,7 @@ def train_short(args, train_seq, val_x, val_y) -> dict:
         optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate, clipnorm=1.0),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    x_all, y_all = train_seq.windows(np.arange(len(train_seq)), framing="last")
+    x_all, y_all = train_seq.arrays("last")  # every window, in the same order
     x_all, y_all = x_all.astype(np.int32), y_all.astype(np.int32)
     # The budget counts wall seconds, or with --clock cpu this process's CPU seconds.
     clock = time.process_time if args.clock == "cpu" else time.monotonic

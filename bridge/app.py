@@ -13,6 +13,7 @@ the already-made touches to the schedule.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import logging
 import math
 import os
@@ -26,7 +27,7 @@ from typing import TextIO
 
 from gesture_rnn.gestures import GESTURE_NAMES
 
-from .clock import InternalClock, MidiClock, PeriodEstimate
+from .clock import MIDI_CLOCK_MESSAGES, BeatClock, InternalClock, MidiClock, PeriodEstimate
 from .config import BridgeConfig
 from .osc import Command, OscRejected, OscSender, RateLimitedLog, parse_command
 from .session import Session, Tick
@@ -34,6 +35,15 @@ from .session import Session, Tick
 log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 65536
+# Counted events, all in --stats even when 0 (docs/bridge.md says what each counts).
+COUNTERS = (
+    "received",
+    "rejected",
+    "ignored",
+    "not_allowed",
+    "touches_dropped",
+    "ticks_redone",
+)
 READ_BUDGET = 0.0005  # seconds of reading datagrams before the loop looks at the rest
 PREPARE_AHEAD = 0.005  # seconds before a deadline to make the tick, so it is punctual
 # A step prepared at most this long before its tick stands even if the lead or the
@@ -81,14 +91,18 @@ class Bridge:
         self.midi = midi
         self.recorder = recorder
         self.out = out
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self.rejections = RateLimitedLog(log)
+        self.allowed = config.allowed_networks()  # --allow; empty: everyone
+        self._last_host: str | None = None  # the last sender checked, and whether allowed
+        self._last_allowed = False
         self.stopping = False
         self.stopped_by: int | None = None  # the signal that stopped the loop, if one did
         self._ran = False
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
-        self.clock: InternalClock | None = None
+        self.clock: InternalClock | BeatClock | None = None
+        self.link = None  # a LinkSession with --clock link (bridge/link.py)
         # The current tick's touches, in time order, due at _touch_start + event.time;
         # _touch_next is the first not yet sent. MIDI note-offs: a heap of (due, order, note).
         self._touches: tuple = ()
@@ -153,6 +167,14 @@ class Bridge:
             if self.config.clock == "internal":
                 # The first tick too is made ahead: it is due PREPARE_AHEAD from now.
                 self.clock = InternalClock(self.config.period, time.monotonic() + PREPARE_AHEAD)
+            elif self.config.clock == "link":
+                link, config = self.link, self.config
+                self.clock = BeatClock(
+                    lambda: link.timeline,
+                    config.beats_per_step,
+                    latency=config.link_latency / 1000.0,
+                    start_stop=config.link_start_stop,
+                )
             while not self.stopping:
                 self._run_once()
         finally:
@@ -168,7 +190,7 @@ class Bridge:
         if prepare_at is not None and time.monotonic() >= prepare_at:
             self._prepare_pending()
         if self.clock is not None and time.monotonic() >= self.clock.deadline:
-            self.tick(self.clock.deadline, self.config.period)
+            self.tick(self.clock.deadline, self.clock.period)
             self.clock.advance(time.monotonic())
         deadline = self._next_deadline()
         if self.midi is not None:
@@ -202,7 +224,7 @@ class Bridge:
 
     def _tick_duration(self) -> float:
         # External clocks: the length estimated from the ticks so far (see docs/bridge.md).
-        return self.config.period if self.clock is not None else self.period.value
+        return self.clock.period if self.clock is not None else self.period.value
 
     def _prepare_pending(self) -> None:
         """Make the next tick now, sending the current tick's due touches in between."""
@@ -250,7 +272,7 @@ class Bridge:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:  # e.g. ICMP port unreachable reported on some OSes
-                log.debug("receive error: %s", error)
+                self.rejections.log(logging.DEBUG, "receive error", f"receive error: {error}")
                 return
             self.handle_datagram(data, sender)
             if time.monotonic() >= stop:
@@ -278,17 +300,37 @@ class Bridge:
     # -- input --------------------------------------------------------------------------
 
     def handle_datagram(self, data: bytes, sender) -> None:
+        """One datagram from ``sender`` (host, port, ...): checked, counted, acted on.
+        Every log line is rate-limited per kind of fault (bounded whatever arrives)."""
+        if self.allowed and not self._allowed(sender[0]):
+            self.counts["not_allowed"] += 1
+            self.rejections.info("not allowed", f"dropped OSC from {sender[0]}: not in --allow")
+            return
         try:
             command = parse_command(data)
         except OscRejected as error:
             self.counts["rejected"] += 1
-            self.rejections.warning(error.address, f"rejected OSC message: {error}")
+            self.rejections.warning(error.kind, f"rejected OSC message: {error}")
             return
-        if command is None:
+        if command.kind == "unknown":
             self.counts["ignored"] += 1
+            self.rejections.info(
+                "unknown address", f"ignored OSC message to an unknown address: {command.value}"
+            )
             return
         if self.apply(command, sender):
             self.counts["received"] += 1
+
+    def _allowed(self, host: str) -> bool:
+        """Whether ``host`` (a sender's address) is in --allow; the last answer is kept,
+        as a flood mostly comes from one sender."""
+        if host != self._last_host:
+            address = ipaddress.ip_address(host.split("%")[0])  # an IPv6 scope is no part
+            if address.version == 6 and address.ipv4_mapped:  # IPv4 on a dual-stack socket
+                address = address.ipv4_mapped
+            self._last_allowed = any(address in network for network in self.allowed)
+            self._last_host = host
+        return self._last_allowed
 
     def apply(self, command: Command, sender=None) -> bool:
         """Act on a checked command; False if it does not apply now (counted as rejected)."""
@@ -305,13 +347,13 @@ class Bridge:
         elif command.kind == "ping" and sender is not None:
             try:
                 self.sock.sendto(command.value, sender)
-            except OSError as error:
-                log.debug("pong to %s failed: %s", sender, error)
+            except OSError as error:  # e.g. a full buffer under a flood of pings
+                self.rejections.log(logging.DEBUG, "pong", f"pong to {sender} failed: {error}")
         elif command.kind == "tick":
             if self.config.clock != "osc":
                 self.counts["rejected"] += 1
                 self.rejections.warning(
-                    "/bridge/tick", "/bridge/tick ignored: the clock is not osc"
+                    "tick without osc clock", "/bridge/tick ignored: the clock is not osc"
                 )
                 return False
             now = time.monotonic()
@@ -322,7 +364,7 @@ class Bridge:
         from .midi import MidiRejected, lead_gesture  # only here when MIDI is open
 
         kind = message.type
-        if self.midi_clock is not None and kind in ("clock", "start", "continue", "stop"):
+        if self.midi_clock is not None and kind in MIDI_CLOCK_MESSAGES:
             if kind == "clock":
                 if self.midi_clock.pulse():
                     now = time.monotonic()
@@ -331,6 +373,8 @@ class Bridge:
                 self.midi_clock.start()
             elif kind == "continue":
                 self.midi_clock.resume()
+            elif kind == "songpos":
+                self.midi_clock.song_position(message.pos)
             else:
                 self.midi_clock.stop()
             return
@@ -408,12 +452,22 @@ class Bridge:
         try:
             self.out.write(
                 f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
-                f"in {self.counts['received']} rejected {self.counts['rejected']}\n"
+                f"in {self.counts['received']} rejected {self.counts['rejected']} "
+                f"ignored {self.counts['ignored']}{self._not_allowed()}{self._send_failures()}"
+                + (f" | {self.link.describe()}" if self.link is not None else "")
+                + "\n"
             )
             self.out.flush()
         except (OSError, ValueError) as error:  # the terminal is gone (a hang-up): play on
             self.config.quiet = True
             log.warning("live view stopped: %s", error)
+
+    def _not_allowed(self) -> str:
+        return f" not allowed {self.counts['not_allowed']}" if self.allowed else ""
+
+    def _send_failures(self) -> str:
+        failed = [f"{label} {n}" for label, n in self.sender.failed.items() if n]
+        return f" | send failed: {', '.join(failed)}" if failed else ""
 
     def timing_summary(self) -> dict:
         """Percentiles of the timing figures in milliseconds, counts, and peak memory."""
@@ -422,6 +476,8 @@ class Bridge:
         import numpy as np
 
         summary: dict = {"ticks": self.session.ticks, **self.counts}
+        summary["sent"] = self.sender.sent  # OSC datagrams, counted once per target
+        summary["send_failed"] = dict(self.sender.failed)  # per target, zeros included
         # Rows in the --record file: fewer than ticks if writing it failed on stage.
         summary["ticks_recorded"] = self.recorder.ticks if self.recorder is not None else 0
         for name, values in self.timing.items():
@@ -439,13 +495,13 @@ class Bridge:
     def _write_stats(self) -> None:
         import json
 
-        path = self.config.stats
+        from gesture_rnn.files import OutputError, write_new
+
+        text = json.dumps(self.timing_summary(), indent=1) + "\n"
         try:
-            tmp = path.with_name(path.name + ".partial")
-            tmp.write_text(json.dumps(self.timing_summary(), indent=1) + "\n")
-            tmp.replace(path)
-        except OSError as error:
-            log.error("could not write --stats %s: %s", path, error)
+            write_new(self.config.stats, lambda tmp: tmp.write_text(text), self.config.force)
+        except OutputError as error:
+            log.error("could not write --stats: %s", error)
 
     def close(self) -> None:
         """Shut down in a safe order; every step runs even if one before it failed.
@@ -461,6 +517,8 @@ class Bridge:
             _safely(self._write_stats)
         if self.midi is not None:
             _safely(self.midi.close)
+        if self.link is not None:
+            _safely(self.link.close)
         _safely(self.sock.close)
         _safely(self.sender.close)
         for fd in (self._wake_r, self._wake_w):

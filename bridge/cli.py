@@ -18,6 +18,8 @@ EXIT_BAD_OPTION = 2
 
 
 def register(commands) -> None:
+    from gesture_rnn.bundled import MODEL_HELP
+
     parser = commands.add_parser(
         "bridge",
         help="the live ensemble: lead gestures in, ensemble gestures and touches out",
@@ -26,10 +28,17 @@ def register(commands) -> None:
     )
     add = parser.add_argument
     add("--config", type=Path, help="TOML file with any of these options (flags win)")
-    add("--model", help="exported model file (default: the bundled quartet model)")
+    add("--model", help=MODEL_HELP)
     add("--corpus", help="corpus index file for touches (default: the procedural fallback)")
     add("--host", help="address to listen on (default 127.0.0.1: this computer only)")
     add("--port", help="UDP port to listen on for OSC (default 9000)")
+    add(
+        "--allow",
+        action="append",
+        metavar="ADDR[/PREFIX]",
+        help="take OSC only from these addresses, repeatable (default: from anyone who can "
+        "reach --host), e.g. --allow 192.168.1.0/24 --allow 127.0.0.1",
+    )
     add(
         "--osc-out",
         action="append",
@@ -39,20 +48,41 @@ def register(commands) -> None:
     add("--virtual-midi", action="store_true", default=None, help="open 'Gesture-RNN In/Out'")
     add("--midi-in", metavar="NAME", help="MIDI input port, by name or part of it")
     add("--midi-out", metavar="NAME", help="MIDI output port, by name or part of it")
-    add("--clock", help="internal (default), midi (24 pulses a step) or osc (/bridge/tick)")
+    add(
+        "--clock",
+        help="internal (default), midi (24 pulses a step), osc (/bridge/tick) or link "
+        "(Ableton Link)",
+    )
     add("--period", help="seconds between ticks of the internal clock (default 1.0)")
     add("--temperature", help="sampling temperature, 0.05-5 (default 1.0)")
     add("--seed", help="random seed, for repeatable performances")
     add("--record", metavar="FILE.csv", help="write every tick to this CSV file")
     add("--stats", metavar="FILE.json", help="write timing statistics here at exit")
-    add("--force", action="store_true", default=None, help="overwrite the --record file")
+    add("--force", action="store_true", default=None, help="overwrite --record, --stats")
     add("--cc-scale", help="gesture CC values: raw 0-8 (default) or spread over 0-127")
-    add("--quiet", action="store_true", default=None, help="no live view, one line a tick")
+    add(
+        "--quiet", action="store_true", default=None, help="no live view: nothing printed each tick"
+    )
     add(
         "--realtime",
         action="store_true",
         default=None,
         help="run at real-time priority where the system allows it (steadier timing)",
+    )
+    link = parser.add_argument_group("Ableton Link (--clock link; needs the 'link' extra)")
+    link.add_argument("--beats-per-step", help="a step every this many beats (default 1)")
+    link.add_argument("--quantum", help="beats per bar of the session's phase (default 4)")
+    link.add_argument(
+        "--link-start-stop",
+        action="store_true",
+        default=None,
+        help="step only while the session plays (start/stop sync)",
+    )
+    link.add_argument(
+        "--tempo", help="BPM of a session the bridge starts (default 120); joining keeps the tempo"
+    )
+    link.add_argument(
+        "--link-latency", metavar="MS", help="send this many ms ahead of the beat (default 0)"
     )
     parser.set_defaults(func=cmd_bridge)
 
@@ -64,6 +94,7 @@ def _flag_values(args) -> dict:
         "host": args.host,
         "port": args.port,
         "osc_out": args.osc_out,
+        "allow": args.allow,
         "virtual_midi": args.virtual_midi,
         "midi_in": args.midi_in,
         "midi_out": args.midi_out,
@@ -77,6 +108,11 @@ def _flag_values(args) -> dict:
         "cc_scale": args.cc_scale,
         "quiet": args.quiet,
         "realtime": args.realtime,
+        "beats_per_step": args.beats_per_step,
+        "quantum": args.quantum,
+        "link_start_stop": args.link_start_stop,
+        "tempo": args.tempo,
+        "link_latency": args.link_latency,
     }
     if args.seed is not None:
         try:
@@ -84,6 +120,10 @@ def _flag_values(args) -> dict:
         except ValueError:
             values["seed"] = args.seed  # the check names it
     return values
+
+
+def _players(n: int) -> str:
+    return f"{n} player" if n == 1 else f"{n} players"
 
 
 def _fail(message: str) -> int:
@@ -122,7 +162,7 @@ def _start_and_run(args, requested: set[int]) -> int:
         bridge = build(config)
     except StartupError as error:
         return _fail(str(error))
-    targets = ", ".join(config.osc_out)
+    targets = ", ".join(map(str, bridge.sender.targets))
     midi = ""
     if bridge.midi is not None:
         ins, outs = bridge.midi.names
@@ -130,10 +170,16 @@ def _start_and_run(args, requested: set[int]) -> int:
     clock = f"{config.clock} clock" + (
         f" every {config.period:g} s" if config.clock == "internal" else ""
     )
+    if bridge.link is not None:
+        clock += (
+            f" every {config.beats_per_step:g} beat{'' if config.beats_per_step == 1 else 's'}"
+            f" (quantum {config.quantum:g}): "
+            f"{bridge.link.describe()}"
+        )
     ready = (
         f"gesture-rnn bridge ready: listening on {config.host}:{config.port} (OSC), "
-        f"sending to {targets}{midi}; {clock}; {bridge.session.players} players, "
-        f"model {bridge.model_name}; touches from {bridge.touch_name}"
+        f"sending to {targets}{midi}; {clock}; {_players(bridge.session.players)}, "
+        f"model {bridge.model_name}; touches from {bridge.touch_name}{exposure(bridge)}"
     )
     if requested:  # a signal came during the start-up
         bridge.stopping = True
@@ -143,18 +189,40 @@ def _start_and_run(args, requested: set[int]) -> int:
     return code
 
 
+def exposure(bridge) -> str:
+    """Who can play the bridge, for the ready line: said when it is more than this computer."""
+    import ipaddress
+
+    allowed = bridge.allowed
+    if allowed:
+        return f"; OSC only from {', '.join(map(str, allowed))} (--allow)"
+    host = bridge.sock.getsockname()[0]
+    if ipaddress.ip_address(host.split("%")[0]).is_loopback:
+        return ""
+    return (
+        f"; OPEN: anyone who can reach {host} port {bridge.config.port} can play the lead, "
+        "reset and retune the ensemble (limit it with --allow ADDR[/PREFIX])"
+    )
+
+
 class StartupError(Exception):
     pass
 
 
 def build(config):
     """Open everything the config names, or raise StartupError saying what failed."""
+    from gesture_rnn.files import OutputError, check_new_output
     from gesture_rnn.runtime import ModelFileError, load
 
     from .app import Bridge
-    from .osc import OscSender
+    from .osc import OscSender, OscTargetError
     from .session import Session
 
+    if config.stats is not None:  # written at exit, so refused now rather than then
+        try:
+            check_new_output(config.stats, config.force)
+        except OutputError as error:
+            raise StartupError(f"--stats: {error}") from None
     sock = socket.socket(
         socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_DGRAM
     )
@@ -186,7 +254,10 @@ def build(config):
         raise
     bridge = None
     try:
-        sender = OscSender(config.osc_targets())
+        try:
+            sender = OscSender(config.osc_targets())  # resolved here, once
+        except OscTargetError as error:
+            raise StartupError(str(error)) from None
         session = Session(
             model,
             touches,
@@ -201,6 +272,15 @@ def build(config):
             try:
                 bridge.midi = MidiIO(config, session.players)
             except MidiError as error:
+                raise StartupError(str(error)) from None
+        if config.clock == "link":
+            from .link import LinkError, LinkSession
+
+            try:
+                bridge.link = LinkSession(
+                    config.quantum, config.link_start_stop, config.tempo, bridge._wake
+                )
+            except LinkError as error:
                 raise StartupError(str(error)) from None
         if config.record is not None:  # last, so a failed start leaves no empty recording
             from .recorder import Recorder, RecordError

@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from gesture_rnn import checked
+from gesture_rnn.bundled import model_path
+from gesture_rnn.midi_map import CC_SCALES, MidiNumbers
+
 from .session import check_temperature
 
-CLOCKS = ("internal", "midi", "osc")
-CC_SCALES = ("raw", "spread")
+CLOCKS = ("internal", "midi", "osc", "link")
 MIN_PERIOD = 0.01
+MAX_CONFIG_BYTES = 1 << 20  # a bridge TOML file is a few hundred bytes
+PATH_KEYS = ("model", "corpus", "record", "stats")
+NUMBER, WHOLE = "a number", "a whole number"
+FILE_TYPES: dict[str, str] = {
+    "model": "a file path",
+    "corpus": "a file path",
+    "record": "a file path",
+    "stats": "a file path",
+    "host": "an address",
+    "port": WHOLE,
+    "osc_out": "HOST:PORT or a list of them",
+    "allow": "ADDR[/PREFIX] or a list of them",
+    "virtual_midi": "true or false",
+    "midi_in": "a port name",
+    "midi_out": "a port name",
+    "clock": "a name",
+    "period": NUMBER,
+    "temperature": NUMBER,
+    "seed": WHOLE,
+    "force": "true or false",
+    "cc_scale": "a name",
+    "quiet": "true or false",
+    "realtime": "true or false",
+    "beats_per_step": NUMBER,
+    "quantum": NUMBER,
+    "link_start_stop": "true or false",
+    "tempo": NUMBER,
+    "link_latency": NUMBER,
+    "midi": "a table ([midi])",
+}
+"""What each key of the TOML file must be, checked before its range (TOML has types:
+``port = true`` is a bool, not the port 1)."""
 
 
 class ConfigError(ValueError):
@@ -19,25 +55,16 @@ class ConfigError(ValueError):
 
 
 @dataclass
-class MidiMapping:
-    """MIDI numbers; every one can be changed in the ``[midi]`` table of the TOML file."""
-
-    lead_note_base: int = 60  # note-on 60..68 sets lead gesture 0..8
-    lead_cc: int = 20  # CC 20 value 0..8 sets the lead gesture
-    gesture_cc: int = 20  # out: the player's gesture at every tick
-    x_cc: int = 21  # out: touch x
-    y_cc: int = 22  # out: touch y
-    first_channel: int = 2  # ensemble player 1 on channel 2 (1-based, as DAWs count)
-    touch_note_low: int = 48  # a touch-down's note: x across low..high
-    touch_note_high: int = 84
-    touch_velocity: int = 100
-    note_length: float = 0.1  # seconds
+class MidiMapping(MidiNumbers):
+    """The MIDI numbers (gesture_rnn.midi_map, shared with ``generate --out-midi``), checked."""
 
     def check(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "note_length":
-                if not (isinstance(value, int | float) and 0 < value <= 10):
+                if isinstance(value, bool) or not (
+                    isinstance(value, int | float) and 0 < value <= 10
+                ):
                     raise ConfigError(f"midi.note_length must be 0-10 seconds, got {value!r}")
                 continue
             if isinstance(value, bool) or not isinstance(value, int):
@@ -58,6 +85,7 @@ class BridgeConfig:
     host: str = "127.0.0.1"
     port: int = 9000
     osc_out: list[str] = field(default_factory=lambda: ["127.0.0.1:57120"])
+    allow: list[str] = field(default_factory=list)  # ADDR[/PREFIX]; empty: everyone
     virtual_midi: bool = False
     midi_in: str | None = None
     midi_out: str | None = None
@@ -71,10 +99,31 @@ class BridgeConfig:
     cc_scale: str = "raw"
     quiet: bool = False
     realtime: bool = False
+    beats_per_step: float = 1.0  # --clock link: a step every this many beats
+    quantum: float = 4.0  # --clock link: beats per bar of the session's phase
+    link_start_stop: bool = False  # --clock link: start and stop with the session
+    tempo: float | None = None  # --clock link: BPM of a session we start; never pushed
+    link_latency: float = 0.0  # --clock link: milliseconds to send ahead of the beat
     midi: MidiMapping = field(default_factory=MidiMapping)
 
     def osc_targets(self) -> list[tuple[str, int]]:
         return [parse_host_port(text, "--osc-out") for text in self.osc_out]
+
+    def allowed_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """``--allow``: the networks OSC may come from (an address alone is a /32 or
+        /128); an empty list lets everyone in. ConfigError for a bad one."""
+        return [parse_network(text) for text in self.allow]
+
+
+def parse_network(text) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """ADDR or ADDR/PREFIX (``192.168.1.20``, ``192.168.1.0/24``, ``::1``); host bits
+    beyond the prefix are ignored (``192.168.1.5/24`` is ``192.168.1.0/24``)."""
+    try:
+        return ipaddress.ip_network(str(text).strip(), strict=False)
+    except ValueError:
+        raise ConfigError(
+            f"--allow {text!r}: expected an address or ADDR/PREFIX, e.g. 192.168.1.0/24"
+        ) from None
 
 
 def parse_host_port(text: str, option: str) -> tuple[str, int]:
@@ -95,41 +144,95 @@ def check_port(value, option: str) -> int:
 
 
 def load_toml(path: Path) -> dict:
+    """The TOML file's table, read through the checked reader (a regular file of at most
+    1 MiB, UTF-8); any problem is one ConfigError naming the file."""
+    text = checked.read_text(path, "config file", MAX_CONFIG_BYTES, ConfigError)
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"--config {path}: no such file") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"--config {path}: not valid TOML ({error})") from None
-    except OSError as error:
-        raise ConfigError(f"--config {path}: cannot be read ({error.strerror})") from None
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
 
 
-def from_sources(
-    file_values: dict, flag_values: dict, config_path: Path | None = None
-) -> BridgeConfig:
-    """Build and check a config: defaults, then the TOML file, then the flags given."""
-    where = f"in {config_path}" if config_path else "in the config"
+def _text_or_texts(value) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(item, str) for item in value)
+    )
+
+
+def _type_error(value, expected: str) -> bool:
+    """Whether a TOML value is not of the kind ``expected`` (a FILE_TYPES entry)."""
+    if expected in (NUMBER, WHOLE) and isinstance(value, bool):
+        return True
+    return not {
+        WHOLE: lambda v: isinstance(v, int),
+        NUMBER: lambda v: isinstance(v, int | float),
+        "true or false": lambda v: isinstance(v, bool),
+        "HOST:PORT or a list of them": _text_or_texts,
+        "ADDR[/PREFIX] or a list of them": _text_or_texts,
+        "a table ([midi])": lambda v: isinstance(v, dict),
+    }.get(expected, lambda v: isinstance(v, str) and bool(v.strip()))(value)
+
+
+def _file_values(file_values: dict, config_path: Path | None) -> tuple[dict, str]:
+    """The file's values by field name, their types checked, paths made relative to the
+    file's own folder; and how messages name the file."""
+    where = f"{config_path}" if config_path else "the config"
     names = {f.name for f in fields(BridgeConfig)}
     values: dict = {}
     for key, value in file_values.items():
         name = key.replace("-", "_")
         if name not in names:
-            raise ConfigError(f"unknown option {key!r} {where}")
+            raise ConfigError(f"{where}: unknown option {key!r}")
+        expected = FILE_TYPES.get(name)
+        if expected is not None and _type_error(value, expected):
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)
+            raise ConfigError(f"{where}: {key}: expected {expected}, got {shown}")
+        if name in PATH_KEYS and config_path is not None:
+            value = Path(config_path).parent / Path(value).expanduser()
         values[name] = value
+    return values, where
+
+
+def from_sources(
+    file_values: dict, flag_values: dict, config_path: Path | None = None
+) -> BridgeConfig:
+    """Build and check a config: defaults, then the TOML file, then the flags given.
+
+    Paths in the file are relative to the file's folder. A bad value from the file is
+    named as ``FILE: key: ...``; a bad flag by the flag.
+    """
+    values, where = _file_values(file_values, config_path)
     midi_values = values.pop("midi", {})
-    if not isinstance(midi_values, dict):
-        raise ConfigError(f"'midi' {where} must be a table ([midi])")
     mapping_names = {f.name for f in fields(MidiMapping)}
     for key in midi_values:
         if key.replace("-", "_") not in mapping_names:
-            raise ConfigError(f"unknown option 'midi.{key}' {where}")
+            raise ConfigError(f"{where}: unknown option 'midi.{key}'")
     mapping = MidiMapping(**{k.replace("-", "_"): v for k, v in midi_values.items()})
-    values.update({k: v for k, v in flag_values.items() if v is not None})
+    flags = {k: v for k, v in flag_values.items() if v is not None}
+    values.update(flags)
     config = replace(BridgeConfig(), **values, midi=mapping)
-    check(config)
+    try:
+        check(config)
+    except ConfigError as error:
+        raise _named_in_file(error, values.keys() - flags.keys(), where) from None
     return config
+
+
+def _named_in_file(error: ConfigError, from_file, where: str) -> ConfigError:
+    """check() names flags (``--port ...``); for a value the file gave, name the file and
+    its key instead (``bridge.toml: port ...``)."""
+    message = str(error)
+    for name in from_file:
+        flag = "--" + name.replace("_", "-")
+        if message == flag or message.startswith((flag + " ", flag + ":")):
+            return ConfigError(f"{where}: {name}{message[len(flag) :]}")
+        if message.startswith(name + " "):  # the true/false options
+            return ConfigError(f"{where}: {message}")
+    if message.startswith("midi."):
+        return ConfigError(f"{where}: {message}")
+    return error
 
 
 def check(config: BridgeConfig) -> None:
@@ -139,13 +242,19 @@ def check(config: BridgeConfig) -> None:
         if value is not None and not isinstance(value, Path):
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"--{name} must be a file path, got {value!r}")
-            setattr(config, name, Path(value).expanduser())
+            path = model_path(value) if name == "model" else Path(value).expanduser()
+            setattr(config, name, path)
     if not isinstance(config.host, str) or not config.host:
         raise ConfigError(f"--host must be an address, got {config.host!r}")
     config.port = check_port(config.port, "--port")
     if isinstance(config.osc_out, str):
         config.osc_out = [config.osc_out]
     config.osc_targets()
+    if isinstance(config.allow, str):
+        config.allow = [config.allow]
+    if not isinstance(config.allow, list):
+        raise ConfigError(f"allow must be a list of addresses, got {config.allow!r}")
+    config.allowed_networks()
     if config.clock not in CLOCKS:
         raise ConfigError(f"--clock {config.clock!r}: choose one of {', '.join(CLOCKS)}")
     if config.cc_scale not in CC_SCALES:
@@ -166,7 +275,8 @@ def check(config: BridgeConfig) -> None:
         raise ConfigError(f"--seed {config.seed!r}: expected a whole number")
     if config.seed is not None and config.seed < 0:
         raise ConfigError(f"--seed {config.seed}: must be 0 or more")
-    for name in ("virtual_midi", "force", "quiet", "realtime"):
+    check_link(config)
+    for name in ("virtual_midi", "force", "quiet", "realtime", "link_start_stop"):
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(f"{name} must be true or false, got {getattr(config, name)!r}")
     for name in ("midi_in", "midi_out"):
@@ -175,9 +285,10 @@ def check(config: BridgeConfig) -> None:
             raise ConfigError(f"--{name.replace('_', '-')} must be a port name, got {value!r}")
     if config.clock == "midi" and not (config.midi_in or config.virtual_midi):
         raise ConfigError("--clock midi needs MIDI input: add --midi-in NAME or --virtual-midi")
-    if config.model is not None and not config.model.is_file():
+    # Only whether they exist: the loaders check the rest (a FIFO, a folder, a bad file).
+    if config.model is not None and not config.model.exists():
         raise ConfigError(f"--model {config.model}: no such file")
-    if config.corpus is not None and not config.corpus.is_file():
+    if config.corpus is not None and not config.corpus.exists():
         raise ConfigError(
             f"--corpus {config.corpus}: no such file (build one with gesture-rnn corpus build)"
         )
@@ -198,3 +309,28 @@ def check(config: BridgeConfig) -> None:
     if config.stats is not None and not config.stats.parent.is_dir():
         raise ConfigError(f"--stats {config.stats}: folder {config.stats.parent} does not exist")
     config.midi.check()
+
+
+def _number(value, option: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option} {value!r}: expected a number") from None
+    if isinstance(value, bool) or not (math.isfinite(number) and low <= number <= high):
+        raise ConfigError(f"{option} {value}: must be from {low:g} to {high:g}")
+    return number
+
+
+def check_link(config: BridgeConfig) -> None:
+    """The --clock link options: beats per step, quantum, tempo and latency."""
+    config.beats_per_step = _number(config.beats_per_step, "--beats-per-step", 0.0625, 64)
+    config.quantum = _number(config.quantum, "--quantum", 1, 64)
+    steps_per_bar = config.quantum / config.beats_per_step
+    if abs(steps_per_bar - round(steps_per_bar)) > 1e-9:
+        raise ConfigError(
+            f"--quantum {config.quantum:g} must be a whole number of --beats-per-step "
+            f"{config.beats_per_step:g}, so every peer agrees where the steps fall"
+        )
+    if config.tempo is not None:
+        config.tempo = _number(config.tempo, "--tempo", 20, 999)  # Link's own tempo range
+    config.link_latency = _number(config.link_latency, "--link-latency", 0, 1000)

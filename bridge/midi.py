@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import mido
 import rtmidi
 
+from gesture_rnn.midi_map import cc_value, gesture_value
+
 from .config import BridgeConfig, MidiMapping
 from .session import Tick, TouchEvent
 
@@ -28,6 +30,11 @@ log = logging.getLogger(__name__)
 
 VIRTUAL_IN = "Gesture-RNN In"
 VIRTUAL_OUT = "Gesture-RNN Out"
+CLIENT_NAME = "Gesture-RNN"  # the virtual ports' client, as ALSA and JACK list it
+JACK_HINT = (
+    "no ALSA sequencer here (/dev/snd/seq); to use JACK instead, start jackd and run with "
+    "MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK"
+)
 CLOCK_TYPES = ("clock", "start", "continue", "stop")
 # An output sends from a buffer once per audio cycle (JACK: often 5-20 ms): closing it
 # sooner after the last message loses that message, so the last ones (all-notes-off) wait.
@@ -74,11 +81,6 @@ def lead_gesture(message: mido.Message, mapping: MidiMapping) -> int | None:
     return None
 
 
-def gesture_value(gesture: int, scale: str) -> int:
-    """A gesture's CC value: 0-8 as it is ("raw"), or spread over 0-127 ("spread")."""
-    return round(gesture * 127 / 8) if scale == "spread" else gesture
-
-
 def parse_message(data) -> mido.Message | None:
     """One MIDI message from its bytes (a sequence of ints 0-255), None if they are none.
 
@@ -101,10 +103,12 @@ class MidiInput:
 
     Raises MidiError if the port cannot be opened (rtmidi's own errors, one line)."""
 
-    def __init__(self, name: str, virtual: bool = False):
+    def __init__(self, name: str, virtual: bool = False, client_name: str | None = None):
         self.name = name
         try:
-            self._rt = rtmidi.MidiIn(rtapi=_rtmidi_api(), queue_size_limit=INPUT_QUEUE)
+            self._rt = rtmidi.MidiIn(
+                rtapi=_rtmidi_api(), name=client_name, queue_size_limit=INPUT_QUEUE
+            )
             # Clock and start/stop are wanted; active sensing is not.
             self._rt.ignore_types(sysex=True, timing=False, active_sense=True)
             if virtual:
@@ -167,8 +171,10 @@ class MidiIO:
                 name = find_port(self._list_out.get_ports(), config.midi_out, "output")
                 self.named.append(NamedPort("output", config.midi_out, name))
             if config.virtual_midi:
-                self.outputs.append(mido.open_output(VIRTUAL_OUT, virtual=True))
-                self.inputs.append(MidiInput(VIRTUAL_IN, virtual=True))
+                self.outputs.append(
+                    mido.open_output(VIRTUAL_OUT, virtual=True, client_name=CLIENT_NAME)
+                )
+                self.inputs.append(MidiInput(VIRTUAL_IN, virtual=True, client_name=CLIENT_NAME))
             for named in self.named:
                 named.port = self._open(named.kind, named.name)
         except MidiError:
@@ -176,7 +182,8 @@ class MidiIO:
             raise
         except (OSError, RuntimeError, ImportError) as error:  # rtmidi's own errors
             self.close()
-            raise MidiError(f"cannot open MIDI ports: {error}") from None
+            hint = f"; {JACK_HINT}" if "ALSA" in str(error) else ""
+            raise MidiError(f"cannot open MIDI ports: {str(error).rstrip('.')}{hint}") from None
 
     def _open(self, kind: str, name: str):
         if kind == "input":
@@ -244,7 +251,7 @@ class MidiIO:
 
     def channel(self, player: int) -> int:
         """mido's 0-based channel of ensemble player ``player`` (1-based)."""
-        return (self.mapping.first_channel - 1 + player - 1) % 16
+        return self.mapping.channel(player)
 
     def tick(self, tick: Tick) -> None:
         """Each player's gesture as CC ``gesture_cc`` on the player's channel."""
@@ -263,14 +270,14 @@ class MidiIO:
         channel = self.channel(event.player)
         m = self.mapping
         self._send(
-            mido.Message("control_change", channel=channel, control=m.x_cc, value=_cc(event.x))
+            mido.Message("control_change", channel=channel, control=m.x_cc, value=cc_value(event.x))
         )
         self._send(
-            mido.Message("control_change", channel=channel, control=m.y_cc, value=_cc(event.y))
+            mido.Message("control_change", channel=channel, control=m.y_cc, value=cc_value(event.y))
         )
         if not event.down:
             return None
-        note = m.touch_note_low + round(event.x * (m.touch_note_high - m.touch_note_low))
+        note = m.touch_note(event.x)
         self._send(mido.Message("note_on", channel=channel, note=note, velocity=m.touch_velocity))
         self._sounding.add((channel, note))
         return channel, note
@@ -314,7 +321,3 @@ def _close(port, method: str = "close") -> None:
         getattr(port, method)()
     except Exception as error:  # closing must never stop the shutdown
         log.debug("closing %s: %s", port, error)
-
-
-def _cc(value: float) -> int:
-    return max(0, min(127, round(value * 127)))

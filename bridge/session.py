@@ -19,18 +19,18 @@ from typing import Protocol
 
 import numpy as np
 
+from gesture_rnn.config import check_temperature
 from gesture_rnn.gestures import GESTURE_NAMES, parse_gesture
-from gesture_rnn.runtime import TEMPERATURE_RANGE
-from gesture_rnn.touch_features import WINDOW_SECONDS
+from gesture_rnn.touch_features import LEAD_SCREEN, WINDOW_SECONDS
 
 log = logging.getLogger(__name__)
 
-# The lead's raw touches (docs/osc.md, /lead/touch): x and y 0-1 are scaled to the screen
-# the classifier was trained on; without a velocity, a touch more than NEW_TOUCH_GAP after
-# the one before is a touch-down, else the distance moved. The classifier reads the last
-# WINDOW_SECONDS; of those at most MAX_LEAD_TOUCHES are kept (the newest), far more than
-# a performer makes (60 a second for 5 s is 300), so a flood costs neither memory nor time.
-LEAD_SCREEN = (1024.0, 768.0)
+# The lead's raw touches (docs/osc.md, /lead/touch): x and y 0-1 are scaled to LEAD_SCREEN,
+# the screen the classifier was trained on; without a velocity, a touch more than
+# NEW_TOUCH_GAP after the one before is a touch-down, else the distance moved. The
+# classifier reads the last WINDOW_SECONDS; of those at most MAX_LEAD_TOUCHES are kept (the
+# newest), far more than a performer makes (60 a second for 5 s is 300), so a flood costs
+# neither memory nor time.
 NEW_TOUCH_GAP = 0.1
 MAX_LEAD_TOUCHES = 4096
 
@@ -81,12 +81,17 @@ class LeadTouches:
         self.count = n
 
 
-class TouchPlayer(Protocol):
+class SourcePlayer(Protocol):
+    """What a :class:`TouchSource` gives each ensemble player (the corpus index's
+    ``TouchPlayer`` or ``ProceduralPlayer``): touches for a gesture over ``duration`` s."""
+
     def next(self, gesture: int, duration: float): ...
 
 
 class TouchSource(Protocol):
-    def player(self, rng: np.random.Generator) -> TouchPlayer: ...
+    """Where the ensemble's touches come from: a corpus index, or the procedural one."""
+
+    def player(self, rng: np.random.Generator) -> SourcePlayer: ...
 
 
 @dataclass(frozen=True)
@@ -116,23 +121,6 @@ class Tick:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(GESTURE_NAMES[g] for g in self.ensemble)
-
-
-def check_temperature(value) -> float:
-    """The sampling temperature as a float, or ValueError saying the allowed range.
-
-    The one check for every way a temperature arrives: flags, the TOML file, OSC.
-    """
-    low, high = TEMPERATURE_RANGE
-    try:
-        t = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"temperature must be a number from {low} to {high}, got {value!r}"
-        ) from None
-    if not low <= t <= high:  # also False for NaN
-        raise ValueError(f"temperature must be from {low} to {high}, got {value!r}")
-    return t
 
 
 def check_touch(x, y, velocity=None) -> tuple[float, float, float | None]:

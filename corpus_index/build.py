@@ -41,6 +41,7 @@ from gesture_rnn.corpus import (
     read_metadata,
     read_touch_file,
     touch_file,
+    warn_missing,
 )
 from gesture_rnn.files import check_new_output
 
@@ -97,9 +98,6 @@ class _Stream:
     velocity: np.ndarray
     counts: np.ndarray  # events per slot
     labels: np.ndarray  # label per slot
-
-
-# -- reading ---------------------------------------------------------------------------
 
 
 # -- one performance -------------------------------------------------------------------
@@ -198,8 +196,13 @@ def collect(
     manifest: list[dict] = []
     skipped: list[tuple[str, str]] = []
 
-    def skip(name: str, reason: str) -> None:
-        log.warning("skipping %s: %s", name, reason)
+    missing: list[str] = []
+
+    def skip(name: str, reason: str, is_missing: bool = False) -> None:
+        if is_missing:
+            missing.append(name)  # said once, as a count, after the loop
+        else:
+            log.warning("skipping %s: %s", name, reason)
         skipped.append((name, reason))
 
     rows = tqdm(
@@ -213,10 +216,10 @@ def collect(
         gestures_path = gesture_file(root, name)
         touches_path = touch_file(root, name)
         if not gestures_path.is_file():
-            skip(name, f"its gesture file {gestures_path.name} is missing")
+            skip(name, f"its gesture file {gestures_path.name} is missing", is_missing=True)
             continue
         if touches_path is None:
-            skip(name, f"its touch file {name}-touches.csv(.gz) is missing")
+            skip(name, f"its touch file {name}-touches.csv(.gz) is missing", is_missing=True)
             continue
         try:
             gestures, players = read_gesture_file(gestures_path)
@@ -260,6 +263,7 @@ def collect(
                 "players": len(players),
             }
         )
+    warn_missing(missing, "gesture or touch file", log)
     return streams, manifest, skipped
 
 

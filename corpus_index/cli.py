@@ -10,14 +10,16 @@ import argparse
 import json
 from pathlib import Path
 
-from gesture_rnn.cli.common import CommandError, positive_int
+from gesture_rnn.cli.common import CommandError, positive_int, show_progress
 
 
 def cmd_build(args) -> None:
     from .build import BuildConfig, build_index
 
     config = BuildConfig(label_lag=args.label_lag)
-    report = build_index(args.data, args.out, config, progress=not args.quiet, force=args.force)
+    report = build_index(
+        args.data, args.out, config, progress=show_progress(args), force=args.force
+    )
     size = report.path.stat().st_size / 1e6
     skipped = f"; {len(report.skipped)} skipped (see the warnings)" if report.skipped else ""
     print(
@@ -27,6 +29,11 @@ def cmd_build(args) -> None:
 
 
 def cmd_info(args) -> None:
+    if args.round_trip:
+        cmd_round_trip(args)
+        return
+    if args.procedural or args.file is None:
+        raise CommandError("give an index FILE (--procedural goes with --round-trip)")
     from gesture_rnn.gestures import GESTURES
 
     from .index import load
@@ -58,13 +65,48 @@ def cmd_info(args) -> None:
             print(f"  {item['name']}: {item['reason']}")
 
 
+def cmd_round_trip(args) -> None:
+    from gesture_rnn import touch_classifier
+    from gesture_rnn.gestures import GESTURE_NAMES, GESTURES
+
+    from . import open as open_index
+    from .roundtrip import TICKS, round_trip
+
+    if args.file is not None and args.procedural:
+        raise CommandError("give an index FILE or --procedural (the fallback), not both")
+    classifier = touch_classifier.load(args.classifier)  # a bad file: one line, exit 2
+    source = open_index(args.file)
+    report = round_trip(source, classifier, trials=args.trials, seed=args.seed)
+    result = report.as_dict()
+    result["source"] = str(args.file) if args.file else "procedural"
+    result["classifier"] = str(args.classifier or touch_classifier.BUNDLED)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    name = args.file or "the procedural fallback"
+    print(
+        f"{name}: each gesture played {args.trials} times for {TICKS} one-second ticks "
+        f"by a new player (seed {args.seed}), heard by the touch classifier"
+    )
+    print(f"  {'gesture':<32} {'heard right':>11}  most often heard as")
+    for g in GESTURES:
+        other = report.heard_as(g.code)
+        wrong = "-" if other is None else GESTURE_NAMES[other]
+        print(
+            f"  {g.code} {g.name:<4} {g.description:<25} {report.accuracy[g.code]:>11.2f}  {wrong}"
+        )
+    print(f"mean over the nine gestures: {report.mean:.2f}")
+
+
 def cmd_plot(args) -> None:
     from gesture_rnn.files import check_new_output
     from gesture_rnn.gestures import GestureError, parse_gesture
 
     from .plot import plot_gestures
 
-    if (args.file is None) == (not args.procedural):
+    if args.file is None and not args.procedural:
+        raise CommandError("give an index FILE or --procedural (the fallback)")
+    if args.file is not None and args.procedural:
         raise CommandError("give an index FILE or --procedural (the fallback), not both")
     try:
         gestures = [parse_gesture(g) for g in args.gesture] if args.gesture else None
@@ -110,7 +152,9 @@ def register(actions) -> None:
     )
     build.add_argument("--out", required=True, type=Path, help="the index file to write (.h5)")
     build.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.add_argument(
+        "--quiet", action="store_true", help="no progress bar (none off a terminal either)"
+    )
     build.add_argument(
         "--label-lag",
         type=int,
@@ -122,10 +166,32 @@ def register(actions) -> None:
     build.set_defaults(func=cmd_build)
 
     info = actions.add_parser(
-        "info", help="what an index holds: performances, performers, events and seconds"
+        "info",
+        help="what an index holds: performances, performers, events and seconds",
+        description="What an index holds; with --round-trip, how often the touch classifier "
+        "hears each gesture's touches as that gesture (see docs/corpus-index.md).",
     )
-    info.add_argument("file", type=Path, metavar="FILE", help="a corpus index file")
+    info.add_argument("file", type=Path, nargs="?", metavar="FILE", help="a corpus index file")
     info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument(
+        "--round-trip",
+        action="store_true",
+        help="play each gesture for 5 s and classify the touches (FILE, or the fallback)",
+    )
+    info.add_argument(
+        "--procedural", action="store_true", help="the round trip of the procedural fallback"
+    )
+    info.add_argument(
+        "--trials", type=positive_int, default=60, help="round trips per gesture (default 60)"
+    )
+    info.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    info.add_argument(
+        "--classifier",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="touch classifier file (default: the bundled one)",
+    )
     info.set_defaults(func=cmd_info)
 
     plot = actions.add_parser("plot", help="draw a few touch sequences per gesture as trails (PNG)")

@@ -1,11 +1,13 @@
 """The loaded corpus index: touch sequences by gesture, and players that continue them.
 
 A query picks a *candidate* second of the gesture (one with touches; see choice.py for
-``near`` and ``speed``) and plays that performer's touches from the start of the second
-on, for ``duration`` seconds. When the performer's label changes before the duration is
-up, the rest comes from another pick. A :class:`TouchPlayer` keeps its place instead: as
-long as it is asked for the same gesture and the source performer's label stays the same,
-each call continues where the last one stopped, so phrases run on as they were played.
+``near`` and ``speed``), preferring one from which the label holds for the touch
+classifier's five-second window (PHRASE_SECONDS), and plays that performer's touches from
+the start of the second on, for ``duration`` seconds. When the performer's label changes
+before the duration is up, the rest comes from another pick. A :class:`TouchPlayer` keeps
+its place instead: as long as it is asked for the same gesture and the source performer's
+label stays the same, each call continues where the last one stopped, so phrases run on as
+they were played.
 
 Never empty for gestures 1-8: a stretch that would hold no touch at all (a pause in slow
 taps, a short duration) skips ahead to the source's next touch of the same run, or picks
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from gesture_rnn.gestures import GESTURE_NAMES, NUM_GESTURES, parse_gesture
+from gesture_rnn.touch_features import WINDOW_SECONDS
 
 from . import choice
 from .sequence import (
@@ -39,6 +42,13 @@ from .storage import event_times, event_velocity, point_tables, read_index, seco
 log = logging.getLogger(__name__)
 
 _EPSILON = 1e-9  # seconds; below this a remaining duration is rounding noise
+
+# A jump to a new source prefers a second from which the performer's label holds for at
+# least the touch classifier's window: the label of a slot describes the five seconds around
+# it, and a short run is mostly a performer passing between gestures. Five seconds stitched
+# from several short runs read as another gesture (docs/corpus-index.md, "The round trip").
+PHRASE_SECONDS = round(WINDOW_SECONDS)
+PICKS = 8  # tries per jump; the best of them when none holds that long
 
 
 def load(path: str | Path, seed=None) -> CorpusIndex:
@@ -146,10 +156,7 @@ class CorpusIndex:
 
     def _take(self, state: _State, gesture, duration, rng, near, speed) -> TouchSequence:
         # Fast paths for the usual argument types: the bridge calls this every tick.
-        if type(gesture) is int and 0 <= gesture < NUM_GESTURES:
-            g = gesture
-        else:
-            g = parse_gesture(gesture)
+        g = parse_gesture(gesture)  # returns plain ints 0-8 first
         if type(duration) is not float or not 0.0 < duration < math.inf:
             duration = check_duration(duration)
         if g == 0:
@@ -193,9 +200,18 @@ class CorpusIndex:
         return self._sequence(pieces, spans, g, duration)
 
     def _jump(self, state: _State, g: int, rng, near, speed) -> None:
+        # Prefer a second whose label holds for a whole classifier window (PHRASE_SECONDS)
+        # from there: up to PICKS tries, else the try whose run goes on longest.
         second = self._pick(g, rng, near, speed)
-        stream = int(self._second_stream[second])
         run_end = int(self._run_end[second])
+        for _ in range(PICKS - 1):
+            if run_end - second >= PHRASE_SECONDS:
+                break
+            other = self._pick(g, rng, near, speed)
+            other_end = int(self._run_end[other])
+            if other_end - other > run_end - second:
+                second, run_end = other, other_end
+        stream = int(self._second_stream[second])
         state.gesture = g
         state.stream = stream
         state.base = self._base[stream]
@@ -247,8 +263,6 @@ class CorpusIndex:
             g,
             tuple(spans),
         )
-
-    # -- events ------------------------------------------------------------------------
 
     # -- events ------------------------------------------------------------------------
 

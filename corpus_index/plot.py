@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from gesture_rnn.errors import CorpusError
+from gesture_rnn.extras import MissingExtraError, require
 from gesture_rnn.files import write_new
 from gesture_rnn.gestures import GESTURES, NUM_GESTURES
 
@@ -26,16 +27,12 @@ class PlotError(CorpusError):
 
 def _matplotlib():
     try:
-        import matplotlib
+        require("plot", "corpus plot")
+    except MissingExtraError as error:
+        raise PlotError(str(error)) from None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-        matplotlib.use("Agg")
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise PlotError(
-            "plotting needs matplotlib, which is not installed; "
-            "install it with: pip install 'gesture-rnn[plot]' (or pip install matplotlib)"
-        ) from None
     return Figure, FigureCanvasAgg
 
 
@@ -52,8 +49,23 @@ def plot_gestures(
     """Write a PNG: one panel per gesture (all nine when ``gestures`` is None), each with
     ``sequences`` random sequences of ``duration`` seconds from ``index`` (a corpus index
     or the procedural fallback). Lines join the events of one touch; a circle marks each
-    touch-down (velocity 0). Colours tell the sequences apart."""
+    touch-down (velocity 0). Colours tell the sequences apart; a legend says so."""
+    figure = gestures_figure(index, gestures, sequences, duration, seed, title)
+    return write_new(out, lambda tmp: figure.savefig(tmp, format="png", dpi=110), force)
+
+
+def gestures_figure(
+    index,
+    gestures: list[int] | None = None,
+    sequences: int = 4,
+    duration: float = 3.0,
+    seed: int = 0,
+    title: str = "",
+):
+    """The matplotlib Figure that :func:`plot_gestures` writes."""
     Figure, FigureCanvasAgg = _matplotlib()
+    from matplotlib.lines import Line2D
+
     gestures = list(range(NUM_GESTURES)) if gestures is None else list(gestures)
     columns = min(3, len(gestures))
     rows = -(-len(gestures) // columns)
@@ -68,7 +80,16 @@ def plot_gestures(
     figure.suptitle(
         title or f"{sequences} sequences of {duration:g} s per gesture", fontsize="medium"
     )
-    return write_new(out, lambda tmp: figure.savefig(tmp, format="png", dpi=110), force)
+    grey = "0.35"
+    key = [
+        Line2D([], [], color=grey, lw=1, label="line: one finger's path"),
+        Line2D(
+            [], [], ls="none", marker="o", mfc="none", mec=grey, ms=5, label="circle: a touch-down"
+        ),
+        Line2D([], [], color=COLOURS[0], lw=4, label=f"colour: one sequence of {duration:g} s"),
+    ]
+    figure.legend(handles=key, loc="outside lower center", ncols=3, fontsize="small", frameon=False)
+    return figure
 
 
 def _panel(ax, index, g: int, sequences: int, duration: float, rng) -> None:

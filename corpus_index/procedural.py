@@ -4,20 +4,24 @@ Same interface as :class:`~corpus_index.index.CorpusIndex` (``query``, ``player`
 ``TouchPlayer.next``), so the bridge works out of the box; an index built from the corpus
 sounds like the real players, this does not. Each gesture is a small motion model on a
 1024 x 768 landscape screen, its rates and step sizes set near the Metatone corpus's
-per-gesture medians (touches per second, mean velocity, spread):
+per-gesture medians (touches per second, mean velocity, spread), so that the bundled touch
+classifier hears each as its gesture (``gesture-rnn corpus info --round-trip``):
 
 FT  fast taps       ~8 taps/s around a slowly drifting spot, some with a small slide
 ST  slow taps       ~2 taps/s, spread wider
 FS  fast swipes     short straight strokes (0.1-0.25 s) at ~14 points per event, ~3/s
 FSA accelerating    longer strokes whose step grows from ~3 to ~40 points per event
 VSS very slow swirl a slow circle of radius ~20 points, ~1 point per event, 25 events/s
-BS  big swirl       a circle of radius ~180 points, ~20 points per event, 60 events/s
+BS  big swirl       an ellipse of radii ~280 x 255 points around the middle of the screen,
+                    ~20 points per event, 60 events/s (the corpus's spread ~200 x 190)
 SS  small swirl     a circle of radius ~50 points, ~9 points per event, 60 events/s
-C   combination     half-second bursts of taps, a swipe or a small swirl, at random
+C   combination     about one touch a second, 0.3-0.8 s long, that drags, curls or zigzags
+                    at ~5 points per event, starting around a wandering spot
 
-``near`` places the motion's centre; ``speed`` scales the step sizes of the moving
-gestures so their mean velocity comes near it (within 0.25-4 times the default).
-A player continues its motion (position, phase, pending stroke) while the gesture holds.
+Strokes that run off the screen bounce back in. ``near`` places the motion's centre;
+``speed`` scales the step sizes of the moving gestures so their mean velocity comes near
+it (within 0.25-4 times the default). A player continues its motion (position, phase,
+pending stroke) while the gesture holds.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import math
 
 import numpy as np
 
-from gesture_rnn.gestures import NUM_GESTURES, parse_gesture
+from gesture_rnn.gestures import parse_gesture
 
 from .sequence import (
     Span,
@@ -39,8 +43,10 @@ from .sequence import (
 )
 
 WIDTH, HEIGHT = 1024.0, 768.0
+SCREEN = np.array([WIDTH, HEIGHT])
+BIG_SWIRL = (280.0, 255.0)  # radii, x and y points: the corpus's BS spreads ~200 x 190
 # Mean velocity (points per event) of each gesture's default motion; 0: not scaled.
-TYPICAL_SPEED = (0.0, 0.0, 0.0, 14.0, 20.0, 1.0, 20.0, 9.0, 8.0)
+TYPICAL_SPEED = (0.0, 0.0, 0.0, 14.0, 20.0, 1.0, 20.0, 9.0, 5.0)
 
 
 class ProceduralIndex:
@@ -73,11 +79,7 @@ class ProceduralPlayer:
         self._motion: _Motion | None = None
 
     def next(self, gesture, duration: float = 1.0, near=None, speed=None) -> TouchSequence:
-        g = (
-            gesture
-            if type(gesture) is int and 0 <= gesture < NUM_GESTURES
-            else parse_gesture(gesture)
-        )
+        g = parse_gesture(gesture)
         duration = check_duration(duration)
         if g == 0:
             self._motion = None
@@ -158,20 +160,12 @@ class _Motion:
         if g == 4:
             return self._swipe(seconds=(0.4, 0.7), step=(3.0, 40.0), gap=(0.2, 0.5))
         if g == 5:
-            return self._swirl(radius=20.0, step=1.0, rate=25.0, seconds=1.0)
+            return self._swirl(radius=(20.0, 20.0), step=1.0, rate=25.0, seconds=1.0)
         if g == 6:
-            return self._swirl(radius=180.0, step=20.0, rate=60.0, seconds=1.0)
+            return self._swirl(radius=BIG_SWIRL, step=20.0, rate=60.0, seconds=1.0)
         if g == 7:
-            return self._swirl(radius=50.0, step=9.0, rate=60.0, seconds=1.0)
-        kind = self.rng.integers(3)  # C: a burst of taps, a swipe or a small swirl
-        self.last = None
-        if kind == 0:
-            return self._taps(period=0.125, spread=60.0, slide=0.5, count=4)
-        if kind == 1:
-            return self._swipe(seconds=(0.1, 0.3), step=(10.0, 18.0), gap=(0.05, 0.2))
-        segment = self._swirl(radius=50.0, step=9.0, rate=60.0, seconds=0.5)
-        self.last = None
-        return segment
+            return self._swirl(radius=(50.0, 50.0), step=9.0, rate=60.0, seconds=1.0)
+        return self._combination()
 
     def _taps(self, period: float, spread: float, slide: float, count: int):
         """``count`` taps around a drifting spot; some slide a little after touch-down."""
@@ -207,28 +201,64 @@ class _Motion:
         points = start + np.concatenate([[[0.0, 0.0]], np.cumsum(moves, 0)])
         return self._events(t, points, touch_down=True)
 
-    def _swirl(self, radius: float, step: float, rate: float, seconds: float):
+    def _swirl(self, radius: tuple[float, float], step: float, rate: float, seconds: float):
+        """An ellipse of radii ``radius`` (x, y points) at ``step`` points per event."""
         rng = self.rng
         n = int(seconds * rate)
         t = self.next_start + np.arange(n) / rate
         self.next_start = t[-1] + 1.0 / rate
-        omega = step * self.scale / radius  # radians per event
+        omega = step * self.scale / math.sqrt(radius[0] * radius[1])  # radians per event
         angle = self.angle + omega * np.arange(1, n + 1) * rng.uniform(0.9, 1.1)
         self.angle = float(angle[-1])
-        self.centre = self._on_screen(self.centre + rng.normal(0, radius / 10, 2), radius)
+        size = min(radius)
+        # Away from the edges, as performers swirl (the classifier hears a big swirl at
+        # the edge of the screen as a small one).
+        margin = (1.15 * radius[0], 1.15 * radius[1])
+        before = self.centre
+        self.centre = self._on_screen(self.centre + rng.normal(0, size / 10, 2), margin)
+        centres = before + np.outer(np.arange(1, n + 1) / n, self.centre - before)  # drifting
         wobble = 1 + rng.normal(0, 0.03, n).cumsum() / math.sqrt(n)
-        ring = np.stack([np.cos(angle), np.sin(angle)], 1) * (radius * wobble)[:, None]
+        ring = np.stack([np.cos(angle), np.sin(angle)], 1) * np.outer(wobble, radius)
         touch_down = self.last is None
-        segment = self._events(t, self.centre + ring, touch_down=touch_down)
+        segment = self._events(t, centres + ring, touch_down=touch_down)
         self.last = np.array([segment[1][-1], segment[2][-1]])
         return segment
 
-    def _on_screen(self, points, margin: float = 0.0) -> np.ndarray:
-        low = (min(margin, WIDTH / 2), min(margin, HEIGHT / 2))
+    def _combination(self):
+        """C: one touch of 0.3-0.8 s that drags, curls or zigzags at about 5 points per
+        event, then a pause of 0.2-0.5 s; the touches start around a wandering spot."""
+        rng = self.rng
+        n = max(2, int(rng.uniform(0.3, 0.8) * 60))
+        t = self.next_start + np.arange(n) / 60.0
+        self.next_start = t[-1] + rng.uniform(0.2, 0.5)
+        self.centre = self._on_screen(self.centre + rng.normal(0, 30, 2), (100.0, 80.0))
+        start = self._on_screen(self.centre + rng.normal(0, (80.0, 55.0)))
+        step = 5.0 * self.scale * rng.uniform(0.7, 1.3)
+        kind = rng.integers(3)
+        k = np.arange(n - 1)
+        if kind == 0:  # a drag that wanders
+            turn = np.cumsum(rng.normal(0, 0.1, n - 1))
+        elif kind == 1:  # a curl, turning steadily
+            turn = k * rng.choice([-1.0, 1.0]) * step / rng.uniform(15.0, 40.0)
+        else:  # a zigzag, turning back every 0.1-0.2 s
+            turn = np.where((k // rng.integers(6, 12)) % 2, 0.8 * math.pi, 0.0)
+        angle = rng.uniform(0, 2 * math.pi) + turn
+        moves = np.stack([np.cos(angle), np.sin(angle)], 1) * step
+        points = start + np.concatenate([[[0.0, 0.0]], np.cumsum(moves, 0)])
+        self.last = None
+        return self._events(t, points, touch_down=True)
+
+    def _on_screen(self, points, margin=0.0) -> np.ndarray:
+        """``points`` clipped to the screen, ``margin`` (points, or x and y) from its edges."""
+        mx, my = (margin, margin) if np.isscalar(margin) else margin
+        low = (min(mx, WIDTH / 2), min(my, HEIGHT / 2))
         return np.clip(points, low, (WIDTH - low[0], HEIGHT - low[1]))
 
     def _events(self, t, points, touch_down: bool):
-        points = np.clip(points, 0, (WIDTH, HEIGHT))
+        # Strokes that run off the screen bounce back in: clipping them would repeat the
+        # edge point, a move of 0 points, which reads as a touch-down.
+        points = np.abs(points) % (2 * SCREEN)
+        points = np.where(points > SCREEN, 2 * SCREEN - points, points)
         before = points[0] if touch_down or self.last is None else self.last
         moved = np.diff(points, axis=0, prepend=before[None, :])
         velocity = np.hypot(moved[:, 0], moved[:, 1])

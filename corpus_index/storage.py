@@ -8,12 +8,14 @@ foreign file is one :class:`IndexFileError` naming the file, never a traceback l
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 import numpy as np
 
-from gesture_rnn.errors import CorpusError
+from gesture_rnn import checked
+from gesture_rnn.errors import CorpusError, InputFileError
 from gesture_rnn.files import write_new
 
 log = logging.getLogger(__name__)
@@ -54,13 +56,21 @@ SCHEMA: dict[str, str] = {
     "choice/speed": "int64",
     "choice/near_speed": "int64",
 }
+WHAT = "corpus index"
+MAX_FILE_BYTES = 4 * checked.GiB  # the whole Metatone corpus indexes to about 20 MB
+MAX_EXPANSION = 64
+"""At most this many bytes of data for each byte of the file: gzip does not pack these
+arrays nearly so tightly, so a file that declares more is damaged (or made to exhaust
+memory) and is refused before anything is read."""
+CHECKSUMS = "sha256"
+"""Attribute holding JSON: dataset name -> SHA-256 of its values (gesture_rnn.checked)."""
 ATTRIBUTES = ("format", "version", "label_lag", "grid", "speed_edges", "min_pool", "pool_reach")
 # Big arrays compress; tiny ones are not worth a filter.
 _COMPRESS = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 _CHUNK = 1 << 18
 
 
-class IndexFileError(CorpusError):
+class IndexFileError(CorpusError, InputFileError):
     """A corpus index file that cannot be used: missing, damaged or of another version."""
 
 
@@ -79,26 +89,34 @@ def write_index(
     if missing:
         raise ValueError(f"write_index: missing arrays {missing}")
 
+    data = {name: _stored(kind, arrays[name]) for name, kind in SCHEMA.items()}
+
     def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT_NAME
             f.attrs["version"] = FORMAT_VERSION
             for key, value in attrs.items():
                 f.attrs[key] = value
+            f.attrs[CHECKSUMS] = json.dumps(checked.checksums(data))
             for name, kind in SCHEMA.items():
-                _write_dataset(f, name, kind, arrays[name])
+                _write_dataset(f, name, kind, data[name])
 
     return write_new(path, write, force)
 
 
-def _write_dataset(f, name: str, kind: str, value) -> None:
+def _stored(kind: str, value) -> np.ndarray:
+    """An array as the file holds it: text as an object array of str."""
+    if kind == "str":
+        return np.array([str(v) for v in value], dtype=object)
+    return np.ascontiguousarray(value, dtype=kind)
+
+
+def _write_dataset(f, name: str, kind: str, data: np.ndarray) -> None:
     import h5py
 
     if kind == "str":
-        data = np.array([str(v) for v in value], dtype=object)
         f.create_dataset(name, data=data, dtype=h5py.string_dtype("utf-8"))
         return
-    data = np.ascontiguousarray(value, dtype=kind)
     options = {}
     if data.size > 4096:
         options = dict(_COMPRESS, chunks=(min(_CHUNK, len(data)),) + data.shape[1:])
@@ -108,34 +126,33 @@ def _write_dataset(f, name: str, kind: str, value) -> None:
 def read_index(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     """Every dataset and the attributes of an index file, checked.
 
-    Raises :class:`IndexFileError` naming the file for anything that is not a complete
-    index of this version.
+    Checked as every file we read is (:mod:`gesture_rnn.checked`): the path, the format
+    and version, every dataset's dtype and rank, and what reading them all would allocate
+    (at most :data:`MAX_EXPANSION` times the file's size), before any data is read; then
+    the checksums, the values and that the offsets hang together. Raises
+    :class:`IndexFileError` naming the file for anything that is not a complete index of
+    this version.
     """
     path = Path(path)
     if not path.exists():
         raise IndexFileError(f"{path}: no such corpus index; {BUILD_HINT}")
-    if path.is_dir():
-        raise IndexFileError(f"{path} is a folder, not a corpus index file")
-    import h5py
-
-    try:
-        f = h5py.File(path, "r")
-    except OSError as error:
-        raise IndexFileError(
-            f"{path} is not a corpus index (not a readable HDF5 file: {_reason(error)})"
-        ) from None
-    with f:
+    where = f"{WHAT} {path}"
+    with checked.open_hdf5(path, WHAT, MAX_FILE_BYTES, IndexFileError) as f:
         attrs = _read_attributes(path, f)
-        arrays: dict[str, np.ndarray] = {}
+        budget = MAX_EXPANSION * path.stat().st_size + checked.MiB
+        nodes = {}
         for name, kind in SCHEMA.items():
-            arrays[name] = _read_dataset(path, f, name, kind)
+            rank = (None, 2) if name.startswith("choice/") and name != "choice/items" else (None,)
+            nodes[name] = checked.dataset(f, name, where, IndexFileError, kind, rank, budget)
+            budget -= nodes[name].size * (nodes[name].dtype.itemsize if kind != "str" else 64)
+            if budget < 0:
+                raise IndexFileError(
+                    f"{where}: its datasets declare more data than the file can hold; refused"
+                )
+        arrays = {name: checked.read(node, where, IndexFileError) for name, node in nodes.items()}
+    checked.verify_checksums(arrays, attrs.pop(CHECKSUMS, None), path, WHAT, IndexFileError)
     check_arrays(path, arrays, attrs)
     return arrays, attrs
-
-
-def _reason(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def _read_attributes(path: Path, f) -> dict:
@@ -156,25 +173,18 @@ def _read_attributes(path: Path, f) -> dict:
     attrs = {}
     for key, value in f.attrs.items():
         attrs[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    return attrs
-
-
-def _read_dataset(path: Path, f, name: str, kind: str) -> np.ndarray:
-    if name not in f:
-        raise IndexFileError(f"{path}: damaged corpus index (dataset {name} missing)")
-    node = f[name]
+    if CHECKSUMS in attrs:
+        try:
+            attrs[CHECKSUMS] = json.loads(str(attrs[CHECKSUMS]))
+        except (ValueError, RecursionError):
+            raise IndexFileError(f"{path}: damaged corpus index (its checksums)") from None
     try:
-        if kind == "str":
-            return np.array(node.asstr()[()], dtype=object)
-        data = node[()]
-    except (OSError, ValueError, TypeError, KeyError) as error:
-        raise IndexFileError(
-            f"{path}: damaged corpus index (dataset {name} unreadable: {_reason(error)})"
-        ) from None
-    if not isinstance(data, np.ndarray) or data.dtype != np.dtype(kind):
-        found = getattr(data, "dtype", type(data).__name__)
-        raise IndexFileError(f"{path}: damaged corpus index ({name} has type {found}, not {kind})")
-    return data
+        grid, edges = int(attrs["grid"]), np.asarray(attrs["speed_edges"], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise IndexFileError(f"{path}: damaged corpus index (grid or speed_edges)") from None
+    if not (1 <= grid <= 64 and edges.ndim == 1 and np.isfinite(edges).all()):
+        raise IndexFileError(f"{path}: damaged corpus index (grid or speed_edges out of range)")
+    return attrs
 
 
 def check_arrays(path: Path, a: dict[str, np.ndarray], attrs: dict) -> None:
@@ -195,9 +205,14 @@ def check_arrays(path: Path, a: dict[str, np.ndarray], attrs: dict) -> None:
     given = n_events - int(np.unpackbits(bits, count=n_events).sum())
     if len(a["events/velocity_given"]) != given:
         raise bad(f"events/velocity_given does not have the {given} values the bits ask for")
+    velocity = a["events/velocity_given"]
+    if not (np.isfinite(velocity).all() and (velocity >= 0).all()):
+        raise bad("events/velocity_given holds a value that is not a finite velocity >= 0")
     n_screens = len(a["screens/width"])
     if len(a["screens/height"]) != n_screens or n_screens == 0:
         raise bad("screens/width and screens/height differ in length")
+    if (a["screens/width"] < 1).any() or (a["screens/height"] < 1).any():
+        raise bad("screens/width or screens/height holds a size below 1")
     runs, screens = a["screen_runs/start"], a["screen_runs/screen"]
     if len(runs) != len(screens) or (n_events and (len(runs) == 0 or runs[0] != 0)):
         raise bad("screen_runs do not start at the first event")

@@ -4,7 +4,7 @@ The public API, re-exported here; each module has one job:
 
 - :mod:`gesture_rnn.gestures`: the nine gestures and ensemble state codes
 - :mod:`gesture_rnn.corpus`: loading the Metatone corpus
-- :mod:`gesture_rnn.prepare`: training data (lead + ensemble before -> ensemble next)
+- :mod:`gesture_rnn.prepare`: training data (lead + the others before -> the others next)
 - :mod:`gesture_rnn.runtime`: running an exported model with numpy alone
 
 Only the gestures are imported eagerly: the runtime and the bridge must start fast, so

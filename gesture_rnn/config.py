@@ -1,4 +1,5 @@
-"""The model's configuration: sizes and training hyperparameters, free of TensorFlow.
+"""The model's configuration: sizes, training hyperparameters and the rules every part
+shares (ensemble sizes, the sampling temperature's range), free of TensorFlow.
 
 Kept apart from :mod:`gesture_rnn.model` so that the command line can list sizes and
 check options without importing Keras.
@@ -6,6 +7,7 @@ check options without importing Keras.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from .gestures import NUM_GESTURES
@@ -20,6 +22,38 @@ INPUTS = ("players", "joint")
 """
 
 ENSEMBLES = (2, 3, 4)
+"""Ensemble sizes a model can have (duet, trio, quartet).
+
+Words in this package: the *ensemble* is all k players and its size is k, the lead
+included; the *others* are the k-1 players the model answers for; *players* counts all k
+(``Performance.num_players``, ``ModelConfig.ensemble``) and *others* the k-1
+(``ModelConfig.others``)."""
+
+TEMPERATURE_RANGE = (0.05, 5.0)
+"""Sampling temperatures accepted everywhere (runtime, generate, the bridge): below 1
+sharpens the distribution toward the most likely state, above 1 flattens it toward uniform."""
+
+
+def check_temperature(value: object) -> float:
+    """``value`` as a float temperature in :data:`TEMPERATURE_RANGE`.
+
+    The one check for every way a temperature arrives (library calls, flags, the bridge's
+    TOML file and OSC). Raises ``ValueError`` naming the range for anything else: not a
+    number, a bool, NaN or infinity, or a number outside the range.
+    """
+    low, high = TEMPERATURE_RANGE
+    allowed = f"a temperature in {low:g}-{high:g}"
+    if isinstance(value, bool):
+        raise ValueError(f"expected {allowed}, got {value!r}")
+    try:
+        t = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"expected {allowed} (a number), got {value!r}") from None
+    if not math.isfinite(t):
+        raise ValueError(f"expected {allowed} (a finite number), got {value!r}")
+    if not low <= t <= high:
+        raise ValueError(f"expected {allowed}, got {value!r}")
+    return t
 
 
 class ConfigError(ValueError):

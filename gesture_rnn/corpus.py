@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import checked
 from .errors import CorpusError, CorpusFileError, TouchFileError
 from .gestures import NUM_GESTURES
 
@@ -41,12 +42,12 @@ __all__ = [
     "read_metadata",
     "read_touch_file",
     "select_performances",
+    "split_performances",
     "summarize",
     "touch_file",
 ]
 
 METADATA_FILE = Path("metadata") / "metatone-performance-information.csv"
-SINGLE_FILE = Path("metadata") / "metatone_performances_dataframe.h5"
 GESTURE_SUFFIX = "-touches-posthoc-gestures.csv"
 TOUCH_SUFFIXES = ("-touches.csv", "-touches.csv.gz")
 TOUCH_COLUMNS = ("time", "device_id", "x_pos", "y_pos", "velocity")
@@ -57,6 +58,8 @@ METADATA_COLUMNS = (
     "performance_context",
     "performance_type",
 )
+MAX_CSV_BYTES = 64 * checked.MiB  # a gesture or metadata CSV (the corpus's are < 1 MiB)
+MAX_TOUCH_BYTES = 1 * checked.GiB  # a touch file (the corpus's are < 1 MiB, gzipped)
 DOWNLOAD_HINT = "get the corpus with: gesture-rnn corpus download --to DIR"
 
 
@@ -105,7 +108,6 @@ class Performance:
     touch_orientation: str = ""
     start_time: str = ""
     notes: str = ""
-    extra: dict = field(default_factory=dict, repr=False)
 
     @property
     def seconds(self) -> int:
@@ -128,6 +130,7 @@ def read_metadata(root: str | Path) -> pd.DataFrame:
         raise CorpusError(
             f"{root} is not a metatone-analysis corpus: {METADATA_FILE} is missing; {DOWNLOAD_HINT}"
         )
+    checked.check_file(path, "corpus metadata file", MAX_CSV_BYTES, CorpusError)
     try:
         metadata = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
@@ -222,7 +225,7 @@ def read_touch_file(path: str | Path) -> pd.DataFrame:
     """
     import pandas as pd
 
-    path = Path(path)
+    path = checked.check_file(path, "touch file", MAX_TOUCH_BYTES, TouchFileError)
     try:
         table = pd.read_csv(path, usecols=list(TOUCH_COLUMNS), dtype={"device_id": str})
     except ValueError as error:  # also pandas' ParserError and a missing column
@@ -275,6 +278,7 @@ def read_gesture_times(path: Path) -> tuple[np.datetime64, np.ndarray]:
     """Time zero (the first row's time) and each row's whole second after it."""
     import pandas as pd
 
+    checked.check_file(path, "gesture file", MAX_CSV_BYTES, CorpusFileError)
     try:
         column = pd.read_csv(path, usecols=["time"], dtype=str, keep_default_na=False)["time"]
     except (ValueError, OSError, UnicodeDecodeError) as error:
@@ -299,11 +303,11 @@ def read_gesture_file(path: str | Path) -> tuple[np.ndarray, tuple[str, ...]]:
     """
     import pandas as pd
 
-    path = Path(path)
+    path = checked.check_file(path, "gesture file", MAX_CSV_BYTES, CorpusFileError)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise CorpusFileError(f"{path}: not a CSV gesture file ({error})") from None
+        raise CorpusFileError(f"{path}: not a CSV gesture file ({_first_line(error)})") from None
     except OSError as error:
         raise CorpusFileError(f"{path}: cannot be read ({error.strerror or error})") from None
     columns = list(table.columns)
@@ -337,12 +341,28 @@ def _text(row: pd.Series, column: str) -> str:
     return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
+def warn_missing(names: list[str], what: str, logger: logging.Logger = log) -> None:
+    """One warning for the performances skipped for a missing file, with their count; the
+    names at debug level (``gesture-rnn -v``). The public corpus lists four such."""
+    if not names:
+        return
+    some = (
+        "1 performance listed in the metadata has"
+        if len(names) == 1
+        else (f"{len(names)} performances listed in the metadata have")
+    )
+    logger.warning("%s no %s: skipped (-v names them)", some, what)
+    for name in names:
+        logger.debug("skipped %s: no %s", name, what)
+
+
 def load_corpus(path: str | Path, selection: Selection = Selection()) -> list[Performance]:
     """Load the selected performances of a corpus, in metadata order.
 
     ``path`` is a corpus folder, or the original project's single-file corpus
     (``metatone_performances_dataframe.h5``). Missing and damaged files are skipped
-    with a warning naming them; a selection that leaves nothing is a :class:`CorpusError`.
+    with a warning (one for all missing files, one naming each damaged file); a selection
+    that leaves nothing is a :class:`CorpusError`.
     """
     path = Path(path)
     if path.is_file() and path.suffix in (".h5", ".hdf5", ".hdf"):
@@ -351,12 +371,12 @@ def load_corpus(path: str | Path, selection: Selection = Selection()) -> list[Pe
         return load_single_file(path, selection)
     metadata = read_metadata(path)
     rows = select_performances(metadata, selection)
-    performances = []
+    performances, missing = [], []
     for _, row in rows.iterrows():
         name = row["filename"]
         file = gesture_file(path, name)
         if not file.is_file():
-            log.warning("skipping %s: its gesture file %s is missing", name, file.name)
+            missing.append(name)
             continue
         try:
             gestures, players = read_gesture_file(file)
@@ -373,6 +393,7 @@ def load_corpus(path: str | Path, selection: Selection = Selection()) -> list[Pe
             )
             continue
         performances.append(_performance(name, gestures, players, row))
+    warn_missing(missing, "gesture file")
     if not performances:
         raise CorpusError(
             f"none of the {len(rows)} performances selected ({selection.describe()}) "
@@ -393,6 +414,39 @@ def _performance(name: str, gestures: np.ndarray, players: Iterable[str], row) -
         start_time=_text(row, "time"),
         notes=_text(row, "notes"),
     )
+
+
+def split_performances(
+    names: list[str], seed: int, test: float, validation: float = 0.0
+) -> dict[str, list[str]]:
+    """Whole performances to ``train``, ``validation`` and ``test`` sides: a seeded shuffle.
+
+    The one split of the project (the model's training and the touch classifier's). ``test``
+    and ``validation`` are fractions of ``len(names)``: each side asked for (fraction > 0)
+    gets ``round(fraction * n)`` performances, at least one; ``validation=0`` leaves that
+    side empty. The rest train. Each side is sorted; the same names and seed give the same
+    sides. Raises ``ValueError`` for a fraction outside [0, 1) (``test`` must be above 0),
+    :class:`CorpusError` when no performance would be left to train.
+    """
+    if not 0 < test < 1 or not 0 <= validation < 1:
+        raise ValueError(
+            f"test must be in (0, 1) and validation in [0, 1), got {test} and {validation}"
+        )
+    n = len(names)
+    n_test = max(1, round(test * n))
+    n_val = max(1, round(validation * n)) if validation > 0 else 0
+    if n - n_test - n_val < 1:
+        sides = "train, validation and test sides" if n_val else "train and test sides"
+        raise CorpusError(
+            f"{n} performance(s) cannot be split into {sides}; "
+            f"at least {2 + (n_val > 0)} are needed"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    return {
+        "train": sorted(names[i] for i in order[n_test + n_val :]),
+        "validation": sorted(names[i] for i in order[n_test : n_test + n_val]),
+        "test": sorted(names[i] for i in order[:n_test]),
+    }
 
 
 def summarize(performances: list[Performance]) -> dict:

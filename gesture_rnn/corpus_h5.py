@@ -30,6 +30,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from . import checked
 from .corpus import (
     METADATA_COLUMNS,
     CorpusError,
@@ -155,8 +156,7 @@ def load_single_file(path: Path, selection: Selection) -> list[Performance]:
 
 def _read_frame(path: Path) -> dict[str, np.ndarray]:
     """The columns of the DataFrame stored in ``path``: name -> 1-D array, one per row."""
-    if not path.is_file():
-        raise CorpusError(f"single-file corpus {path} does not exist")
+    checked.check_file(path, "single-file corpus", checked.GiB, CorpusError)  # ~50 MB
     try:
         with h5py.File(path, "r") as file:
             group = _frame_group(path, file)

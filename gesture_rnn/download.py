@@ -37,6 +37,11 @@ DEFAULT_URL = "https://github.com/anucc/metatone-analysis/archive/refs/heads/mas
 TIMEOUT_SECONDS = 60
 CHUNK_BYTES = 1 << 20
 DOWNLOADED_NAME = "downloaded-archive"
+# The corpus (about 320 files, 40 MB unpacked) with a wide margin: an archive that would
+# unpack to more is refused before anything is written (a "zip bomb" fills no disk).
+MAX_UNPACKED_BYTES = 1 << 30
+MAX_MEMBERS = 100_000
+FREE_SPACE_MARGIN = 64 << 20  # bytes left free on the disk after unpacking
 MANUAL_HINT = "download the archive yourself (e.g. in a browser) and pass the file with --url PATH"
 
 
@@ -45,13 +50,19 @@ class DownloadError(CorpusError):
 
 
 def download_corpus(
-    to: str | Path, url: str | None = None, force: bool = False, progress: bool = True
+    to: str | Path,
+    url: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    limit: int = MAX_UNPACKED_BYTES,
 ) -> Path:
     """Fetch the metatone-analysis archive from ``url`` and unpack it into ``to``.
 
     ``url`` is an http(s) URL, a ``file://`` URL or a local path to a .zip or .tar.gz
     (default: the repository's master branch on GitHub). ``force`` replaces a corpus
-    already in ``to``; other files in ``to`` are kept. Returns ``to``.
+    already in ``to``; other files in ``to`` are kept. An archive larger than ``limit``
+    bytes, or that would unpack to more (or to more than the disk has free), is refused
+    before anything is written. Returns ``to``.
     """
     to = Path(to)
     url = url or DEFAULT_URL
@@ -59,8 +70,7 @@ def download_corpus(
         raise DownloadError(f"cannot unpack the corpus into {to}: it is a file, not a folder")
     if (to / METADATA_FILE).is_file() and not force:
         raise DownloadError(
-            f"{to} already holds a corpus ({METADATA_FILE} exists); "
-            "add --force (force=True) to replace it"
+            f"{to} already holds a corpus ({METADATA_FILE} exists); add --force to replace it"
         )
     try:
         to.parent.mkdir(parents=True, exist_ok=True)
@@ -75,9 +85,9 @@ def download_corpus(
             archive = local
         else:
             archive = staging / DOWNLOADED_NAME
-            _fetch(url, archive, progress)
+            _fetch(url, archive, progress, limit)
         unpacked = staging / "unpacked"
-        _unpack(archive, unpacked)
+        _unpack(archive, unpacked, limit)
         try:
             _install(unpacked, to, staging / "replaced", force)
         except OSError as error:
@@ -104,7 +114,7 @@ def _local_path(url: str) -> Path | None:
     return path
 
 
-def _fetch(url: str, dest: Path, progress: bool) -> None:
+def _fetch(url: str, dest: Path, progress: bool, limit: int) -> None:
     """Stream ``url`` into ``dest`` with a progress bar on stderr."""
     log.info("downloading %s", url)
     request = urllib.request.Request(url, headers={"User-Agent": "gesture-rnn"})
@@ -141,6 +151,11 @@ def _fetch(url: str, dest: Path, progress: bool) -> None:
                 raise DownloadError(f"cannot write {dest}: {error.strerror or error}") from None
             received += len(chunk)
             bar.update(len(chunk))
+            if received > limit:
+                raise DownloadError(
+                    f"refusing {url}: it is larger than {_mib(limit)}, far more than the "
+                    "corpus (about 40 MB)"
+                )
     if total is not None and received != total:
         raise DownloadError(
             f"download of {url} stopped after {received} of {total} bytes; "
@@ -167,16 +182,18 @@ class _Member:
     parts: tuple[str, ...]  # path components inside the archive
     is_dir: bool
     open: Callable[[], BinaryIO]  # the contents of a regular file
+    size: int  # bytes it unpacks to, as the archive declares
 
 
 # What reading a damaged archive raises (BadGzipFile is an OSError, so it comes first).
 _DAMAGED = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
 
 
-def _unpack(archive: Path, dest: Path) -> None:
+def _unpack(archive: Path, dest: Path, limit: int = MAX_UNPACKED_BYTES) -> None:
     """Unpack the corpus in ``archive`` into ``dest``, dropping its top-level folder.
 
-    Every member is checked before the first file is written.
+    Every member, and the total size, is checked before the first file is written; the
+    bytes written are counted too, in case an archive declares less than it holds.
     """
     try:
         with _open_archive(archive) as (kind, handle):
@@ -185,8 +202,9 @@ def _unpack(archive: Path, dest: Path) -> None:
             else:
                 members = [_tar_member(archive, handle, info) for info in handle.getmembers()]
             root = _corpus_root(archive, members)
+            _check_size(archive, members, dest.parent, limit)
             dest.mkdir()
-            count = 0
+            count = written = 0
             for member in members:
                 if member.parts[: len(root)] != root or len(member.parts) == len(root):
                     continue  # outside the repository folder (e.g. a stray top-level file)
@@ -196,7 +214,11 @@ def _unpack(archive: Path, dest: Path) -> None:
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with member.open() as source, target.open("wb") as out:
-                    shutil.copyfileobj(source, out, CHUNK_BYTES)
+                    while chunk := source.read(CHUNK_BYTES):
+                        written += len(chunk)
+                        if written > limit:
+                            raise DownloadError(_too_big(archive, written, limit))
+                        out.write(chunk)
                 count += 1
     except _DAMAGED as error:
         raise DownloadError(f"{_shown(archive)} is a damaged archive: {error}") from None
@@ -205,6 +227,36 @@ def _unpack(archive: Path, dest: Path) -> None:
             f"cannot unpack {_shown(archive)} into {dest}: {error.strerror or error}"
         ) from None
     log.info("unpacked %d files from %s", count, _shown(archive))
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):,.0f} MiB"
+
+
+def _too_big(archive: Path, size: int, limit: int) -> str:
+    return (
+        f"refusing to unpack {_shown(archive)}: it unpacks to more than {_mib(limit)} "
+        f"({_mib(size)} or more), far more than the corpus (about 40 MB)"
+    )
+
+
+def _check_size(archive: Path, members: list[_Member], folder: Path, limit: int) -> None:
+    """Refuse an archive that would unpack to more than ``limit`` bytes or too many files,
+    or more than ``folder``'s disk has free."""
+    if len(members) > MAX_MEMBERS:
+        raise DownloadError(
+            f"refusing to unpack {_shown(archive)}: it holds {len(members):,} entries, "
+            f"more than the {MAX_MEMBERS:,} a corpus may have (it has about 320 files)"
+        )
+    total = sum(m.size for m in members)
+    if total > limit:
+        raise DownloadError(_too_big(archive, total, limit))
+    free = shutil.disk_usage(folder).free
+    if total + FREE_SPACE_MARGIN > free:
+        raise DownloadError(
+            f"cannot unpack {_shown(archive)}: it needs {_mib(total)} and {folder} has "
+            f"{_mib(free)} free"
+        )
 
 
 def _shown(archive: Path) -> str:
@@ -232,7 +284,7 @@ def _zip_member(archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _M
     if (mode & 0o170000) == 0o120000:
         raise DownloadError(f"refusing to unpack {archive}: {info.filename!r} is a link")
     parts = _safe_parts(archive, info.filename)
-    return _Member(parts, info.is_dir(), lambda: zf.open(info))
+    return _Member(parts, info.is_dir(), lambda: zf.open(info), info.file_size)
 
 
 def _tar_member(archive: Path, tf: tarfile.TarFile, info: tarfile.TarInfo) -> _Member:
@@ -249,7 +301,7 @@ def _tar_member(archive: Path, tf: tarfile.TarFile, info: tarfile.TarInfo) -> _M
         assert source is not None  # a regular file always has contents
         return source
 
-    return _Member(parts, info.isdir(), open_file)
+    return _Member(parts, info.isdir(), open_file, info.size)
 
 
 def _safe_parts(archive: Path, name: str) -> tuple[str, ...]:
@@ -286,9 +338,7 @@ def _install(unpacked: Path, to: Path, replaced: Path, force: bool) -> None:
     entries = sorted(unpacked.iterdir())
     clashes = [e.name for e in entries if (to / e.name).exists() or (to / e.name).is_symlink()]
     if clashes and not force:
-        raise DownloadError(
-            f"{to} already has {', '.join(clashes)}; add --force (force=True) to replace them"
-        )
+        raise DownloadError(f"{to} already has {', '.join(clashes)}; add --force to replace them")
     created = not to.exists()
     to.mkdir(exist_ok=True)
     moved_old: list[str] = []

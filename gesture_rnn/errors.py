@@ -4,6 +4,11 @@ The bridge and the corpus index import these at start-up, which must stay fast.
 """
 
 
+class InputFileError(Exception):
+    """A file the user gave us that cannot be used (missing, unreadable, damaged, of another
+    kind or version): one line naming the file, exit code 2."""
+
+
 class CorpusError(Exception):
     """The corpus cannot be read or the selection leaves nothing to use."""
 

@@ -234,24 +234,42 @@ class MarkovBaseline:
         cls, performances: list[Performance], ensemble: int, alpha: float = MARKOV_ALPHA
     ) -> MarkovBaseline:
         """Count transitions over every ordering of every performance with >= k players."""
-        if not alpha > 0:
-            raise EvaluationError(f"the Markov smoothing alpha must be above 0, got {alpha}")
-        states = num_states(ensemble - 1)
-        counts = np.zeros(states * states, dtype=np.int64)
-        used = 0
-        for p in performances:
-            if p.num_players < ensemble or p.seconds < 2:
-                continue
-            x, y = performance_sequences(p, ensemble)
-            counts += np.bincount(((x // NUM_GESTURES) * states + y).ravel(), minlength=len(counts))
-            used += 1
-        if used == 0:
+        pairs = [
+            performance_sequences(p, ensemble)
+            for p in performances
+            if p.num_players >= ensemble and p.seconds >= 2
+        ]
+        if not pairs:
             raise EvaluationError(
                 f"no performance to fit the Markov baseline on has {ensemble} or more players "
                 "and 2 or more seconds"
             )
-        log.debug("Markov baseline: %d transitions from %d performances", counts.sum(), used)
-        return cls(ensemble, alpha, counts.reshape(states, states), used)
+        x = np.concatenate([x.ravel() for x, _ in pairs])
+        y = np.concatenate([y.ravel() for _, y in pairs])
+        markov = cls.from_codes(x, y, ensemble, alpha, len(pairs))
+        log.debug("Markov baseline: %d transitions from %d performances", len(x), len(pairs))
+        return markov
+
+    @classmethod
+    def from_codes(
+        cls,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        ensemble: int,
+        alpha: float = MARKOV_ALPHA,
+        performances: int = 0,
+    ) -> MarkovBaseline:
+        """Counted from input codes and target codes of any (equal) shape, as
+        :func:`~gesture_rnn.prepare.encode_sequences` makes them: the others' last state is
+        ``inputs // 9``, their next ``targets``. Raises :class:`EvaluationError` for
+        ``alpha <= 0``."""
+        if not alpha > 0:
+            raise EvaluationError(f"the Markov smoothing alpha must be above 0, got {alpha}")
+        states = num_states(ensemble - 1)
+        last = np.asarray(inputs, dtype=np.int64).ravel() // NUM_GESTURES
+        after = np.asarray(targets, dtype=np.int64).ravel()
+        counts = np.bincount(last * states + after, minlength=states * states)
+        return cls(ensemble, alpha, counts.reshape(states, states), performances)
 
     @property
     def transitions(self) -> int:
@@ -262,15 +280,20 @@ class MarkovBaseline:
         rows = self.counts[np.asarray(last)] + self.alpha
         return rows / rows.sum(axis=-1, keepdims=True)
 
+    def score(self, last: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For arrays of last states and next states (codes 0..S-1, one shape): the NLL in
+        nats of each next state, and the most likely next state (ties and unseen rows: the
+        lowest state), both of that shape."""
+        smoothed = self.counts + self.alpha
+        log_p = np.log(smoothed) - np.log(smoothed.sum(axis=1, keepdims=True))
+        best = np.argmax(self.counts, axis=1)
+        return -log_p[last, after], best[last]
+
     def evaluate(self, performances: list[Performance]) -> dict:
         """The figures on ``performances``, plus ``alpha`` and the transitions fitted on."""
         _check(performances, self.ensemble)
-        smoothed = self.counts + self.alpha
-        log_p = np.log(smoothed) - np.log(smoothed.sum(axis=1, keepdims=True))
-        best = np.argmax(self.counts, axis=1)  # ties and unseen rows: the lowest state
         tally = Tally(self.ensemble)
         for p in performances:
             x, y = performance_sequences(p, self.ensemble)
-            last = x // NUM_GESTURES
-            tally.add(-log_p[last, y], best[last], y)
+            tally.add(*self.score(x // NUM_GESTURES, y), y)
         return {**tally.figures(), "alpha": self.alpha, "fitted_transitions": self.transitions}

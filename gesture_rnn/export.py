@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 
+from . import model_format
 from .config import ModelConfig
+from .files import write_new
 from .gestures import GESTURE_NAMES, NUM_GESTURES
-from .runtime import FORMAT, FORMAT_VERSION, METADATA_ATTRIBUTE
+from .model_format import FORMAT, FORMAT_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -87,25 +87,21 @@ def metadata_for(config: ModelConfig, record: dict | None = None) -> dict:
     return metadata
 
 
-def write_model_file(path: str | Path, weights: dict[str, np.ndarray], metadata: dict) -> Path:
-    """Write weights and metadata to ``path`` through a temporary file, then rename."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs[METADATA_ATTRIBUTE] = json.dumps(metadata, indent=1, sort_keys=False)
-            for name, array in weights.items():
-                f.create_dataset(name, data=array)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+def write_model_file(
+    path: str | Path, weights: dict[str, np.ndarray], metadata: dict, force: bool = False
+) -> Path:
+    """Write weights and metadata (:func:`gesture_rnn.model_format.write`: the format's
+    datasets, with checksums) to ``path`` by :func:`gesture_rnn.files.write_new`: through a
+    temporary file, never over an existing file unless ``force``."""
+    return write_new(path, lambda tmp: model_format.write(tmp, weights, metadata), force)
 
 
-def export_model(model, config: ModelConfig, path: str | Path, record: dict | None = None) -> Path:
+def export_model(
+    model, config: ModelConfig, path: str | Path, record: dict | None = None, force: bool = False
+) -> Path:
     """Export a Keras model built by :func:`gesture_rnn.model.build_model`."""
-    path = write_model_file(path, model_weights(model, config), metadata_for(config, record))
+    weights, metadata = model_weights(model, config), metadata_for(config, record)
+    path = write_model_file(path, weights, metadata, force)
     log.info("exported %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
 
@@ -120,7 +116,7 @@ class ExportError(ValueError):
     """A checkpoint that cannot be exported."""
 
 
-def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
+def export_checkpoint(checkpoint: str | Path, out: str | Path, force: bool = False) -> Path:
     """Export a Keras checkpoint written by ``gesture-rnn train`` (with its record beside it)."""
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
@@ -142,4 +138,4 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
         model = load_checkpoint(checkpoint)
     except Exception as error:  # Keras raises many kinds for a bad file
         raise ExportError(f"{checkpoint} is not a readable Keras checkpoint: {error}") from None
-    return export_model(model, config, out, record)
+    return export_model(model, config, out, record, force)

@@ -29,10 +29,12 @@ def write_new(path: str | Path, write: Callable[[Path], None], force: bool = Fal
     """Call ``write(tmp)`` for a temporary file beside ``path``, then move it into place.
 
     A failed or interrupted ``write`` leaves nothing behind. Without ``force`` the move
-    is a hard link, which fails if ``path`` appeared in the meantime.
+    is a hard link, which fails if ``path`` appeared in the meantime. The temporary file
+    keeps ``path``'s suffix, for writers that choose the format by it (Keras, matplotlib).
     """
     path = check_new_output(path, force)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
+    tag = f"{os.getpid()}-{secrets.token_hex(4)}"
+    tmp = path.with_name(f".{path.stem}.partial-{tag}{path.suffix}")
     try:
         try:
             write(tmp)

@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .config import check_temperature
 from .corpus import (
     EVERYTHING,
     CorpusFileError,
@@ -28,21 +29,41 @@ from .corpus import (
     read_gesture_file,
     read_metadata,
 )
+from .errors import InputFileError
 from .evaluate import single_threaded_blas
+from .extras import require
 from .files import write_new
 from .gestures import GESTURE_NAMES, NUM_GESTURES
+from .midi_map import CC_SCALES, MidiNumbers, cc_value, gesture_value
 
 log = logging.getLogger(__name__)
 
 TICKS_PER_BEAT = 480
-BPM = 60  # one second = one beat
-GESTURE_CC = 20  # the controller that carries the gesture code 0-8
-LEAD_COLOUR = "red"
-PLAYER_COLOURS = ("tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:cyan")
+BPM = 60  # one step a beat; at 60 BPM one second, as in the corpus
+SYSTEM_SECONDS = 300  # seconds in one row of the plot
+# one colour per gesture code 0-8; N ("nothing") pale so playing stands out
+GESTURE_COLOURS = (
+    "#eeeeee", "#1f77b4", "#aec7e8", "#d62728", "#ff9896",
+    "#2ca02c", "#9467bd", "#c5b0d5", "#ff7f0e",
+)  # fmt: skip
 
 
 class GenerationError(ValueError):
     """A lead part or output cannot be used as asked; the message says why."""
+
+
+class TouchSequence(Protocol):
+    """One player's touches over a step (corpus_index.TouchSequence): seconds from the
+    step's start, x and y 0-1, velocity in screen points (0 at a touch-down)."""
+
+    t: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    velocity: np.ndarray
+
+
+class LeadFileError(GenerationError, InputFileError):
+    """A lead gesture CSV that cannot be read: missing, not a file, damaged (exit code 2)."""
 
 
 class StepModel(Protocol):
@@ -69,12 +90,11 @@ def generate(
     rng: np.random.Generator | int | None = None,
 ) -> np.ndarray:
     """The lead with a generated ensemble: an int8 array (seconds, k), lead in column 0."""
-    from .runtime import TEMPERATURE_RANGE
-
     lead = check_gestures(np.asarray(lead), "the lead part").reshape(-1)
-    low, high = TEMPERATURE_RANGE
-    if not low <= temperature <= high:
-        raise GenerationError(f"the temperature must be in {low}-{high}, got {temperature}")
+    try:
+        temperature = check_temperature(temperature)
+    except ValueError as error:
+        raise GenerationError(str(error)) from None
     rng = np.random.default_rng(rng)
     out = np.zeros((len(lead), model.ensemble), dtype=np.int8)
     before: tuple[int, ...] = (0,) * (model.ensemble - 1)
@@ -101,20 +121,87 @@ def check_gestures(gestures: np.ndarray, what: str) -> np.ndarray:
     return gestures.astype(np.int8)
 
 
+def ensemble_touches(gestures: np.ndarray, source, step_seconds: float, rng=None) -> list[list]:
+    """Each ensemble player's touches for every step, as the live bridge makes them.
+
+    ``source`` is a touch source (``corpus_index.open(path)``, or ``open(None)`` for the
+    procedural fallback); every ensemble player gets a touch player of its own. Returns
+    ``touches[step][player - 1]``, each a :class:`TouchSequence` over ``step_seconds``.
+    """
+    rng = np.random.default_rng(rng)
+    players = [source.player(rng) for _ in range(gestures.shape[1] - 1)]
+    return [
+        [player.next(int(g), step_seconds) for player, g in zip(players, row[1:], strict=True)]
+        for row in np.asarray(gestures).tolist()
+    ]
+
+
 # -- lead parts ---------------------------------------------------------------------------
 
 
 def read_lead_csv(path: str | Path, column: str | None = None) -> np.ndarray:
-    """One player's gestures from a CSV in the corpus gesture-file layout.
+    """One player's gestures, one a second, from a CSV in the corpus gesture-file layout.
 
-    The layout is a ``time`` column, then a column of gesture codes per player. With
-    several player columns, ``column`` names the lead's.
+    The layout is a ``time`` column (seconds, or dates and times as in the corpus and in
+    ``bridge --record``), then a column of gesture codes per player. With several player
+    columns, ``column`` names the lead's. Rows not one second apart (a recording made with
+    ``--period 0.1``, or with gaps) are resampled by their times to one-second steps: each
+    step takes the gesture in force at that second; a log line says so.
     """
     path = Path(path)
-    if not path.is_file():
-        raise GenerationError(f"lead file {path} does not exist")
-    gestures, players = _read_gestures(path)
-    return _pick_player(gestures, players, column, f"{path}", "--lead-column")
+    if not path.exists():
+        raise LeadFileError(f"lead file {path} does not exist")
+    try:
+        gestures, players = read_gesture_file(path)
+    except CorpusFileError as error:
+        raise LeadFileError(str(error)) from None
+    lead = _pick_player(gestures, players, column, f"{path}", "--lead-column")
+    return _one_a_second(lead, _read_times(path), path)
+
+
+STEP_TOLERANCE = 0.25  # seconds: rows this close to one second apart are taken as they are
+
+
+def _read_times(path: Path) -> np.ndarray:
+    """The time column in seconds from the first row: numbers, or ISO 8601 dates and times."""
+    import pandas as pd
+
+    column = pd.read_csv(path, usecols=["time"], dtype=str, keep_default_na=False)["time"]
+    seconds = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    if np.isnan(seconds).any():
+        stamps = pd.to_datetime(column, format="ISO8601", errors="coerce")
+        if stamps.isna().any():
+            neither = stamps.isna().to_numpy() & np.isnan(seconds)
+            row = int(np.flatnonzero(neither if neither.any() else stamps.isna().to_numpy())[0])
+            raise LeadFileError(
+                f"{path}: line {row + 2}: time {column.iat[row]!r} is neither seconds nor "
+                "a date and time, so the lead cannot be placed in time"
+            )
+        stamps = stamps.to_numpy(dtype="datetime64[us]")
+        seconds = (stamps - stamps[0]) / np.timedelta64(1, "s")
+    if not np.all(np.isfinite(seconds)):
+        raise LeadFileError(f"{path}: a time is not a finite number")
+    steps = np.diff(seconds)
+    if np.any(steps <= 0):
+        row = int(np.flatnonzero(steps <= 0)[0]) + 1
+        raise LeadFileError(f"{path}: line {row + 2}: the times do not increase")
+    return seconds - seconds[0]
+
+
+def _one_a_second(lead: np.ndarray, times: np.ndarray, path: Path) -> np.ndarray:
+    steps = np.diff(times)
+    if np.all(np.abs(steps - 1.0) <= STEP_TOLERANCE):
+        return lead
+    at = np.arange(int(np.floor(times[-1] + STEP_TOLERANCE)) + 1, dtype=float)
+    resampled = lead[np.searchsorted(times, at + 1e-6, side="right") - 1]
+    log.info(
+        "%s: rows every %.3g s (median), not one a second: resampled by time to %d "
+        "one-second steps",
+        path,
+        float(np.median(steps)),
+        len(resampled),
+    )
+    return resampled
 
 
 def lead_from_corpus(root: str | Path, performance: str, player: str | None) -> np.ndarray:
@@ -194,32 +281,94 @@ def write_csv(
 
 
 def write_midi(
-    path: str | Path, gestures: np.ndarray, columns: Sequence[str], force: bool = False
+    path: str | Path,
+    gestures: np.ndarray,
+    columns: Sequence[str],
+    force: bool = False,
+    *,
+    touches: list[list[TouchSequence]] | None = None,
+    bpm: float = BPM,
+    cc_scale: str = "raw",
+    mapping: MidiNumbers | None = None,
 ) -> Path:
-    """A standard MIDI file (type 1), a track per player, each gesture as CC 20 = code.
+    """A standard MIDI file (type 1) a DAW plays: a track per player, one step a beat.
 
-    The lead is on MIDI channel 1, ensemble player n on channel n+1. At 60 BPM one beat
-    is one second; each track sends the player's gesture at the start of every second.
+    The live bridge's mapping (gesture_rnn.midi_map, docs/midi.md): the lead on channel 1,
+    ensemble player n on channel n+1; each track sends the player's gesture as CC 20 at
+    the start of every step (raw 0-8, or ``cc_scale="spread"`` over 0-127). With
+    ``touches`` (:func:`ensemble_touches`) each ensemble player's touches follow within
+    the step: CC 21 and 22 for x and y, and a note per touch-down (pitch from x, ended
+    after ``mapping.note_length`` seconds). ``bpm`` sets the tempo (default 60: a step a
+    second, lined up with the CSV).
     """
     import mido
 
     gestures = _check_performance(gestures, columns)
+    if cc_scale not in CC_SCALES:
+        raise GenerationError(f"--cc-scale {cc_scale!r}: choose one of {', '.join(CC_SCALES)}")
+    if not (np.isfinite(bpm) and 20 <= bpm <= 999):
+        raise GenerationError(f"--bpm {bpm:g}: must be from 20 to 999")
+    if touches is not None and len(touches) != len(gestures):
+        raise GenerationError(f"{len(touches)} steps of touches for {len(gestures)} steps")
+    m = mapping or MidiNumbers()
+    ticks_per_second = TICKS_PER_BEAT * bpm / 60.0
+    end = len(gestures) * TICKS_PER_BEAT
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     for i, name in enumerate(columns):
+        channel = m.lead_channel() if i == 0 else m.channel(i)
+        played = None if i == 0 or touches is None else [step[i - 1] for step in touches]
+        events = _track_events(gestures[:, i], played, channel, m, cc_scale, ticks_per_second)
         track = mido.MidiTrack()
         track.append(mido.MetaMessage("track_name", name=name, time=0))
         if i == 0:
-            track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(BPM), time=0))
-        for t, code in enumerate(gestures[:, i].tolist()):
-            delta = 0 if t == 0 else TICKS_PER_BEAT
-            track.append(
-                mido.Message(
-                    "control_change", channel=i, control=GESTURE_CC, value=int(code), time=delta
-                )
-            )
-        track.append(mido.MetaMessage("end_of_track", time=TICKS_PER_BEAT))
+            track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
+        now = 0
+        for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
+            tick = min(tick, end)
+            track.append(message.copy(time=tick - now))
+            now = tick
+        track.append(mido.MetaMessage("end_of_track", time=end - now))
         midi.tracks.append(track)
     return write_new(Path(path), lambda tmp: midi.save(filename=str(tmp)), force)
+
+
+def _track_events(codes, played, channel, m: MidiNumbers, cc_scale, ticks_per_second) -> list:
+    """One player's (tick, order, message) list: at one tick note-offs come first (order
+    0), then CCs (1), then notes (2)."""
+    import mido
+
+    events: list = []
+
+    def cc(tick: int, control: int, value: int) -> None:
+        message = mido.Message("control_change", channel=channel, control=control, value=value)
+        events.append((tick, 1, message))
+
+    def off(tick: int, note: int) -> None:
+        events.append((tick, 0, mido.Message("note_off", channel=channel, note=note)))
+
+    sounding: dict[int, int] = {}  # note -> the tick its note-off is due
+    length = max(1, round(m.note_length * ticks_per_second))
+    for step, code in enumerate(codes.tolist()):
+        start = step * TICKS_PER_BEAT
+        cc(start, m.gesture_cc, gesture_value(int(code), cc_scale))
+        if played is None:
+            continue
+        seq = played[step]
+        for t, x, y, v in zip(seq.t, seq.x, seq.y, seq.velocity, strict=True):
+            tick = start + min(round(float(t) * ticks_per_second), TICKS_PER_BEAT - 1)
+            cc(tick, m.x_cc, cc_value(float(x)))
+            cc(tick, m.y_cc, cc_value(float(y)))
+            if v != 0:
+                continue  # a move, not a touch-down
+            note = m.touch_note(float(x))
+            if note in sounding:  # struck again: the last one ends now at the latest
+                off(min(sounding.pop(note), tick), note)
+            sounding[note] = tick + length
+            on = mido.Message("note_on", channel=channel, note=note, velocity=m.touch_velocity)
+            events.append((tick, 2, on))
+    for note, tick in sounding.items():
+        off(tick, note)
+    return events
 
 
 def write_png(
@@ -229,40 +378,63 @@ def write_png(
     force: bool = False,
     title: str | None = None,
 ) -> Path:
-    """A plot: time in seconds across, the nine gestures up the side, the lead in red.
-
-    Each ensemble player has its own colour and a small vertical offset, so players
-    playing the same gesture stay visible side by side. Needs matplotlib.
-    """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise GenerationError(
-            f"cannot write the plot {path}: it needs matplotlib, which is not installed "
-            "(pip install matplotlib)"
-        ) from None
-    gestures = _check_performance(gestures, columns)
-    seconds = len(gestures)
-    figure = Figure(figsize=(min(max(8.0, seconds / 40), 30.0), 4.5), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    times = np.arange(seconds + 1)
-    for i, name in enumerate(columns):
-        colour = LEAD_COLOUR if i == 0 else PLAYER_COLOURS[(i - 1) % len(PLAYER_COLOURS)]
-        offset = 0.0 if i == 0 else 0.09 * (i - (len(columns)) / 2)
-        values = np.append(gestures[:, i], gestures[-1, i]) + offset
-        width = 2.0 if i == 0 else 1.3
-        axes.step(
-            times, values, where="post", color=colour, linewidth=width, label=name, zorder=3 - i
-        )
-    axes.set_xlim(0, seconds)
-    axes.set_ylim(-0.6, NUM_GESTURES - 0.4)
-    axes.set_yticks(range(NUM_GESTURES), [f"{c} {n}" for c, n in enumerate(GESTURE_NAMES)])
-    axes.set_xlabel("time (seconds)")
-    axes.set_ylabel("gesture")
-    axes.grid(axis="y", alpha=0.3)
-    if title:
-        axes.set_title(title)
-    figure.legend(loc="outside lower center", ncols=len(columns), fontsize="small")
+    """A plot of the performance as a score (see :func:`performance_figure`). Needs
+    matplotlib, the optional extra [plot]."""
+    require("plot", f"the plot {path}")
+    figure = performance_figure(gestures, columns, title)
     return write_new(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force)
+
+
+def performance_figure(gestures: np.ndarray, columns: Sequence[str], title: str | None = None):
+    """The performance as a score: one lane per player (the lead on top), each second a
+    cell in its gesture's colour (N left pale), and a legend of the nine gestures.
+
+    A row (a "system", as in a score) holds at most SYSTEM_SECONDS; longer performances
+    go on as more rows, so a 14-minute one is three rows of 5 minutes at 5 pixels a
+    second rather than one line squeezed to 2. Returns a matplotlib Figure.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    gestures = _check_performance(gestures, columns)
+    seconds, lanes = gestures.shape
+    systems = -(-seconds // SYSTEM_SECONDS)
+    span = min(seconds, SYSTEM_SECONDS)
+    width = min(max(8.0, span / 20), 16.0)  # 300 s: 15 inches, 5 pixels a second at 100 dpi
+    height = systems * (0.3 * lanes + 0.6) + 1.1
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    colours = ListedColormap(GESTURE_COLOURS)
+    clock = FuncFormatter(lambda t, _: f"{int(t) // 60}:{int(t) % 60:02d}")
+    for row, axes in enumerate(figure.subplots(systems, 1, squeeze=False)[:, 0]):
+        start, end = row * SYSTEM_SECONDS, min(seconds, (row + 1) * SYSTEM_SECONDS)
+        axes.imshow(
+            gestures[start:end].T,
+            cmap=colours,
+            vmin=-0.5,
+            vmax=NUM_GESTURES - 0.5,
+            aspect="auto",
+            interpolation="nearest",
+            extent=(start, end, lanes, 0),
+        )
+        axes.hlines(range(1, lanes), start, end, color="white", linewidth=2)
+        axes.set_xlim(start, start + span)
+        axes.set_ylim(lanes, 0)
+        axes.set_yticks(np.arange(lanes) + 0.5, columns)
+        axes.tick_params(axis="y", length=0)
+        axes.xaxis.set_major_locator(MultipleLocator(30 if span > 120 else 10))
+        axes.xaxis.set_major_formatter(clock)
+        for side in ("top", "right", "left"):
+            axes.spines[side].set_visible(False)
+    axes.set_xlabel("time (minutes:seconds)")
+    if title:
+        figure.suptitle(title, fontsize="medium")
+    key = [
+        Patch(facecolor=GESTURE_COLOURS[g], edgecolor="0.6", label=f"{g} {name}")
+        for g, name in enumerate(GESTURE_NAMES)
+    ]
+    figure.legend(handles=key, loc="outside lower center", ncols=NUM_GESTURES, fontsize="small")
+    return figure

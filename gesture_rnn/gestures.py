@@ -7,6 +7,7 @@ the least significant digit. This is the encoding of the original Gesture-RNN.
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -58,31 +59,45 @@ def parse_gesture(value: object) -> int:
     """Return the gesture code 0-8 for an int, a whole-number float or a name.
 
     Pure Data sends every number as a float, so ``3.0`` is gesture 3; names match in
-    any case (``"fs"``, ``"FSA"``). Anything else raises :class:`GestureError`.
+    any case (``"fs"``, ``"FSA"``); digits only as ASCII (``"3"``). Anything else raises
+    :class:`GestureError`, whose message shows at most the first 40 characters of the value.
+    Plain ints 0-8 return first: the runtime and the touch index call this every tick.
     """
+    if type(value) is int and 0 <= value < NUM_GESTURES:
+        return value
     if isinstance(value, bool | np.bool_):
-        raise GestureError(f"received a boolean {value!r}; expected {_ALLOWED}")
+        raise GestureError(f"received a boolean {_shown(value)}; expected {_ALLOWED}")
     if isinstance(value, Integral):
         code = int(value)
     elif isinstance(value, Real):
         number = float(value)
         if not math.isfinite(number) or not number.is_integer():
-            raise GestureError(f"received {value!r}, not a whole number; expected {_ALLOWED}")
+            raise GestureError(f"received {_shown(value)}, not a whole number; expected {_ALLOWED}")
         code = int(number)
     elif isinstance(value, str | bytes):
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         key = text.strip().upper()
         if key in _BY_NAME:
             return _BY_NAME[key]
-        if key.isdigit():
-            code = int(key)
+        if key.isascii() and key.isdigit():  # int() also reads "²" and "٣", or fails
+            code = int(key) if len(key) <= 9 else NUM_GESTURES  # more digits: out of range
         else:
-            raise GestureError(f"received the name {text!r}; expected {_ALLOWED}")
+            raise GestureError(f"received the name {_shown(text)}; expected {_ALLOWED}")
     else:
-        raise GestureError(f"received {type(value).__name__} {value!r}; expected {_ALLOWED}")
+        raise GestureError(f"received {type(value).__name__} {_shown(value)}; expected {_ALLOWED}")
     if not 0 <= code < NUM_GESTURES:
-        raise GestureError(f"received {value!r}, out of range; expected {_ALLOWED}")
+        raise GestureError(f"received {_shown(value)}, out of range; expected {_ALLOWED}")
     return code
+
+
+# reprlib, not repr: a message shows at most 40 characters and 2 levels of an input
+# (repr of an array nested 1,000 deep recurses past Python's limit).
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 2, 40, 40, 40
+
+
+def _shown(value: object) -> str:
+    return _SHORT.repr(value)
 
 
 def gesture_name(value: object) -> str:

@@ -1,4 +1,4 @@
-"""Training data: the lead's gesture and the ensemble's last gestures -> the ensemble's next.
+"""Training data: the lead's gesture and the others' last gestures -> the others' next.
 
 For an ensemble of k players (the lead and k-1 others) every ordered choice of k players
 of a performance is used: each player in turn is the lead, with every ordering of the
@@ -7,13 +7,13 @@ ensemble encoding of ``(lead[t], other_1[t-1], ..., other_{k-1}[t-1])``, and the
 is the encoding of ``(other_1[t], ..., other_{k-1}[t])``.
 
 A performance of T seconds and one ordering give a *sequence* of T-1 steps (t = 1..T-1).
-Windows of ``steps`` consecutive steps are cut from it at every start 0..T-steps-2, the
-count the original Gesture-RNN used. Windows are ordered by performance (metadata order),
-window start, and ordering (lead in column order, then the others in
-``itertools.permutations`` order).
+:class:`TrainingSequences` keeps only the sequences (a few MB for the whole corpus);
+training cuts its own windows from them (:func:`gesture_rnn.train.epoch_windows`).
 
-:class:`TrainingSequences` keeps only the sequences (a few MB for the whole corpus) and
-cuts windows on demand, so training never needs every window in memory.
+For other tools, ``gesture-rnn prepare --out`` writes every window of ``steps`` consecutive
+steps (:meth:`TrainingSequences.arrays`), cut at every start 0..T-steps-2, the count the
+original Gesture-RNN used, ordered by performance (metadata order), window start, and
+ordering (lead in column order, then the others in ``itertools.permutations`` order).
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import ENSEMBLES
 from .corpus import Performance, Selection
+from .files import write_new
 from .gestures import NUM_GESTURES
 
 log = logging.getLogger(__name__)
 
-ENSEMBLE_SIZES = (2, 3, 4)
 FRAMINGS = ("all", "last")
 
 
@@ -40,8 +41,8 @@ class PrepareError(ValueError):
 
 def selection_for(ensemble: int, base: Selection | None = None) -> Selection:
     """Quartets come from 4-player performances; trios and duets from any with >= k."""
-    if ensemble not in ENSEMBLE_SIZES:
-        raise PrepareError(f"ensemble size must be one of {ENSEMBLE_SIZES}, got {ensemble}")
+    if ensemble not in ENSEMBLES:
+        raise PrepareError(f"ensemble size must be one of {ENSEMBLES}, got {ensemble}")
     base = base or Selection()
     if ensemble == 4:
         return replace(base, performers=4, min_performers=None)
@@ -68,15 +69,17 @@ def encode_sequences(gestures: np.ndarray, order: np.ndarray) -> tuple[np.ndarra
 
 
 def window_count(seconds: int, steps: int) -> int:
+    """Windows of ``steps`` steps in a performance of ``seconds`` seconds (the original's)."""
     return max(0, seconds - steps - 1)
 
 
 @dataclass
 class TrainingSequences:
-    """Every (performance, ordering) sequence, flat, with windows cut on demand.
+    """Every (performance, ordering) sequence, flat.
 
-    ``x`` and ``y`` hold all sequences back to back; sequence j is
-    ``x[offsets[j]:offsets[j+1]]``. Window i is ``window_start[i]`` .. ``+ steps``.
+    ``x`` (input codes) and ``y`` (target codes) hold all sequences back to back; sequence
+    j is ``x[offsets[j]:offsets[j+1]]``, T-1 steps of a T-second performance. ``len()`` is
+    the number of windows of ``steps`` steps that :meth:`arrays` cuts.
     """
 
     ensemble: int
@@ -87,11 +90,18 @@ class TrainingSequences:
     offsets: np.ndarray  # int64, len = sequences + 1
     sequence_performance: np.ndarray  # int32, the performance of each sequence
     sequence_order: np.ndarray  # (sequences, ensemble) player columns used
-    window_start: np.ndarray  # int64, flat index of each window's first step
-    window_performance: np.ndarray  # int32
+
+    def _windows_per_sequence(self) -> np.ndarray:
+        return np.maximum(np.diff(self.offsets) - self.steps, 0)
 
     def __len__(self) -> int:
-        return len(self.window_start)
+        return int(self._windows_per_sequence().sum())
+
+    @property
+    def window_performance(self) -> np.ndarray:
+        """The performance (index into ``performance_names``) of each window of
+        :meth:`arrays`, int32 ``(len(self),)``."""
+        return np.repeat(self.sequence_performance, self._windows_per_sequence())
 
     @property
     def num_sequences(self) -> int:
@@ -102,17 +112,11 @@ class TrainingSequences:
         a, b = self.offsets[j], self.offsets[j + 1]
         return self.x[a:b], self.y[a:b]
 
-    def windows(self, indices, framing: str = "all") -> tuple[np.ndarray, np.ndarray]:
-        """Cut windows: X (n, steps) and y (n, steps) for "all", (n,) for "last"."""
-        _check_framing(framing)
-        starts = self.window_start[np.asarray(indices, dtype=np.int64)]
-        cut = starts[:, None] + np.arange(self.steps)
-        if framing == "all":
-            return self.x[cut], self.y[cut]
-        return self.x[cut], self.y[starts + self.steps - 1]
-
     def arrays(self, framing: str = "all") -> tuple[np.ndarray, np.ndarray]:
-        """Every window at once (for ``gesture-rnn prepare --out``)."""
+        """Every window at once (for ``gesture-rnn prepare --out``), int16: ``X``
+        ``(len(self), steps)`` and ``y`` of the same shape for framing ``"all"`` (a target
+        at every step) or ``(len(self),)`` for ``"last"``. Raises :class:`PrepareError` for
+        another framing."""
         _check_framing(framing)
         n, steps = len(self), self.steps
         X = np.empty((n, steps), dtype=np.int16)
@@ -143,22 +147,15 @@ class TrainingSequences:
         return X, Y
 
     def subset(self, performance_names) -> TrainingSequences:
-        """Only the windows and sequences of the named performances (for splits)."""
+        """Only the sequences of the named performances (for splits). Raises ValueError
+        for a name that is not one of ``performance_names``."""
         wanted = [self.performance_names.index(name) for name in performance_names]
         keep_seq = np.isin(self.sequence_performance, wanted)
-        keep_win = np.isin(self.window_performance, wanted)
-        return self._subset(keep_seq, keep_win)
-
-    def _subset(self, keep_seq: np.ndarray, keep_win: np.ndarray) -> TrainingSequences:
         # Copy the kept sequences so offsets stay a simple cumulative array.
         starts, ends = self.offsets[:-1][keep_seq], self.offsets[1:][keep_seq]
         lengths = ends - starts
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         take = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
-        shift = np.zeros(len(self.x), dtype=np.int64)
-        for a, b, new in zip(starts, ends, offsets[:-1], strict=True):
-            shift[a:b] = new - a
-        window_start = self.window_start[keep_win]
         return TrainingSequences(
             ensemble=self.ensemble,
             steps=self.steps,
@@ -168,8 +165,6 @@ class TrainingSequences:
             offsets=offsets,
             sequence_performance=self.sequence_performance[keep_seq],
             sequence_order=self.sequence_order[keep_seq],
-            window_start=window_start + shift[window_start],
-            window_performance=self.window_performance[keep_win],
         )
 
 
@@ -181,13 +176,16 @@ def _check_framing(framing: str) -> None:
 def build_sequences(
     performances: list[Performance], ensemble: int = 4, steps: int = 120
 ) -> TrainingSequences:
-    """Encode every (performance, ordering) sequence of an ensemble of ``ensemble``."""
-    if ensemble not in ENSEMBLE_SIZES:
-        raise PrepareError(f"ensemble size must be one of {ENSEMBLE_SIZES}, got {ensemble}")
+    """Encode every (performance, ordering) sequence of an ensemble of ``ensemble`` players
+    (lead included, one of :data:`~gesture_rnn.config.ENSEMBLES`); a performance with fewer
+    players is skipped with a warning, one under 2 seconds silently. Raises
+    :class:`PrepareError` for another ensemble size, ``steps < 1``, or when no performance
+    is left."""
+    if ensemble not in ENSEMBLES:
+        raise PrepareError(f"ensemble size must be one of {ENSEMBLES}, got {ensemble}")
     if steps < 1:
         raise PrepareError(f"steps must be at least 1, got {steps}")
-    xs, ys, lengths, seq_perf, seq_order, win_start, win_perf = [], [], [], [], [], [], []
-    flat = 0
+    xs, ys, lengths, seq_perf, seq_order = [], [], [], [], []
     for p, performance in enumerate(performances):
         seconds, players = performance.gestures.shape
         if players < ensemble:
@@ -208,11 +206,6 @@ def build_sequences(
         lengths.extend([length] * len(order))
         seq_perf.extend([p] * len(order))
         seq_order.append(order)
-        seq_starts = flat + length * np.arange(len(order), dtype=np.int64)
-        nwin = window_count(seconds, steps)
-        win_start.append((np.arange(nwin, dtype=np.int64)[:, None] + seq_starts[None, :]).ravel())
-        win_perf.append(np.full(nwin * len(order), p, dtype=np.int32))
-        flat += length * len(order)
     if not xs:
         raise PrepareError(f"no performance has {ensemble} or more players and 2 or more seconds")
     return TrainingSequences(
@@ -224,24 +217,29 @@ def build_sequences(
         offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
         sequence_performance=np.array(seq_perf, dtype=np.int32),
         sequence_order=np.concatenate(seq_order),
-        window_start=np.concatenate(win_start),
-        window_performance=np.concatenate(win_perf),
     )
 
 
-def save_npz(path: str | Path, sequences: TrainingSequences, framing: str) -> tuple[int, int]:
-    """Write every window as int16 ``X`` and ``y`` (plain arrays, no pickle)."""
+def save_npz(
+    path: str | Path, sequences: TrainingSequences, framing: str, force: bool = False
+) -> tuple[int, int]:
+    """Write every window as int16 ``X`` and ``y`` (plain arrays, no pickle).
+
+    Raises OutputExistsError if ``path`` exists and ``force`` is not given; a failed
+    write leaves nothing behind (:func:`gesture_rnn.files.write_new`).
+    """
     X, y = sequences.arrays(framing)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as f:
-        np.savez(
-            f,
-            X=X,
-            y=y,
-            window_performance=sequences.window_performance.astype(np.int16),
-            performance_names=np.array(sequences.performance_names, dtype=str),
-            ensemble=np.int16(sequences.ensemble),
-        )
-    tmp.replace(path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez adds no ".npz" to it
+            np.savez(
+                f,
+                X=X,
+                y=y,
+                window_performance=sequences.window_performance.astype(np.int16),
+                performance_names=np.array(sequences.performance_names, dtype=str),
+                ensemble=np.int16(sequences.ensemble),
+            )
+
+    write_new(path, write, force)
     return X.shape

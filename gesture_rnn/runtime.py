@@ -15,23 +15,23 @@ Speed: at load the embedding is multiplied by the first layer's input kernel onc
 every input code (there are only 9**k), so a step is a row lookup, the recurrent matrix
 products and the output layer, in float32 on buffers allocated once. The sigmoid gates'
 weights are pre-scaled by 1/2 so that one ``tanh`` over all four gates gives them all
-(``sigmoid(x) = (1 + tanh(x / 2)) / 2``). The one-ensemble :meth:`GestureModel.step` keeps
-every layer's h in one vector so that layer inputs and biases need no copies or additions
-(:class:`_OneEnsemble`): each numpy call costs about a microsecond at this size.
+(``sigmoid(x) = (1 + tanh(x / 2)) / 2``). One step serves every caller: the stateful
+:meth:`GestureModel.step` is a batch of one.
 
-The file format is documented in docs/model-format.md.
+The file format is defined in :mod:`gesture_rnn.model_format` (docs/model-format.md).
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from . import model_format
+from .config import TEMPERATURE_RANGE, check_temperature
 from .gestures import NUM_GESTURES, decode_ensemble, parse_gesture
+from .model_format import FORMAT, FORMAT_VERSION, ModelFileError
 
 __all__ = [
     "FORMAT",
@@ -45,22 +45,13 @@ __all__ = [
     "load_bundled",
 ]
 
-FORMAT = "gesture-rnn-model"
-FORMAT_VERSION = 1
-METADATA_ATTRIBUTE = "gesture_rnn"
-TEMPERATURE_RANGE = (0.05, 5.0)
-"""Sampling temperatures accepted by :meth:`GestureModel.sample`: below 1 sharpens the
-distribution toward the most likely state, above 1 flattens it toward uniform."""
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 BUNDLED = {4: "quartet.h5", 3: "trio.h5", 2: "duet.h5"}
 
 
-class ModelFileError(Exception):
-    """A model file that cannot be used: missing, damaged, not ours, or a wrong version."""
-
-
 def bundled_path(ensemble: int = 4) -> Path:
+    """The bundled model file for ``ensemble`` players; :class:`ModelFileError` if none."""
     if ensemble not in BUNDLED:
         raise ModelFileError(
             f"no bundled model for an ensemble of {ensemble}; "
@@ -75,104 +66,16 @@ def load_bundled(ensemble: int = 4) -> GestureModel:
 
 
 def load(path: str | Path | None = None) -> GestureModel:
-    """Load an exported model file; no path gives the bundled quartet model."""
+    """Load an exported model file; no path gives the bundled quartet model.
+
+    The file is checked as :func:`gesture_rnn.model_format.read` says (kind, version,
+    shapes before any data is read, checksums, finite weights small enough that every step
+    gives finite probabilities). Raises :class:`ModelFileError`, one line naming the file,
+    for anything that cannot be used.
+    """
     path = bundled_path(4) if path is None else Path(path)
-    weights, metadata = _read_file(path)
+    weights, metadata = model_format.read(path)
     return GestureModel(weights, metadata, path)
-
-
-def _read_file(path: Path) -> tuple[dict[str, np.ndarray], dict]:
-    import h5py  # here, so that importing the runtime stays cheap
-
-    if not path.exists():
-        raise ModelFileError(f"model file {path} does not exist")
-    if path.is_dir():
-        raise ModelFileError(f"model file {path} is a folder")
-    if not h5py.is_hdf5(path):
-        raise ModelFileError(f"{path} is not an HDF5 file (a Gesture-RNN model file is one)")
-    try:
-        with h5py.File(path, "r") as f:
-            if METADATA_ATTRIBUTE not in f.attrs:
-                raise ModelFileError(
-                    f"{path} is an HDF5 file but not a Gesture-RNN model "
-                    f"(no '{METADATA_ATTRIBUTE}' attribute)"
-                )
-            metadata = _parse_metadata(path, f.attrs[METADATA_ATTRIBUTE])
-            names = _expected_shapes(path, metadata)
-            weights = {}
-            for name, shape in names.items():
-                if name not in f:
-                    raise ModelFileError(f"{path} lacks the weights dataset '{name}'")
-                array = np.asarray(f[name][()], dtype=np.float32)
-                if array.shape != shape:
-                    raise ModelFileError(
-                        f"{path}: dataset '{name}' has shape {array.shape}, expected {shape}"
-                    )
-                weights[name] = array
-    except ModelFileError:
-        raise
-    except OSError as error:
-        reason = str(error) or type(error).__name__
-        raise ModelFileError(f"{path} is damaged or truncated: {reason}") from None
-    except (KeyError, ValueError, TypeError, RuntimeError) as error:
-        raise ModelFileError(f"{path} is damaged: {error}") from None
-    for name, array in weights.items():
-        if not np.isfinite(array).all():
-            raise ModelFileError(f"{path}: dataset '{name}' holds NaN or infinite values")
-    return weights, metadata
-
-
-def _parse_metadata(path: Path, raw) -> dict:
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
-    try:
-        metadata = json.loads(str(raw))
-    except ValueError as error:
-        raise ModelFileError(f"{path}: its metadata is not valid JSON ({error})") from None
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not a Gesture-RNN model file (format is not '{FORMAT}')")
-    version = metadata.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path} has model format version {version!r}; this version of gesture-rnn "
-            f"reads version {FORMAT_VERSION}"
-        )
-    return metadata
-
-
-def _expected_shapes(path: Path, metadata: dict) -> dict[str, tuple[int, ...]]:
-    """Dataset names and shapes that the metadata's architecture implies."""
-    try:
-        k = int(metadata["ensemble"])
-        arch = metadata["architecture"]
-        layers, units, width = int(arch["layers"]), int(arch["units"]), int(arch["embedding"])
-        representation = arch["input"]
-        cell = arch["cell"]
-    except (KeyError, TypeError, ValueError) as error:
-        raise ModelFileError(f"{path}: metadata lacks a valid {error} entry") from None
-    if k not in BUNDLED or layers < 1 or units < 1 or width < 1 or cell != "lstm":
-        raise ModelFileError(
-            f"{path}: unsupported architecture (ensemble {k}, {layers} x {units} {cell})"
-        )
-    if representation == "joint":
-        shapes = {"embedding": (NUM_GESTURES**k, width)}
-        first = width
-    elif representation == "players":
-        shapes = {"embedding": (k, NUM_GESTURES, width)}
-        first = k * width
-    else:
-        raise ModelFileError(f"{path}: unknown input representation {representation!r}")
-    for i in range(layers):
-        shapes[f"lstm_{i}/kernel"] = (first if i == 0 else units, 4 * units)
-        shapes[f"lstm_{i}/recurrent_kernel"] = (units, 4 * units)
-        shapes[f"lstm_{i}/bias"] = (4 * units,)
-    shapes["output/kernel"] = (units, NUM_GESTURES ** (k - 1))
-    shapes["output/bias"] = (NUM_GESTURES ** (k - 1),)
-    if arch.get("stay", False):
-        shapes["output/stay"] = (NUM_GESTURES ** (k - 1),)
-    if arch.get("copy", False):
-        shapes["output/copy"] = (k - 1, NUM_GESTURES)
-    return shapes
 
 
 class _Buffers:
@@ -245,16 +148,21 @@ class GestureModel:
         # The stay and copy logits depend only on the others' last state (code // 9): with
         # the output bias they make one bias row per last state, or None without them.
         self._bias_by_last = _bias_by_last(weights, self.others)
-        # |h| <= 1, so no logit can exceed this; below it exp() cannot overflow float32
-        # even summed over every state, and the softmax can skip subtracting the max.
+        # |h| <= 1, so no logit can exceed this bound; below it exp() cannot overflow
+        # float32 even summed over every state, and the softmax need not subtract the max.
         bias = self._out_bias if self._bias_by_last is None else self._bias_by_last
         bound = np.abs(weights["output/kernel"]).sum(axis=0) + np.abs(bias).max(axis=0)
         self._safe_exp = bool(bound.max() < 80.0 - np.log(self.num_states))
+        self._ones = np.ones(self.num_states, dtype=np.float32)
         self._gate_scale = scale.astype(np.float32)
         self._gate_shift = (scale != 1.0).astype(np.float32) * np.float32(0.5)
         self._place = [NUM_GESTURES**i for i in range(self.ensemble)]
-        self._one = _OneEnsemble(self)
         self._batch_buffers: dict[int, _Buffers] = {}
+        # The stateful step's own state and scratch: a batch of one.
+        self._state = self.initial_state(1)
+        self._state_views = [(self._state[i, 0], self._state[i, 1]) for i in range(self.layers)]
+        self._step_buffers = _Buffers(1, self.units, self.num_states)
+        self._step_code = np.zeros(1, dtype=np.intp)
 
     def __repr__(self) -> str:
         return (
@@ -302,9 +210,9 @@ class GestureModel:
                 f"ensemble_before must be {self.others} gestures (one per other player), "
                 f"got {ensemble_before!r}"
             )
-        code = _gesture(lead)
+        code = parse_gesture(lead)
         for place, gesture in zip(self._place[1:], before, strict=True):
-            code += place * _gesture(gesture)
+            code += place * parse_gesture(gesture)
         return code
 
     # -- one ensemble, stateful -----------------------------------------------------------
@@ -315,11 +223,12 @@ class GestureModel:
         ``lead``: the lead's gesture now; ``ensemble_before``: the k-1 others' gestures
         one step before (anything :func:`~gesture_rnn.gestures.parse_gesture` accepts).
         """
-        return self._one.step(self.encode_input(lead, ensemble_before))
+        self._step_code[0] = self.encode_input(lead, ensemble_before)
+        return self._advance(self._step_code, self._state_views, self._step_buffers)[0].copy()
 
     def reset(self) -> None:
         """Forget the recurrent state: the next step starts a new performance."""
-        self._one.reset()
+        self._state[...] = 0.0
 
     def sample(
         self,
@@ -387,96 +296,12 @@ class GestureModel:
         else:
             np.floor_divide(codes, NUM_GESTURES, out=b.last)  # the others' last state
             logits += self._bias_by_last[b.last]
-        logits -= logits.max(axis=1, keepdims=True)
+        if not self._safe_exp:
+            logits -= logits.max(axis=1, keepdims=True)
         np.exp(logits, out=logits)
-        np.sum(logits, axis=1, keepdims=True, out=b.total)
+        np.dot(logits, self._ones, out=b.total[:, 0])  # a BLAS dot sums faster than .sum()
         logits /= b.total
         return logits
-
-
-class _OneEnsemble:
-    """The stateful one-ensemble step of :meth:`GestureModel.step`, in as few numpy calls
-    as possible, since each costs most of a microsecond at this size.
-
-    Every layer's h lives in one vector ``[h_0, .., h_{L-1}, 1]``, so that layer l's input
-    ``[h_{l-1}; h_l]`` is a slice of it (no copies) and, for the last layer and the output,
-    the trailing 1 picks up the bias as one more row of the kernel (no additions). Each
-    layer's gates and cell sit in one buffer ``[i, f, o, g, c]``, so that ``[i, f] * [g, c]``
-    is one multiplication and ``c = f * c + i * g`` one more addition.
-    """
-
-    def __init__(self, model: GestureModel):
-        """Built from the model's own scaled, gate-reordered arrays."""
-        u, layers = model.units, model.layers
-        self.model = model
-        self.hs = np.zeros(layers * u + 1, dtype=np.float32)
-        self.hs[-1] = 1.0
-        self.cells = np.zeros((layers, 5 * u), dtype=np.float32)  # [i, f, o, g, c] a layer
-        self.products = np.empty(2 * u, dtype=np.float32)
-        self.layer_ops = []
-        for i in range(layers):
-            if i == 0:
-                inputs, kernel, bias = self.hs[:u], model._recurrent[0], None
-            else:  # [h_{l-1}; h_l], and the 1 after the last layer's h
-                last = i == layers - 1
-                inputs = self.hs[(i - 1) * u : (i + 1) * u + int(last)]
-                kernel, bias = model._stacked[i], model._biases[i]
-                if last:  # the bias as one more row of the kernel
-                    kernel, bias = np.vstack([kernel, bias[None, :]]), None
-            buffer = self.cells[i]
-            self.layer_ops.append(
-                (
-                    i == 0,
-                    inputs,
-                    kernel,
-                    bias,
-                    buffer[: 4 * u],  # z: the four gates' pre-activations
-                    buffer[: 3 * u],  # the sigmoid gates i, f, o
-                    buffer[: 2 * u],  # [i, f]
-                    buffer[3 * u :],  # [g, c]
-                    buffer[2 * u : 3 * u],  # o
-                    buffer[4 * u :],  # c
-                    self.hs[i * u : (i + 1) * u],  # h
-                )
-            )
-        self.out_input = self.hs[(layers - 1) * u :]  # [h_{L-1}; 1]
-        bias = model._out_bias
-        if model._bias_by_last is not None:  # the bias row comes with the last state instead
-            bias = np.zeros_like(bias)
-        self.out_kernel = np.vstack([model._out_kernel, bias[None, :]])
-        self.logits = np.empty(model.num_states, dtype=np.float32)
-        self.ones = np.ones(model.num_states, dtype=np.float32)
-
-    def reset(self) -> None:
-        self.hs[:-1] = 0.0
-        self.cells[...] = 0.0
-
-    def step(self, code: int) -> np.ndarray:
-        """Advance by one input code; the probabilities, a new array."""
-        m = self.model
-        products, u = self.products, m.units
-        for first, inputs, kernel, bias, z, sigmoid, i_f, g_c, o, c, h in self.layer_ops:
-            np.dot(inputs, kernel, out=z)
-            if first:
-                z += m._table[code]  # a row view: the input kernel and bias of this code
-            elif bias is not None:
-                z += bias
-            np.tanh(z, out=z)
-            sigmoid *= 0.5  # sigmoid = (1 + tanh) / 2 on the i, f, o gates only
-            sigmoid += 0.5
-            np.multiply(i_f, g_c, out=products)  # [i * g, f * c]
-            np.add(products[:u], products[u:], out=c)
-            np.tanh(c, out=h)
-            h *= o
-        logits = self.logits
-        np.dot(self.out_input, self.out_kernel, out=logits)
-        if m._bias_by_last is not None:
-            logits += m._bias_by_last[code // NUM_GESTURES]
-        if not m._safe_exp:
-            logits -= logits.max()
-        p = np.exp(logits)  # a new array: the caller keeps it, the buffers are reused
-        p *= 1.0 / np.dot(p, self.ones)  # a BLAS dot sums faster than .sum()
-        return p
 
 
 class BatchedGestureModel:
@@ -523,20 +348,9 @@ class BatchedGestureModel:
         return decode_ensemble(_draw(p, temperature, rng), self.model.others)
 
 
-def _gesture(value) -> int:
-    """parse_gesture, with a shortcut for the plain ints of the hot path."""
-    if type(value) is int and 0 <= value < NUM_GESTURES:
-        return value
-    return parse_gesture(value)
-
-
 def _draw(p: np.ndarray, temperature: float, rng: np.random.Generator | None) -> np.ndarray:
     """One index per row of ``p`` (rows of probabilities), at ``temperature``."""
-    low, high = TEMPERATURE_RANGE
-    if not (isinstance(temperature, int | float) and math.isfinite(temperature)):
-        raise ValueError(f"temperature must be a number in {low}-{high}, got {temperature!r}")
-    if not low <= temperature <= high:
-        raise ValueError(f"temperature must be in {low}-{high}, got {temperature}")
+    temperature = check_temperature(temperature)
     if not np.isfinite(p).all() or (p < 0).any():
         raise ValueError("probabilities must be finite and non-negative")
     peak = p.max(axis=1, keepdims=True)

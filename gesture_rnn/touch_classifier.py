@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import checked
+from .errors import InputFileError
 from .gestures import NUM_GESTURES
 from .touch_features import FEATURE_NAMES, NUM_FEATURES, window_features
 
@@ -45,6 +47,11 @@ FORMAT_VERSION = 1
 BUNDLED = Path(__file__).resolve().parent / "models" / "touches.h5"
 LOG1P = ("freq", "touchdown_freq", "movement_freq", "std_x", "std_y", "velocity")
 DIVIDE = {"centroid_x": 1024.0, "centroid_y": 1024.0}
+WHAT = "touch classifier"
+MAX_FILE_BYTES = 64 * checked.MiB
+MAX_LAYERS, MAX_WIDTH = 16, 4096
+WEIGHT_LIMIT = 1e6
+"""No weight, bias or scaling value may be larger (trained ones are a few units at most)."""
 _LOG1P_MASK = np.array([name in LOG1P for name in FEATURE_NAMES])
 _DIVISORS = np.array([DIVIDE.get(name, 1.0) for name in FEATURE_NAMES])
 
@@ -56,7 +63,7 @@ def transform(features: np.ndarray) -> np.ndarray:
     return np.where(_LOG1P_MASK, np.log1p(np.maximum(f, 0.0)), f) / _DIVISORS
 
 
-class TouchClassifierError(Exception):
+class TouchClassifierError(InputFileError):
     """A touch classifier file that is missing, damaged or of another kind."""
 
 
@@ -103,9 +110,14 @@ class TouchClassifier:
 
 
 def save(model: TouchClassifier, path: str | Path) -> None:
-    """Write ``model`` to ``path`` (HDF5). Callers write to a temporary name first."""
+    """Write ``model`` to ``path`` (HDF5), with a SHA-256 of every dataset in the metadata.
+    Callers write to a temporary name first."""
     import h5py
 
+    arrays = {}
+    for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
+        arrays[f"W{i}"] = np.asarray(w, dtype=np.float32)
+        arrays[f"b{i}"] = np.asarray(b, dtype=np.float32)
     metadata = dict(model.metadata)
     metadata.update(
         format=FORMAT,
@@ -119,32 +131,65 @@ def save(model: TouchClassifier, path: str | Path) -> None:
         },
         layers=[NUM_FEATURES] + [int(w.shape[1]) for w in model.weights],
         activation="relu",
+        sha256=checked.checksums(arrays),
     )
     with h5py.File(path, "w") as f:
         f.attrs["metadata"] = json.dumps(metadata)
-        for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
-            f.create_dataset(f"W{i}", data=np.asarray(w, dtype=np.float32))
-            f.create_dataset(f"b{i}", data=np.asarray(b, dtype=np.float32))
+        for name, array in arrays.items():
+            f.create_dataset(name, data=array)
 
 
 def load(path: str | Path | None = None) -> TouchClassifier:
-    """Read a classifier file (default: the bundled one); any problem is one clear error."""
-    import h5py  # here, so that importing this module stays cheap
+    """Read a classifier file (default: the bundled one), checked like every file we read
+    (:mod:`gesture_rnn.checked`): its kind, version and layer sizes from the metadata before
+    any data, then the checksums and the values (finite, below :data:`WEIGHT_LIMIT`).
 
+    Raises :class:`TouchClassifierError`, one line naming the file.
+    """
     path = Path(path) if path is not None else BUNDLED
-    if not path.is_file():
-        raise TouchClassifierError(f"touch classifier {path} does not exist")
-    if not h5py.is_hdf5(path):
-        raise TouchClassifierError(f"{path} is not a touch classifier (not an HDF5 file)")
+    where = f"{WHAT} {path}"
+    with checked.open_hdf5(path, WHAT, MAX_FILE_BYTES, TouchClassifierError) as f:
+        metadata = _metadata(path, f.attrs.get("metadata"))
+        sizes = metadata.get("layers")
+        if not (
+            isinstance(sizes, list)
+            and 2 <= len(sizes) <= MAX_LAYERS + 1
+            and all(type(n) is int and 1 <= n <= MAX_WIDTH for n in sizes)
+            and sizes[0] == NUM_FEATURES
+            and sizes[-1] == NUM_GESTURES
+        ):
+            raise TouchClassifierError(
+                f"{where} is damaged: its layers {sizes!r} do not go from {NUM_FEATURES} "
+                f"features to {NUM_GESTURES} gestures (at most {MAX_LAYERS} layers of "
+                f"{MAX_WIDTH})"
+            )
+        shapes = {}
+        for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:], strict=False)):
+            shapes[f"W{i}"], shapes[f"b{i}"] = (n_in, n_out), (n_out,)
+        nodes = {
+            name: checked.dataset(f, name, where, TouchClassifierError, "float32", shape)
+            for name, shape in shapes.items()
+        }
+        arrays = {
+            name: checked.read(node, where, TouchClassifierError) for name, node in nodes.items()
+        }
+    checked.verify_checksums(arrays, metadata.get("sha256"), path, WHAT, TouchClassifierError)
+    for name, array in arrays.items():
+        checked.check_finite(array, name, where, TouchClassifierError)
+        if np.abs(array).max() > WEIGHT_LIMIT:
+            raise TouchClassifierError(
+                f"{where}: dataset {name} holds values beyond +-{WEIGHT_LIMIT:g}; refused"
+            )
     try:
-        with h5py.File(path, "r") as f:
-            raw = f.attrs.get("metadata")
-            arrays = {name: np.asarray(f[name][()]) for name in f if name[:1] in "Wb"}
-    except (OSError, KeyError, ValueError) as error:
-        raise TouchClassifierError(f"{path} cannot be read: {error}") from None
+        return _from_parts(metadata, arrays)
+    except (KeyError, TypeError, ValueError) as error:
+        raise TouchClassifierError(f"{where} is damaged: {error}") from None
+
+
+def _metadata(path: Path, raw) -> dict:
     try:
         metadata = json.loads(str(raw.decode() if isinstance(raw, bytes) else raw))
-    except (TypeError, ValueError, AttributeError):
+    except (TypeError, ValueError, AttributeError, RecursionError):
         metadata = None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise TouchClassifierError(
@@ -155,10 +200,7 @@ def load(path: str | Path | None = None) -> TouchClassifier:
             f"{path} has format version {metadata.get('format_version')!r}; "
             f"this version of gesture-rnn reads version {FORMAT_VERSION}"
         )
-    try:
-        return _from_parts(metadata, arrays)
-    except (KeyError, TypeError, ValueError) as error:
-        raise TouchClassifierError(f"{path} is damaged: {error}") from None
+    return metadata
 
 
 def _from_parts(metadata: dict, arrays: dict[str, np.ndarray]) -> TouchClassifier:
@@ -169,8 +211,10 @@ def _from_parts(metadata: dict, arrays: dict[str, np.ndarray]) -> TouchClassifie
         raise ValueError("its feature scaling is not the one this version computes")
     mean = np.asarray(scaling["mean"], dtype=np.float64)
     std = np.asarray(scaling["std"], dtype=np.float64)
-    if mean.shape != (NUM_FEATURES,) or std.shape != (NUM_FEATURES,) or np.any(std <= 0):
-        raise ValueError("its scaling mean/std are not 8 numbers (std > 0)")
+    if mean.shape != (NUM_FEATURES,) or std.shape != (NUM_FEATURES,):
+        raise ValueError("its scaling mean/std are not 8 numbers")
+    if not (np.all(np.abs(mean) <= WEIGHT_LIMIT) and np.all((std > 0) & (std <= WEIGHT_LIMIT))):
+        raise ValueError(f"its scaling mean/std are not finite (std > 0) within {WEIGHT_LIMIT:g}")
     count = sum(1 for name in arrays if name.startswith("W"))
     weights, biases = [], []
     size = NUM_FEATURES

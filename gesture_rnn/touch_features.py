@@ -23,7 +23,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FEATURE_NAMES", "NUM_FEATURES", "WINDOW_SECONDS", "features_at", "window_features"]
+__all__ = [
+    "FEATURE_NAMES",
+    "LEAD_SCREEN",
+    "NUM_FEATURES",
+    "WINDOW_SECONDS",
+    "features_at",
+    "window_features",
+]
 
 FEATURE_NAMES = (
     "freq",
@@ -37,6 +44,10 @@ FEATURE_NAMES = (
 )
 NUM_FEATURES = len(FEATURE_NAMES)
 WINDOW_SECONDS = 5.0
+# Touches on a unit screen (x, y 0-1: the bridge's /lead/touch, a corpus index's sequences)
+# are scaled to this screen, in points, before their features are computed: the landscape
+# iPad screen of most of the corpus the classifier was trained on.
+LEAD_SCREEN = (1024.0, 768.0)
 EMPTY = np.array([0, 0, 0, -1, -1, 0, 0, 0], dtype=np.float64)
 
 

@@ -4,13 +4,14 @@ Training data: for every performance with a gesture file and a touch file, every
 the gesture file (time ``T``, one label per performer) gives one example per performer: the
 features of that performer's touches in ``[T - 5 s, T]`` (the window the original
 classifier saw), with the row's label as target. Performances are split whole into
-training and held-out sets, seeded. Training is plain numpy: mini-batch Adam on the
-softmax cross-entropy. Needs pandas (reading the corpus); the classifier it makes does not.
+training and held-out sets, seeded. Training is scikit-learn's ``MLPClassifier`` (the
+``train`` extra); reading the corpus needs pandas. The classifier it makes needs neither.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +25,10 @@ from .corpus import (
     read_metadata,
     read_touch_file,
     touch_file,
+    warn_missing,
 )
 from .errors import CorpusError
+from .extras import MissingExtraError, require
 from .gestures import GESTURES, NUM_GESTURES
 from .touch_classifier import TouchClassifier, transform
 from .touch_features import NUM_FEATURES, features_at
@@ -34,22 +37,28 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Examples",
+    "MissingExtraError",
     "TrainConfig",
     "corpus_examples",
     "evaluate",
     "fit",
-    "split_performances",
 ]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    hidden: tuple[int, ...] = (32,)  # () is multinomial logistic regression
-    epochs: int = 12
-    batch: int = 256
-    learning_rate: float = 3e-3
-    weight_decay: float = 1e-5
-    seed: int = 0
+    """How a touch classifier is trained: the one set of defaults, used by the command too.
+
+    These defaults made the bundled ``models/touches.h5`` (docs/touch-classifier.md).
+    """
+
+    hidden: tuple[int, ...] = (64, 64)  # units per hidden layer; () is logistic regression
+    epochs: int = 30  # passes over the training set
+    batch: int = 512  # examples per Adam step
+    learning_rate: float = 3e-3  # Adam's step size
+    weight_decay: float = 1e-5  # L2 penalty (scikit-learn's alpha)
+    seed: int = 0  # initial weights and shuffling
+    held_out: float = 0.2  # share of performances held out (corpus.split_performances)
 
 
 @dataclass
@@ -95,17 +104,21 @@ def corpus_examples(
 ) -> Examples:
     """Examples from every performance (or ``names``) with both files; others are skipped.
 
-    ``offset`` shifts each window's end from the row's time (seconds; 0 is the original's).
+    One example per gesture-file row and performer: ``features`` ``(n, 8)`` of the touches in
+    the 5 s before the row's time, ``labels`` ``(n,)`` its gesture. ``offset`` shifts each
+    window's end from the row's time (seconds; 0 is the original's). A damaged gesture or
+    touch file is skipped with a warning naming it. Raises :class:`CorpusError` when the
+    metadata cannot be read or no performance has both files.
     """
     root = Path(root)
     metadata = read_metadata(root)
     wanted = list(metadata["filename"]) if names is None else list(names)
-    chunks, kept = [], []
+    chunks, kept, missing = [], [], []
     for name in wanted:
         gestures = gesture_file(root, name)
         touches = touch_file(root, name)
         if not gestures.is_file() or touches is None:
-            log.debug("%s: skipped, it lacks a gesture or touch file", name)
+            missing.append(name)
             continue
         try:
             f, y = _performance_examples(gestures, touches, offset)
@@ -114,6 +127,7 @@ def corpus_examples(
             continue
         chunks.append((f, y, np.full(len(y), len(kept), dtype=np.int32)))
         kept.append(name)
+    warn_missing(missing, "gesture or touch file", log)
     if not kept:
         raise CorpusError(f"{root}: no performance has both a gesture file and a touch file")
     log.info("%d performances, %d examples", len(kept), sum(len(c[1]) for c in chunks))
@@ -125,97 +139,103 @@ def corpus_examples(
     )
 
 
-def split_performances(names: list[str], held_out: float, seed: int) -> tuple[list[str], list[str]]:
-    """(training, held-out) names: a seeded shuffle, ``held_out`` of them (at least 1) aside."""
-    if not 0 < held_out < 1:
-        raise ValueError(f"held_out must be between 0 and 1, got {held_out}")
-    if len(names) < 2:
-        raise CorpusError("need at least 2 performances to hold some out")
-    order = np.random.default_rng(seed).permutation(len(names))
-    k = min(len(names) - 1, max(1, round(held_out * len(names))))
-    test = sorted(names[i] for i in order[:k])
-    train = sorted(names[i] for i in order[k:])
-    return train, test
-
-
 # -- fitting ---------------------------------------------------------------------------
 
 
-def fit(features: np.ndarray, labels: np.ndarray, config: TrainConfig = TrainConfig()):
-    """A :class:`TouchClassifier` trained on raw features ``(n, 8)`` and labels 0-8."""
+def fit(
+    features: np.ndarray, labels: np.ndarray, config: TrainConfig = TrainConfig()
+) -> TouchClassifier:
+    """A :class:`TouchClassifier` trained on raw features and gesture labels.
+
+    ``features`` is ``(n, 8)`` raw window features (:data:`~.touch_features.FEATURE_NAMES`),
+    ``labels`` ``(n,)`` gesture codes 0-8. The features go through :func:`transform` and
+    scikit-learn's ``StandardScaler``; an ``MLPClassifier`` (ReLU, Adam on the cross-entropy,
+    L2 penalty ``config.weight_decay``) is trained for exactly ``config.epochs`` passes. Its
+    weights become plain arrays, so the classifier runs with numpy alone. Gestures absent from
+    ``labels`` get a logit far below the others, so they are never predicted.
+
+    Raises ``ValueError`` for features that are not ``(n, 8)``, a label count that does not
+    match, no examples, or labels outside 0-8; :class:`MissingExtraError` without
+    scikit-learn (``pip install 'gesture-rnn[train]'``).
+    """
     features = np.asarray(features, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     if features.ndim != 2 or features.shape[1] != NUM_FEATURES or len(labels) != len(features):
         raise ValueError(f"features must be (n, {NUM_FEATURES}) with n labels")
     if len(labels) == 0 or labels.min() < 0 or labels.max() >= NUM_GESTURES:
         raise ValueError("need at least one example, labels 0-8")
-    rng = np.random.default_rng(config.seed)
-    z = transform(features)
-    mean, std = z.mean(axis=0), z.std(axis=0)
-    std = np.where(std > 1e-9, std, 1.0)
-    z = (z - mean) / std
-    sizes = [NUM_FEATURES, *config.hidden, NUM_GESTURES]
-    params = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-        params += [rng.normal(0.0, np.sqrt(2.0 / a), (a, b)), np.zeros(b)]
-    moments = [np.zeros_like(p) for p in params]
-    squares = [np.zeros_like(p) for p in params]
-    step = 0
-    n = len(labels)
-    for epoch in range(config.epochs):
-        order = rng.permutation(n)
-        total = 0.0
-        for start in range(0, n, config.batch):
-            idx = order[start : start + config.batch]
-            loss, grads = _loss_and_grads(params, z[idx], labels[idx], config.weight_decay)
-            total += loss * len(idx)
-            step += 1
-            for p, g, m, s in zip(params, grads, moments, squares, strict=True):
-                m *= 0.9
-                m += 0.1 * g
-                s *= 0.999
-                s += 0.001 * g * g
-                p -= (
-                    config.learning_rate
-                    * (m / (1 - 0.9**step))
-                    / (np.sqrt(s / (1 - 0.999**step)) + 1e-8)
-                )
-        log.info("epoch %d/%d: loss %.4f", epoch + 1, config.epochs, total / n)
-    return TouchClassifier(params[0::2], params[1::2], mean, std)
+    MLPClassifier, StandardScaler, ConvergenceWarning, sklearn_version = _sklearn()
+    scaler = StandardScaler().fit(transform(features))
+    network = MLPClassifier(
+        hidden_layer_sizes=config.hidden,
+        activation="relu",
+        solver="adam",
+        alpha=config.weight_decay,
+        batch_size=config.batch,
+        learning_rate_init=config.learning_rate,
+        max_iter=config.epochs,
+        n_iter_no_change=config.epochs + 1,  # always train every epoch asked for
+        tol=0.0,
+        random_state=config.seed,
+    )
+    with warnings.catch_warnings():
+        # Stopping after config.epochs is the point, not a failure to converge.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        network.fit(scaler.transform(transform(features)), labels)
+    for epoch, loss in enumerate(network.loss_curve_, start=1):
+        log.info("epoch %d/%d: loss %.4f", epoch, config.epochs, loss)
+    weights = [np.asarray(w, dtype=np.float64) for w in network.coefs_]
+    biases = [np.asarray(b, dtype=np.float64) for b in network.intercepts_]
+    weights[-1], biases[-1] = _nine_outputs(weights[-1], biases[-1], network.classes_)
+    trainer = f"scikit-learn {sklearn_version} MLPClassifier"
+    return TouchClassifier(weights, biases, scaler.mean_, scaler.scale_, {"trainer": trainer})
 
 
-def _loss_and_grads(params, z, y, decay):
-    activations = [z]
-    h = z
-    last = len(params) // 2 - 1
-    for i in range(last + 1):
-        h = h @ params[2 * i] + params[2 * i + 1]
-        if i < last:
-            h = np.maximum(h, 0.0)
-        activations.append(h)
-    logits = activations[-1]
-    logits = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    p /= p.sum(axis=1, keepdims=True)
-    rows = np.arange(len(y))
-    loss = float(-np.log(p[rows, y] + 1e-12).mean())
-    delta = p
-    delta[rows, y] -= 1.0
-    delta /= len(y)
-    grads = [None] * len(params)
-    for i in range(last, -1, -1):
-        grads[2 * i] = activations[i].T @ delta + decay * params[2 * i]
-        grads[2 * i + 1] = delta.sum(axis=0)
-        if i > 0:
-            delta = (delta @ params[2 * i].T) * (activations[i] > 0)
-    return loss, grads
+def _sklearn():
+    require("train", "training a touch classifier", "scikit-learn")
+    from sklearn import __version__
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    return MLPClassifier, StandardScaler, ConvergenceWarning, __version__
+
+
+# A logit this far below the rest has probability 0 in float64 (exp(-1e4) underflows).
+_ABSENT = -1e4
+
+
+def _nine_outputs(w: np.ndarray, b: np.ndarray, classes: np.ndarray):
+    """The last layer with one column per gesture 0-8.
+
+    scikit-learn has one output per class seen in training, and for two classes a single
+    logistic unit (the logit of the second class against the first, which is 0).
+    """
+    nine_w = np.zeros((w.shape[0], NUM_GESTURES))
+    nine_b = np.full(NUM_GESTURES, _ABSENT)
+    if len(classes) == 1:
+        nine_b[classes[0]] = 0.0
+    elif len(classes) == 2:
+        nine_b[classes[0]] = 0.0
+        nine_w[:, classes[1]] = w[:, 0]
+        nine_b[classes[1]] = b[0]
+    else:
+        nine_w[:, classes] = w
+        nine_b[classes] = b
+    return nine_w, nine_b
 
 
 # -- measuring -------------------------------------------------------------------------
 
 
 def evaluate(model: TouchClassifier, features: np.ndarray, labels: np.ndarray) -> dict:
-    """Accuracy, the majority-class baseline, and per-gesture recall and confusions."""
+    """How ``model`` classifies raw ``features`` ``(n, 8)`` against ``labels`` ``(n,)`` 0-8.
+
+    Returns ``examples``, ``accuracy`` (0-1), ``baseline`` (the accuracy of always answering
+    the commonest label) and ``baseline_gesture``, ``per_gesture`` (name -> ``count``,
+    ``recall`` or None without examples, ``most_confused_with``) and ``confusion`` (9 x 9
+    counts, true label by row).
+    """
     labels = np.asarray(labels, dtype=np.int64)
     predicted = model.predict(features)
     confusion = np.zeros((NUM_GESTURES, NUM_GESTURES), dtype=np.int64)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from .config import ModelConfig
-from .corpus import Performance
+from .corpus import Performance, split_performances
+from .evaluate import MARKOV_ALPHA, MarkovBaseline
+from .files import write_new
+from .gestures import NUM_GESTURES
 from .prepare import TrainingSequences, build_sequences
 
 log = logging.getLogger(__name__)
@@ -64,28 +66,6 @@ class TrainResult:
 
 
 # -- data ------------------------------------------------------------------------------------
-
-
-def split_performances(
-    names: list[str], seed: int, validation: float = 0.15, test: float = 0.15
-) -> dict[str, list[str]]:
-    """Whole performances to train, validation and test sides, seeded.
-
-    Validation and test get ``round(fraction * n)`` performances each, at least one.
-    """
-    n = len(names)
-    n_test = max(1, round(test * n))
-    n_val = max(1, round(validation * n))
-    if n - n_test - n_val < 1:
-        raise TrainingError(
-            f"{n} performance(s) cannot be split into train, validation and test sides; "
-            "at least 3 are needed"
-        )
-    order = np.random.default_rng(seed).permutation(n)
-    test_side = sorted(names[i] for i in order[:n_test])
-    val_side = sorted(names[i] for i in order[n_test : n_test + n_val])
-    train_side = sorted(names[i] for i in order[n_test + n_val :])
-    return {"train": train_side, "validation": val_side, "test": test_side}
 
 
 def epoch_windows(
@@ -136,24 +116,24 @@ def sequence_metrics(model, sequences: TrainingSequences) -> dict:
     return {"nll": total_nll / count, "accuracy": hits / count, "steps": count}
 
 
-def baselines(train: TrainingSequences, held_out: TrainingSequences, alpha: float = 0.1) -> dict:
-    """Persistence and a first-order Markov model of the ensemble state on ``held_out``.
+def baselines(
+    train: TrainingSequences, held_out: TrainingSequences, alpha: float = MARKOV_ALPHA
+) -> dict:
+    """Persistence and the Markov baseline on every step of ``held_out``.
 
-    The Markov model, P(others[t] | others[t-1]), is counted on ``train`` with
-    add-``alpha`` smoothing. ``others[t-1]`` is the input code without the lead's digit.
+    The same baselines as ``gesture-rnn evaluate`` (:mod:`gesture_rnn.evaluate`): the Markov
+    model, P(others[t] | others[t-1]) with add-``alpha`` smoothing, is counted on ``train``;
+    persistence predicts the others' last state. Returns ``{"markov": {"nll" (nats a step),
+    "accuracy", "alpha"}, "persistence": {"accuracy"}}``.
     """
-    from .gestures import NUM_GESTURES
-
-    states = NUM_GESTURES ** (train.ensemble - 1)
-    counts = np.full((states, states), alpha)
-    np.add.at(counts, (train.x // NUM_GESTURES, train.y), 1.0)
-    logp = np.log(counts / counts.sum(axis=1, keepdims=True))
+    markov = MarkovBaseline.from_codes(train.x, train.y, train.ensemble, alpha)
     before = held_out.x.astype(np.int64) // NUM_GESTURES
     after = held_out.y.astype(np.int64)
+    nll, predicted = markov.score(before, after)
     return {
         "markov": {
-            "nll": float(-logp[before, after].mean()),
-            "accuracy": float((logp[before].argmax(axis=1) == after).mean()),
+            "nll": float(nll.mean()),
+            "accuracy": float((predicted == after).mean()),
             "alpha": alpha,
         },
         "persistence": {"accuracy": float((before == after).mean())},
@@ -175,16 +155,20 @@ def _strategy():
 
 
 def _save_checkpoint(model, path: Path, record: dict) -> None:
-    """Write the Keras checkpoint and its record (config, split, metrics) atomically."""
+    """Write the Keras checkpoint and its record (config, split, metrics) atomically.
+
+    Each better epoch replaces the last one's files: the caller checks, before training,
+    that they may be written (``gesture-rnn train`` refuses existing ones without --force).
+    """
     from .export import checkpoint_record_path
 
-    tmp = path.with_name(path.stem + ".partial" + path.suffix)
-    model.save(tmp)
-    os.replace(tmp, path)
-    record_path = checkpoint_record_path(path)
-    tmp_record = record_path.with_name(record_path.name + ".partial")
-    tmp_record.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(tmp_record, record_path)
+    write_new(path, lambda tmp: model.save(tmp), force=True)
+    text = json.dumps(record, indent=1)
+    write_new(
+        checkpoint_record_path(path),
+        lambda tmp: tmp.write_text(text, encoding="utf-8"),
+        force=True,
+    )
 
 
 def train(
@@ -194,8 +178,12 @@ def train(
     checkpoint: str | Path | None = None,
     out: str | Path | None = None,
     strategy=None,
+    force: bool = False,
 ) -> TrainResult:
     """Train on ``performances``; write the best checkpoint and export it to ``out``.
+
+    ``out`` is written only if it does not exist, or with ``force``; the checkpoint is
+    replaced at each better epoch.
 
     ``strategy``: a ``tf.distribute`` strategy; by default MirroredStrategy over every GPU
     when there are several, else the default one-device strategy.
@@ -213,7 +201,7 @@ def train(
     names = [p.name for p in performances]
     if len(set(names)) != len(names):
         raise TrainingError("the selection holds two performances of the same name")
-    split = split_performances(names, options.seed, options.validation, options.test)
+    split = split_performances(names, options.seed, options.test, options.validation)
     everything = build_sequences(performances, config.ensemble, config.steps)
     sides = {side: everything.subset(split[side]) for side in split}
     sizes = {side: int(len(s.x)) for side, s in sides.items()}
@@ -312,7 +300,7 @@ def train(
     if checkpoint is not None:
         _save_checkpoint(model, Path(checkpoint), record)
     if out is not None:
-        export_model(model, config, out, record)
+        export_model(model, config, out, record, force)
     metadata = metadata_for(config, record)
     return TrainResult(model=model, metadata=metadata, epochs=epoch, seconds=seconds)
 

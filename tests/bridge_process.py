@@ -33,9 +33,10 @@ def osc(address: str, *args) -> bytes:
 class Listener:
     """A UDP socket standing in for Pd or SuperCollider: collects what the bridge sends."""
 
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+    def __init__(self, host: str = "127.0.0.1"):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.sock.bind((host, 0))
         self.port = self.sock.getsockname()[1]
         self.messages: list[tuple[float, str, list]] = []
 
@@ -59,11 +60,13 @@ class Listener:
 
 
 class BridgeProcess:
-    def __init__(self, *args, cwd: Path | None = None, env: dict | None = None):
+    def __init__(self, *args, cwd: Path | None = None, env: dict | None = None, wrap=()):
+        """Start ``gesture-rnn bridge --port FREE ARGS``, under the command ``wrap``
+        (e.g. ``unshare -rn``) if given, and wait for its ready line."""
         self.port = free_udp_port()
         self.args = ["--port", str(self.port), *map(str, args)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gesture_rnn", "bridge", *self.args],
+            [*wrap, sys.executable, "-m", "gesture_rnn", "bridge", *self.args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -115,11 +118,11 @@ class BridgeProcess:
 
 
 def run_bridge_once(
-    *args, timeout: float = 20.0, env: dict | None = None
+    *args, timeout: float = 20.0, wrap=(), env: dict | None = None
 ) -> subprocess.CompletedProcess:
     """Run the bridge expecting it to refuse to start (bad options)."""
     return subprocess.run(
-        [sys.executable, "-m", "gesture_rnn", "bridge", *map(str, args)],
+        [*wrap, sys.executable, "-m", "gesture_rnn", "bridge", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,

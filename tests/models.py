@@ -29,3 +29,24 @@ def tiny_model_file(path: Path, ensemble: int = 4, units: int = 8, seed: int = 0
         "output/bias": w(9 ** (ensemble - 1)),
     }
     return write_model_file(path, weights, metadata_for(config, {"note": "random test model"}))
+
+
+def edit_model_file(path: Path, change) -> Path:
+    """Change a model file's weights in place and store matching checksums, as a writer
+    that skips our checks would: ``change(weights)`` edits the dict of arrays."""
+    import json
+
+    import h5py
+
+    from gesture_rnn import checked
+    from gesture_rnn.model_format import CHECKSUMS, METADATA_ATTRIBUTE
+
+    with h5py.File(path, "r+") as f:
+        metadata = json.loads(f.attrs[METADATA_ATTRIBUTE])
+        weights = {name: f[name][()] for name in metadata[CHECKSUMS]}
+        change(weights)
+        for name, array in weights.items():
+            f[name][...] = array
+        metadata[CHECKSUMS] = checked.checksums(weights)
+        f.attrs[METADATA_ATTRIBUTE] = json.dumps(metadata)
+    return path

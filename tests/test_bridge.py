@@ -11,7 +11,7 @@ import pytest
 import corpus_index
 from bridge.session import Session
 from gesture_rnn.corpus import read_gesture_file
-from gesture_rnn.gestures import GestureError
+from gesture_rnn.gestures import GestureError, decode_ensemble
 from gesture_rnn.runtime import load
 from tests.bridge_process import BridgeProcess, free_udp_port, osc, run_bridge_once
 
@@ -43,14 +43,25 @@ def test_tick_gives_three_players_gestures_and_their_touches_in_time_order(tiny_
 
 def test_the_model_sees_the_lead_now_and_the_ensemble_before(tiny_model):
     s = session(tiny_model, seed=5)
-    model = load(tiny_model)
+    seen, answers = [], []  # what the session's own model stepped on, and answered
+    step_codes = s.model.step_codes
+
+    def recording(codes, state):
+        seen.append(int(codes[0]))
+        answers.append(step_codes(codes, state))
+        return answers[-1]
+
+    s.model.step_codes = recording
     s.set_lead(2)
-    before = s.ensemble
+    first = s.tick(1.0)
+    s.set_lead("C")
     s.tick(1.0)
-    expected = model.step(2, before)
-    # the session's model has stepped once from zero state with the same input
-    s2 = session(tiny_model, seed=5)
-    np.testing.assert_allclose(s2.model.step(2, (0, 0, 0)), expected, rtol=1e-6)
+    # lead digit first, then the others' gestures of the tick before (N before the first)
+    assert [decode_ensemble(code, 4) for code in seen] == [(2, 0, 0, 0), (8, *first.ensemble)]
+    # and it answered as a fresh model stepped on the same inputs, its state carried over
+    fresh = load(tiny_model)
+    np.testing.assert_allclose(answers[0][0][0], fresh.step(2, (0, 0, 0)), rtol=1e-6)
+    np.testing.assert_allclose(answers[1][0][0], fresh.step(8, first.ensemble), rtol=1e-6)
 
 
 def test_same_seed_same_performance(tiny_model):
@@ -207,7 +218,7 @@ def test_bad_messages_are_counted_and_never_stop_the_ticks(tiny_model, listener)
         code, out, err = bridge.stop()
     assert code == 0 and len(ticks_of(after)) >= 5
     last_view = [line for line in out.splitlines() if line.startswith("tick")][-1]
-    assert "rejected 8" in last_view and "in 1 " in last_view + " "
+    assert "rejected 8" in last_view and "in 1 " in last_view and "ignored 1" in last_view
     assert "lead ST" in last_view
     assert "out of range" in err and "bundles" not in err
     assert "Traceback" not in err
@@ -241,7 +252,7 @@ def test_temperature_and_reset_over_osc_are_taken(tiny_model, listener):
     finally:
         _, out, _ = bridge.stop()
     assert [m[2][0] for m in ticks_of(got)] == [1, 2]
-    assert out.splitlines()[-1].endswith("in 3 rejected 0")  # the 2nd tick counts after it
+    assert out.splitlines()[-1].endswith("in 3 rejected 0 ignored 0")  # the 2nd tick counts after
 
 
 def test_flood_of_messages_does_not_stop_the_clock(tiny_model, listener):
@@ -283,7 +294,7 @@ def test_flood_of_messages_does_not_stop_the_clock(tiny_model, listener):
         (["--model", "/nowhere/model.h5"], "--model"),
         (["--corpus", "/nowhere/index.h5"], "--corpus"),
         (["--record", "/nowhere/take.csv"], "--record"),
-        (["--config", "/nowhere/bridge.toml"], "--config"),
+        (["--config", "/nowhere/bridge.toml"], "/nowhere/bridge.toml does not exist"),
         (["--host", "not an address"], "not an address"),
     ],
 )

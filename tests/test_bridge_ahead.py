@@ -107,11 +107,16 @@ def test_the_prepared_tick_and_its_touches_go_out_over_udp(bridge, listener):
             break
     assert tick is step.tick
     bridge._fire_due_events(math.inf)  # as if half a second went by
-    want = 3 + len(tick.ensemble) + len(tick.touches)
-    got = listener.collect(2.0, until=lambda m: len(m) >= want)
-    ours = [m for m in got if m[1] != "/ensemble/tick" or m[2] == [tick.number]]
-    start = [m[1] for m in ours].index("/ensemble/tick")
-    ours = ours[start:]
+
+    def this_tick(messages):
+        """This tick's messages: from its /ensemble/tick on (earlier ticks' come first)."""
+        starts = [i for i, m in enumerate(messages) if m[1:] == ("/ensemble/tick", [tick.number])]
+        return messages[starts[0] :] if starts else []
+
+    # /ensemble/tick, /ensemble/gestures, one /ensemble/N/gesture a player, then the touches
+    want = 2 + len(tick.ensemble) + len(tick.touches)
+    ours = this_tick(listener.collect(2.0, until=lambda m: len(this_tick(m)) >= want))
+    assert len(ours) == want
     assert ours[1][1:] == ("/ensemble/gestures", list(tick.ensemble))
     touches = [m for m in ours if m[1].endswith("/touch")]
     assert [m[1] for m in touches] == [f"/ensemble/{e.player}/touch" for e in tick.touches]

@@ -10,6 +10,7 @@ from gesture_rnn.corpus import (
     load_corpus,
     read_gesture_file,
     read_metadata,
+    split_performances,
     summarize,
     touch_file,
 )
@@ -30,11 +31,15 @@ def small_corpus(tmp_path):
 
 def test_default_selection_is_improvisations_that_are_not_demonstrations(small_corpus, caplog):
     root, made = small_corpus
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.DEBUG, logger="gesture_rnn"):  # whatever the CLI set
         loaded = load_corpus(root)
     assert [p.name for p in loaded] == ["quartet-a", "trio-b"]
-    assert "quartet-missing" in caplog.text  # listed but no files: skipped, one warning
-    assert len([r for r in caplog.records if "quartet-missing" in r.getMessage()]) == 1
+    # listed but no files: skipped, one warning with the count, the name at debug level
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "1 performance listed in the metadata has no gesture file: skipped (-v names them)"
+    ]
+    assert "quartet-missing" in caplog.text
     quartet = loaded[0]
     assert quartet.gestures.dtype == np.int8
     np.testing.assert_array_equal(quartet.gestures, made["quartet-a"].gestures)
@@ -78,7 +83,7 @@ def test_selection_whose_files_are_all_missing_is_an_error(tmp_path):
         (b"time,a,b\n2020,1,\n", "non-numeric"),
         (b"time,a,b\n2020,1,2.5\n", "not a gesture code"),
         (b"time,a,b\n", "no rows"),
-        (b"", "not a CSV"),
+        (b"", "is empty"),
     ],
 )
 def test_damaged_gesture_file_is_skipped_with_a_warning(tmp_path, caplog, content, problem):
@@ -145,3 +150,34 @@ def test_read_gesture_file_of_shared_corpus(corpus_dir):
     path = next((corpus_dir / "data").glob("*-touches-posthoc-gestures.csv"))
     gestures, players = read_gesture_file(path)
     assert gestures.ndim == 2 and len(players) == gestures.shape[1]
+
+
+# -- the split of whole performances (model training and the touch classifier) --------------
+
+
+def test_split_is_seeded_disjoint_and_complete():
+    names = [f"perf{i}" for i in range(20)]
+    split = split_performances(names, seed=3, test=0.15, validation=0.15)
+    assert split == split_performances(names, seed=3, test=0.15, validation=0.15)
+    assert split != split_performances(names, seed=4, test=0.15, validation=0.15)
+    sides = [set(split[s]) for s in ("train", "validation", "test")]
+    assert sum(map(len, sides)) == 20 and set().union(*sides) == set(names)
+    assert len(split["test"]) == 3 and len(split["validation"]) == 3
+
+
+def test_split_without_validation_holds_out_the_same_test_side():
+    names = [f"perf{i}" for i in range(10)]
+    held_out = split_performances(names, seed=4, test=0.2)
+    assert held_out["validation"] == [] and len(held_out["test"]) == 2
+    assert sorted(held_out["train"] + held_out["test"]) == sorted(names)
+    # Asking for a validation side too takes it from the training side, never the test side.
+    assert split_performances(names, seed=4, test=0.2, validation=0.2)["test"] == held_out["test"]
+
+
+def test_split_of_too_few_performances_says_how_many_are_needed():
+    with pytest.raises(CorpusError, match="at least 3 are needed"):
+        split_performances(["a", "b"], seed=0, test=0.15, validation=0.15)
+    with pytest.raises(CorpusError, match="at least 2 are needed"):
+        split_performances(["a"], seed=0, test=0.2)
+    with pytest.raises(ValueError, match="test must be in"):
+        split_performances(["a", "b"], seed=0, test=1.0)

@@ -42,10 +42,50 @@ def test_build_reports_what_it_wrote_and_what_it_skipped(index_file):
     out, result = index_file
     assert f"wrote {out}" in result.stdout
     assert "2 performances" in result.stdout and "4 skipped" in result.stdout
-    for name in ("gamma", "delta", "epsilon", "zeta"):
+    for name in ("delta", "epsilon"):  # damaged files, each named
         assert f"skipping {name}" in result.stderr
-    assert "indexing touches" in result.stderr  # the progress bar
+    # missing files (gamma, zeta): one line with the count; -v names them
+    assert "2 performances listed in the metadata have no gesture or touch file" in result.stderr
+    assert "indexing touches" not in result.stderr  # no progress bar: stderr is a pipe
     assert "Traceback" not in result.stderr
+
+
+def test_build_shows_a_progress_bar_on_a_terminal(tmp_path):
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    root = write_touch_corpus(tmp_path, [_alpha()])
+    main, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # 80 columns
+    with os.fdopen(main, "rb", buffering=0) as screen:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gesture_rnn",
+                "corpus",
+                "build",
+                "--data",
+                root,
+                "--out",
+                tmp_path / "t.h5",
+            ],  # fmt: skip
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=terminal,
+        )
+        os.close(terminal)
+        shown = b""
+        try:
+            while chunk := screen.read(4096):
+                shown += chunk
+        except OSError:  # the terminal closed: the command has exited
+            pass
+    assert proc.wait(timeout=60) == 0
+    assert b"indexing touches" in shown
 
 
 def test_build_quiet_has_no_progress_bar_and_never_overwrites(tmp_path):
@@ -94,8 +134,8 @@ def test_info_on_a_damaged_file_is_one_clear_line(tmp_path):
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"not an index at all" * 10)
     result = run("corpus", "info", bad)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert str(bad) in result.stderr and "not a corpus index" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert str(bad) in result.stderr and "not an HDF5 file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -138,7 +178,7 @@ def test_plot_errors(index_file, tmp_path):
     neither = run("corpus", "plot", "--out", tmp_path / "x.png")
     assert neither.returncode == 1 and "--procedural" in neither.stderr
     missing = run("corpus", "plot", tmp_path / "none.h5", "--out", tmp_path / "x.png")
-    assert missing.returncode == 1 and "no such corpus index" in missing.stderr
+    assert missing.returncode == 2 and "no such corpus index" in missing.stderr
     assert not (tmp_path / "x.png").exists()
 
 
@@ -172,3 +212,58 @@ def test_index_built_by_the_command_serves_queries(index_file):
     index = corpus_index.open(index_file[0])
     seq = index.player(seed=0).next("FT", 0.5, near=(0.9, 0.9))
     assert len(seq) > 0 and np.all(seq.t < 0.5)
+
+
+# -- the round trip ------------------------------------------------------------------------
+
+
+def test_round_trip_of_the_fallback_prints_each_gesture_and_the_mean():
+    result = run("corpus", "info", "--round-trip", "--trials", "5")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "the procedural fallback" in lines[0] and "5 times" in lines[0]
+    rows = [line.split() for line in lines if line.startswith("  ") and line.split()[0].isdigit()]
+    assert [row[1] for row in rows] == ["N", "FT", "ST", "FS", "FSA", "VSS", "BS", "SS", "C"]
+    assert all(0 <= float(row[-2]) <= 1 for row in rows)  # accuracy, then heard as
+    assert lines[-1].startswith("mean over the nine gestures: ")
+    same = run("corpus", "info", "--round-trip", "--procedural", "--trials", "5")
+    assert same.stdout == result.stdout  # seeded; --procedural says the same
+
+
+def test_round_trip_of_an_index_as_json(index_file):
+    out, _ = index_file
+    result = run("corpus", "info", "--round-trip", out, "--trials", "4", "--json", "--seed", "2")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["source"] == str(out) and report["trials_per_gesture"] == 4
+    assert report["seed"] == 2 and report["classifier"].endswith("touches.h5")
+    assert list(report["gestures"]) == ["N", "FT", "ST", "FS", "FSA", "VSS", "BS", "SS", "C"]
+    for row in report["gestures"].values():
+        assert sum(row["heard_as"].values()) == 4
+    assert report["gestures"]["N"] == {
+        "accuracy": 1.0,
+        "most_often_heard_as": None,
+        "heard_as": {"N": 4},
+    }
+    mean = np.mean([row["accuracy"] for row in report["gestures"].values()])
+    assert report["mean_accuracy"] == pytest.approx(mean)
+
+
+def test_round_trip_errors_are_one_line(index_file, tmp_path):
+    out, _ = index_file
+    both = run("corpus", "info", "--round-trip", out, "--procedural")
+    assert both.returncode == 1 and "not both" in both.stderr
+    neither = run("corpus", "info")
+    assert neither.returncode == 1 and "FILE" in neither.stderr
+    bad = tmp_path / "classifier.h5"
+    bad.write_bytes(b"not a classifier")
+    wrong = run("corpus", "info", "--round-trip", "--classifier", bad)
+    assert wrong.returncode == 2 and str(bad) in wrong.stderr  # a bad input file
+    missing = run("corpus", "info", "--round-trip", tmp_path / "none.h5")
+    assert missing.returncode == 2 and "no such corpus index" in missing.stderr
+    zero = run("corpus", "info", "--round-trip", "--trials", "0")
+    assert zero.returncode == 2 and "--trials" in zero.stderr
+    assert "Traceback" not in zero.stderr  # argparse: the usage, then the error
+    for result in (both, neither, wrong, missing):
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -265,3 +265,54 @@ def test_existing_corpus_needs_force(tmp_path, archive):
     with pytest.raises(CorpusError, match="already has data.*--force"):
         download_corpus(other, url=str(archive), progress=False)
     assert listing(other) == ["data", "data/mine.csv"]
+
+
+# -- archives that unpack to far more than a corpus ("zip bombs") ---------------------------
+
+
+def make_zip_bomb(path: Path, size: int) -> Path:
+    """A real corpus archive plus one file of ``size`` zero bytes, deflated to ~1/1000."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in corpus_files().items():
+            zf.writestr(f"{TOP}/{name}", data)
+        info = zipfile.ZipInfo(f"{TOP}/data/zeros.bin")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with zf.open(info, "w", force_zip64=True) as out:
+            chunk = bytes(1 << 24)
+            for _ in range(size // len(chunk)):
+                out.write(chunk)
+    return path
+
+
+def test_cli_refuses_an_archive_that_unpacks_past_the_cap_leaving_nothing(tmp_path):
+    from gesture_rnn.download import MAX_UNPACKED_BYTES
+
+    bomb = make_zip_bomb(tmp_path / "bomb.zip", MAX_UNPACKED_BYTES + (64 << 20))
+    assert bomb.stat().st_size < 4 << 20  # a few MB that would unpack past 1 GiB
+    dest = tmp_path / "corpus"
+    result = run_cli("--to", str(dest), "--url", str(bomb), "--quiet")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "refusing to unpack" in lines[0] and "MiB" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.zip"]
+
+
+def test_a_tar_bomb_is_refused_by_its_declared_size(tmp_path):
+    files = corpus_files()
+    files["data/zeros.bin"] = bytes(8 << 20)
+    bomb = make_tar(tmp_path / "bomb.tar.gz", files)
+    dest = tmp_path / "corpus"
+    with pytest.raises(CorpusError, match="unpacks to more than 4 MiB"):
+        download_corpus(dest, url=str(bomb), limit=4 << 20)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.tar.gz"]
+    download_corpus(dest, url=str(bomb), limit=16 << 20)  # under the cap it unpacks
+    assert (dest / "data" / "zeros.bin").stat().st_size == 8 << 20
+
+
+def test_a_download_larger_than_the_cap_is_stopped(tmp_path, server):
+    served, base = server
+    make_zip(served / "master.zip", {**corpus_files(), "big.bin": np.random.bytes(3 << 20)})
+    with pytest.raises(CorpusError, match="larger than 2 MiB"):
+        download_corpus(tmp_path / "corpus", url=f"{base}/master.zip", limit=2 << 20)
+    assert not (tmp_path / "corpus").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["served"]

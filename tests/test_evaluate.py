@@ -19,6 +19,7 @@ from gesture_rnn.evaluate import (
 )
 from gesture_rnn.gestures import NUM_GESTURES, decode_ensemble, encode_ensemble
 from gesture_rnn.prepare import build_sequences
+from tests.models import edit_model_file
 from tests.synthetic import FakePerformance, write_corpus
 from tests.test_generate import gesture_rnn, write_tiny_model
 
@@ -297,8 +298,8 @@ def test_evaluate_command_splits_and_bad_input(tmp_path, capsys):
     assert test["split"] == "test" and test["markov"]["fitted_performances"] == 5
     assert "markov" not in run("--split", "validation")
 
-    def error(*argv, model=model, data=corpus) -> str:
-        assert main(["evaluate", "--model", str(model), "--data", str(data), *argv]) == 1
+    def error(*argv, model=model, data=corpus, code=1) -> str:
+        assert main(["evaluate", "--model", str(model), "--data", str(data), *argv]) == code
         message = capsys.readouterr().err.strip()
         assert message.startswith("gesture-rnn: error: ") and "\n" not in message
         return message
@@ -312,7 +313,7 @@ def test_evaluate_command_splits_and_bad_input(tmp_path, capsys):
     elsewhere = write_tiny_model(tmp_path / "e.h5", ensemble=3, split={"test": ["x", "y"]})
     assert "none of the 2 performances" in error("--split", "test", model=elsewhere)
     assert "does not exist" in error(data=tmp_path / "nowhere")
-    assert "does not exist" in error(model=tmp_path / "nope.h5")
+    assert "does not exist" in error(model=tmp_path / "nope.h5", code=2)  # a bad input file
     with pytest.raises(SystemExit) as exit:
         main(["evaluate", "--data", str(corpus), "--baseline-split", "--baseline-train", "x"])
     assert exit.value.code == 2
@@ -329,3 +330,26 @@ def test_evaluate_on_the_single_file_corpus(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     # quartet-study only: the other quartet is a demonstration
     assert report["performances"] == 1 and report["steps"] == 24 * 29
+
+
+def test_evaluate_never_writes_nan_or_infinity_into_its_json(tmp_path, capsys):
+    """Python's json wrote NaN and Infinity, which no JSON parser reads. A model whose
+    weights could overflow is refused at load (exit 2, no JSON at all); any figure that
+    is still not finite is written as null, with the reason beside it."""
+    from gesture_rnn.cli import main
+    from gesture_rnn.cli.perform import finite_json
+
+    corpus = trio_corpus(tmp_path / "corpus")
+    model = write_tiny_model(tmp_path / "m.h5", ensemble=3)
+    edit_model_file(model, lambda w: w["lstm_0/recurrent_kernel"].__setitem__((0, 0), 3e38))
+    assert main(["evaluate", "--model", str(model), "--data", str(corpus)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "m.h5" in err and "too large" in err
+
+    text = finite_json({"model": {"nll": math.inf, "accuracy": 0.5}, "xs": [math.nan, 1.0]})
+    report = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert report["model"] == {"nll": None, "accuracy": 0.5} and report["xs"] == [None, 1.0]
+    assert report["not_finite"] == [
+        "model.nll is inf, which JSON cannot hold",
+        "xs[0] is nan, which JSON cannot hold",
+    ]

@@ -206,6 +206,74 @@ def test_midi_has_a_track_per_player_with_gestures_as_cc20(tmp_path):
     assert tempos == [1_000_000]
 
 
+def absolute(track, ticks_per_beat):
+    """(beat, message) of every channel message of a track."""
+    ticks, out = 0, []
+    for message in track:
+        ticks += message.time
+        if not message.is_meta:
+            out.append((ticks / ticks_per_beat, message))
+    return out
+
+
+def test_midi_a_daw_plays_has_each_players_touches_notes_and_the_bridges_mapping(tmp_path):
+    import corpus_index
+    from bridge.config import MidiMapping
+    from gesture_rnn.generate import ensemble_touches
+
+    performance = np.array([[1, 1, 5, 0], [3, 3, 5, 0], [3, 2, 6, 0], [8, 8, 7, 0]] * 3)
+    columns = column_names(4)
+    touches = ensemble_touches(performance, corpus_index.open(None), 0.5, rng=1)
+    path = write_midi(
+        tmp_path / "p.mid", performance, columns, touches=touches, bpm=120, cc_scale="spread"
+    )
+    midi = mido.MidiFile(path)
+    assert midi.length == pytest.approx(len(performance) * 0.5)  # a step a beat at 120 BPM
+    assert [m.tempo for m in midi.tracks[0] if m.type == "set_tempo"] == [500_000]
+    mapping = MidiMapping()  # the live bridge's numbers
+    for player in (1, 2, 3):
+        events = absolute(midi.tracks[player], midi.ticks_per_beat)
+        assert {m.channel for _, m in events} == {player}  # player n on MIDI channel n+1
+        gestures = [m.value for _, m in events if m.type == "control_change" and m.control == 20]
+        assert gestures == [round(g * 127 / 8) for g in performance[:, player]]
+        played = [(n, row[player - 1]) for n, row in enumerate(touches) if len(row[player - 1].t)]
+        downs = sum(int(np.sum(seq.velocity == 0)) for _, seq in played)
+        notes = [(beat, m) for beat, m in events if m.type == "note_on"]
+        assert len(notes) == downs
+        if player == 3:  # always N: no touches, no notes
+            assert downs == 0 and len(events) == len(performance)
+            continue
+        assert downs > 0
+        xs = [m.value for _, m in events if m.type == "control_change" and m.control == 21]
+        ys = [m.value for _, m in events if m.type == "control_change" and m.control == 22]
+        assert len(xs) == len(ys) == sum(len(seq.t) for _, seq in played)
+        # each note is the bridge's note for the touch's x, and within its step's beat
+        first_step, first = played[0]
+        first_down = int(np.argmax(first.velocity == 0))
+        beat, message = notes[0]
+        assert message.note == mapping.touch_note(float(first.x[first_down]))
+        assert message.velocity == mapping.touch_velocity
+        assert first_step <= beat < first_step + 1
+        assert beat == pytest.approx(first_step + first.t[first_down] / 0.5, abs=1 / 480)
+        offs = [(b, m) for b, m in events if m.type == "note_off"]
+        assert len(offs) == len(notes)  # every note ends
+
+
+def test_generate_command_writes_midi_at_the_tempo_and_scale_asked(tmp_path):
+    model = write_tiny_model(tmp_path / "m.h5", ensemble=3, seed=2)
+    lead = write_lead(tmp_path / "lead.csv", {"me": [1, 2, 3, 4, 5, 6, 7, 8]})
+    out = tmp_path / "x.mid"
+    args = ["generate", "--model", model, "--lead", lead, "--seed", "4", "--out-midi", out]
+    result = gesture_rnn(*args, "--bpm", "120", "--cc-scale", "spread")
+    assert result.returncode == 0, result.stderr
+    midi = mido.MidiFile(out)
+    assert [m.tempo for m in midi.tracks[0] if m.type == "set_tempo"] == [500_000]
+    lead_cc = [m.value for m in midi.tracks[0] if m.type == "control_change"]
+    assert lead_cc == [round(g * 127 / 8) for g in range(1, 9)]
+    bad = gesture_rnn(*args[:-1], tmp_path / "y.mid", "--bpm", "5")
+    assert bad.returncode == 2 and "20-999 BPM" in bad.stderr and not (tmp_path / "y.mid").exists()
+
+
 def test_png_is_a_plot(tmp_path):
     pytest.importorskip("matplotlib")
     path = write_png(tmp_path / "p.png", PERFORMANCE, COLUMNS, title="test")
@@ -213,8 +281,10 @@ def test_png_is_a_plot(tmp_path):
 
 
 def test_png_without_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
-    with pytest.raises(GenerationError, match="needs matplotlib, which is not installed"):
+    from gesture_rnn.extras import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(MissingExtraError, match=r'needs matplotlib.*pip install -e "\.\[plot\]"'):
         write_png(tmp_path / "p.png", PERFORMANCE, COLUMNS)
     assert not (tmp_path / "p.png").exists()
 
@@ -252,7 +322,7 @@ def test_generate_command_end_to_end(tmp_path):
     assert gestures[:, 0].tolist() == [0, 1, 1, 2, 3, 3, 3, 8, 8, 0]
     midi = mido.MidiFile(tmp_path / "run.mid")
     assert len(midi.tracks) == 3
-    cc = [m.value for m in midi.tracks[2] if m.type == "control_change"]
+    cc = [m.value for m in midi.tracks[2] if m.type == "control_change" and m.control == 20]
     assert cc == gestures[:, 2].tolist()
     assert (tmp_path / "run.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -281,8 +351,8 @@ def test_generate_command_from_a_corpus_performance_and_bad_input(tmp_path, caps
     assert main([*args, "--player", "ben", "--out-csv", out, "--seed", "1"]) == 0
     assert read_gesture_file(out)[0][:, 0].tolist() == [2, 4, 6, 8]
 
-    def error(argv) -> str:
-        assert main(argv) == 1
+    def error(argv, code=1) -> str:
+        assert main(argv) == code
         message = capsys.readouterr().err.strip()
         assert message.startswith("gesture-rnn: error: ") and "\n" not in message
         return message
@@ -295,18 +365,20 @@ def test_generate_command_from_a_corpus_performance_and_bad_input(tmp_path, caps
          "ann", "--out-csv", new]
     )  # fmt: skip
     bad = write_lead(tmp_path / "bad.csv", {"me": [1, 9]})
-    assert "not a gesture code 0-8" in error([*common, "--lead", str(bad), "--out-csv", new])
+    assert "not a gesture code 0-8" in error([*common, "--lead", str(bad), "--out-csv", new], 2)
     assert "does not exist" in error(
-        [*common, "--lead", str(tmp_path / "nope.csv"), "--out-csv", new]
+        [*common, "--lead", str(tmp_path / "nope.csv"), "--out-csv", new], 2
     )
     assert "--out PREFIX" in error([*common, "--lead", str(bad)])
     good = write_lead(tmp_path / "good.csv", {"me": [1, 2]})
     assert "model file" in error(
-        ["generate", "--model", str(tmp_path / "nope.h5"), "--lead", str(good), "--out-csv", new]
+        ["generate", "--model", str(tmp_path / "nope.h5"), "--lead", str(good), "--out-csv", new],
+        2,
     )
     (tmp_path / "junk.h5").write_text("not a model")
     assert "junk.h5" in error(
-        ["generate", "--model", str(tmp_path / "junk.h5"), "--lead", str(good), "--out-csv", new]
+        ["generate", "--model", str(tmp_path / "junk.h5"), "--lead", str(good), "--out-csv", new],
+        2,
     )
     assert not Path(new).exists()
     with pytest.raises(SystemExit) as exit:

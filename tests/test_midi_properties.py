@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import corpus_index
 from bridge.app import Bridge
-from bridge.clock import PULSES_PER_STEP, MidiClock
+from bridge.clock import MIDI_CLOCK_MESSAGES, PULSES_PER_SIXTEENTH, PULSES_PER_STEP, MidiClock
 from bridge.config import BridgeConfig, MidiMapping
 from bridge.midi import MidiRejected, lead_gesture, parse_message
 from bridge.osc import OscSender
@@ -48,7 +48,8 @@ channel_message = st.builds(
     data_byte,
 ).filter(lambda m: m is not None)
 realtime = st.sampled_from(["clock", "start", "continue", "stop"]).map(mido.Message)
-messages = st.one_of(any_message, channel_message, realtime)
+song_position = st.integers(0, 16383).map(lambda pos: mido.Message("songpos", pos=pos))
+messages = st.one_of(any_message, channel_message, realtime, song_position)
 
 mappings = st.builds(
     MidiMapping,
@@ -77,12 +78,21 @@ def test_lead_gesture_is_a_gesture_none_or_rejected(message, mapping):
         assert gesture is None
 
 
+clock_events = st.one_of(
+    st.sampled_from(["clock", "start", "continue", "stop"]), st.integers(0, 16383)
+)
+
+
 @no_deadline
-@given(st.lists(st.sampled_from(["clock", "start", "continue", "stop"]), max_size=300))
-def test_midi_clock_steps_every_24_running_pulses(events):
+@given(st.lists(clock_events, max_size=300))
+def test_midi_clock_steps_on_the_quarter_notes_of_the_song_position(events):
     clock = MidiClock()
     running, pulses_since_start, steps, expected = True, 0, 0, 0
     for event in events:
+        if isinstance(event, int):  # Song Position Pointer, in sixteenths
+            clock.song_position(event)
+            pulses_since_start = event * PULSES_PER_SIXTEENTH
+            continue
         if event == "clock":
             stepped = clock.pulse()
             assert not stepped or running  # never while stopped
@@ -131,7 +141,7 @@ def test_handle_midi_never_raises_and_keeps_the_lead_a_gesture(bridge, batch):
             gesture = "rejected"
         bridge.handle_midi(message)
         assert 0 <= bridge.session.lead <= 8
-        if message.type in ("clock", "start", "continue", "stop"):
+        if message.type in MIDI_CLOCK_MESSAGES:
             assert bridge.session.ticks - ticks in (0, 1)  # the clock: at most one step
             assert bridge.session.ticks == ticks or message.type == "clock"
         elif gesture == "rejected":

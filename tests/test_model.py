@@ -92,18 +92,6 @@ def test_export_writes_plain_datasets_and_metadata(tmp_path):
     assert not list(tmp_path.glob("*.partial"))
 
 
-def test_split_is_seeded_disjoint_and_complete():
-    names = [f"perf{i}" for i in range(20)]
-    split = training.split_performances(names, seed=3)
-    assert split == training.split_performances(names, seed=3)
-    assert split != training.split_performances(names, seed=4)
-    sides = [set(split[s]) for s in ("train", "validation", "test")]
-    assert sum(map(len, sides)) == 20 and set().union(*sides) == set(names)
-    assert len(split["test"]) == 3 and len(split["validation"]) == 3
-    with pytest.raises(training.TrainingError, match="at least 3"):
-        training.split_performances(["a", "b"], seed=0)
-
-
 def test_epoch_windows_see_each_step_at_most_once_and_stay_in_one_sequence():
     performances = [sticky_performance(f"p{i}", 50 + 7 * i, 3, i) for i in range(3)]
     sequences = build_sequences(performances, ensemble=2, steps=10)

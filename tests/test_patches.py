@@ -217,10 +217,15 @@ def pd_wrapper(
     return path
 
 
-def start_pd(wrapper: Path, log: Path, key: str | None = None) -> subprocess.Popen:
-    """Pd, headless, on the wrapper; ``key``: a key pressed once the patch is open."""
+def start_pd(
+    wrapper: Path, log: Path, key: str | None = None, send: str | None = None
+) -> subprocess.Popen:
+    """Pd, headless, on the wrapper; ``key``: a key pressed once the patch is open;
+    ``send``: a message sent (``pd -send``) once it is open, e.g. ``gesture-rnn-lead 3``."""
     pd = need("pd", "puredata-core")
     keys = ["-send", f"#key {ord(key)}"] if key else []  # what [key] gets from the GUI
+    if send:
+        keys += ["-send", send]
     with open(log, "w") as out:
         return subprocess.Popen(
             [pd, "-nogui", "-nosound", "-nomidi", "-stderr", "-noprefs",
@@ -323,6 +328,28 @@ def test_pd_patch_sound_follows_gestures_and_touches(tmp_path):
     assert pitch(right) == pytest.approx(440 * 2 ** ((84 - 69) / 12), abs=4)
 
 
+def test_pd_patch_takes_the_lead_from_its_named_receiver(tiny_model, listener, tmp_path):
+    need("pd", "puredata-core")
+    pd_port, record, log = free_udp_port(), tmp_path / "take.csv", tmp_path / "pd.log"
+    bridge = start_bridge(tiny_model, pd_port, listener, record)
+    pd = None
+    try:
+        wrapper = pd_wrapper(tmp_path, pd_port, bridge.port, 1.5)
+        pd = start_pd(wrapper, log, send="gesture-rnn-lead 6")  # BS, as another patch would
+        collect_while_running(listener, pd, 8.0)
+        stop(pd)
+        # a tick or two after Pd sent it, the bridge has recorded the lead
+        listener.collect(1.0, until=lambda m: len(m) > 0 and m[-1][1] == "/ensemble/tick")
+    finally:
+        if pd is not None and pd.poll() is None:
+            pd.kill()
+        bridge.stop()
+    output = log.read_text()
+    assert "couldn't create" not in output and pd.returncode == 0, output
+    assert_bridge_got_the_leads(record, [6])
+    assert "[s gesture-rnn-lead]" in (PATCHES / "README.md").read_text()
+
+
 # -- SuperCollider --------------------------------------------------------------------------
 
 
@@ -383,6 +410,33 @@ def test_supercollider_oscdefs_receive_the_bridge_and_netaddr_sends_the_lead(
     assert "ERROR" not in output, output
     assert_patch_got_the_ensemble(sc_printed(log), expected_events(listener.messages), 1e-3)
     assert_bridge_got_the_leads(record, [lead])
+
+
+def test_supercollider_without_its_server_says_how_to_get_sound(tmp_path):
+    """Not headless, as a user runs it, on a system without scsynth (an empty PATH here)."""
+    sclang = need("sclang", "supercollider-language")
+    wrapper = tmp_path / "open.scd"
+    wrapper.write_text(
+        f"({json.dumps(str(PATCHES / 'gesture-rnn.scd'))}.load;\n"
+        'SystemClock.sched(2, { "gesture-rnn-test: done".postln; 0.exit; nil });)\n'
+    )
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = {**os.environ, "PATH": str(empty), "QT_QPA_PLATFORM": "offscreen",
+           "QTWEBENGINE_DISABLE_SANDBOX": "1"}  # fmt: skip
+    env.pop("GESTURE_RNN_HEADLESS", None)
+    result = subprocess.run(
+        [sclang, "-u", str(free_udp_port()), str(wrapper)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert "gesture-rnn-test: done" in output, output
+    said = [line for line in output.splitlines() if "gesture-rnn: no sound" in line]
+    assert len(said) == 1, output
+    assert "scsynth" in said[0] and "apt-get install supercollider-server" in said[0]
+    assert "Booting server" not in output  # no doomed boot, no exit code 127
+    readme = " ".join((PATCHES / "README.md").read_text().split())
+    assert "scsynth" in readme and "supercollider-server" in readme
 
 
 # -- Max: cannot run here; the patcher must at least be sound JSON with the right addresses ---

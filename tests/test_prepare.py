@@ -73,16 +73,14 @@ def test_duets_and_trios_use_every_ordered_choice_of_players():
     assert len(x) == 11
 
 
-def test_lazy_windows_equal_the_full_arrays():
+def test_last_framing_is_the_last_target_of_every_window():
     performances = [fake("a", 40, 4, 5), fake("b", 31, 4, 6)]
     seqs = build_sequences(performances, ensemble=4, steps=8)
     X, Y = seqs.arrays("all")
-    pick = np.array([0, 5, len(seqs) - 1, 100, 37])
-    Xb, Yb = seqs.windows(pick, "all")
-    np.testing.assert_array_equal(Xb, X[pick])
-    np.testing.assert_array_equal(Yb, Y[pick])
-    _, y_last = seqs.windows(pick, "last")
-    np.testing.assert_array_equal(y_last, Y[pick, -1])
+    X_last, y_last = seqs.arrays("last")
+    np.testing.assert_array_equal(X_last, X)
+    np.testing.assert_array_equal(y_last, Y[:, -1])
+    assert len(seqs) == len(X) == len(seqs.window_performance)
 
 
 def test_subset_keeps_whole_performances_apart():

@@ -297,13 +297,13 @@ def test_missing_or_misshapen_weights(tmp_path):
     with h5py.File(path, "r+") as f:
         del f["lstm_1/bias"]
         f["lstm_1/bias"] = np.zeros(5, dtype=np.float32)
-    with pytest.raises(ModelFileError, match="'lstm_1/bias' has shape"):
+    with pytest.raises(ModelFileError, match="dataset lstm_1/bias has shape"):
         runtime.load(path)
     with h5py.File(path, "r+") as f:
         del f["lstm_1/bias"]
         f["lstm_1/bias"] = np.zeros(32, dtype=np.float32)
         del f["output/kernel"]
-    with pytest.raises(ModelFileError, match="lacks the weights dataset 'output/kernel'"):
+    with pytest.raises(ModelFileError, match="dataset output/kernel is missing"):
         runtime.load(path)
 
 
@@ -344,3 +344,40 @@ def test_load_without_a_path_is_the_bundled_quartet():
     if not runtime.bundled_path(4).is_file():
         pytest.skip("no bundled quartet model in this checkout")
     assert runtime.load().ensemble == 4
+
+
+@pytest.mark.parametrize("ensemble", [2, 3, 4])
+def test_every_ensemble_size_the_format_allows_loads_and_steps_from_any_file(tmp_path, ensemble):
+    """The format module says which sizes exist; the runtime takes any of them from any
+    file, not only the bundled ones (a 1 x 8 model, nothing like the bundled 2 x 128)."""
+    from gesture_rnn.model_format import ENSEMBLES
+
+    assert ensemble in ENSEMBLES
+    config = ModelConfig(ensemble=ensemble, layers=1, units=8, embedding=4, input="joint")
+    weights = write_random_model(tmp_path / "m.h5", config)
+    model = runtime.load(tmp_path / "m.h5")
+    codes = np.random.default_rng(ensemble).integers(0, 9**ensemble, size=40)
+    batch, _ = model.step_codes(codes, model.initial_state(len(codes)))
+    expected = [reference_probabilities(weights, config, [code])[0] for code in codes]
+    np.testing.assert_allclose(batch, expected, atol=1e-5)
+
+
+def test_an_ensemble_size_outside_the_format_is_one_clear_error(tmp_path):
+    path = good_file(tmp_path)
+    with h5py.File(path, "r+") as f:
+        metadata = json.loads(f.attrs["gesture_rnn"])
+        metadata["ensemble"] = 5
+        f.attrs["gesture_rnn"] = json.dumps(metadata)
+    with pytest.raises(ModelFileError, match="ensemble 5.*runs LSTM ensembles of 2, 3, 4"):
+        runtime.load(path)
+
+
+def test_the_stateful_step_is_the_batched_step_with_a_batch_of_one(random_model):
+    """One LSTM step: step() gives exactly what step_codes() gives for a batch of one."""
+    model = runtime.load(random_model[0])
+    state = model.initial_state(1)
+    for lead, before in [(0, [1, 2, 3]), (4, [4, 4, 4]), (8, [0, 5, 7])][: model.ensemble]:
+        before = before[: model.others]
+        code = model.encode_input(lead, before)
+        expected, state = model.step_codes(np.array([code]), state)
+        np.testing.assert_array_equal(model.step(lead, before), expected[0])

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+from dataclasses import asdict
 
 import h5py
 import numpy as np
@@ -21,7 +23,6 @@ from gesture_rnn.touch_training import (
     corpus_examples,
     evaluate,
     fit,
-    split_performances,
 )
 from tests.synthetic import FakePerformance, write_corpus
 
@@ -134,7 +135,7 @@ def test_damaged_layers_and_versions(tmp_path):
     with h5py.File(path, "a") as f:
         del f["W1"]
         f["W1"] = np.zeros((3, 3), dtype=np.float32)
-    with pytest.raises(TouchClassifierError, match="damaged: layer 1 has shapes"):
+    with pytest.raises(TouchClassifierError, match="dataset W1 has shape"):
         touch_classifier.load(path)
     touch_classifier.save(touch_classifier.load(), path)
     with h5py.File(path, "a") as f:
@@ -175,12 +176,32 @@ def test_training_learns_synthetic_gestures_and_survives_a_round_trip(tmp_path):
     np.testing.assert_array_equal(again.predict(test_features), model.predict(test_features))
 
 
-def test_split_keeps_performances_whole_and_is_seeded():
-    names = [f"perf{i}" for i in range(10)]
-    train, test = split_performances(names, 0.2, seed=4)
-    assert len(test) == 2 and set(train) | set(test) == set(names)
-    assert not set(train) & set(test)
-    assert split_performances(names, 0.2, seed=4) == (train, test)
+def test_two_gestures_train_a_classifier_of_all_nine():
+    # scikit-learn has one logistic output for two classes; the file still has nine logits.
+    features, labels = _synthetic_windows(200, seed=3)
+    two = labels != 3
+    model = fit(features[two], labels[two], TrainConfig(hidden=(8,), epochs=20, batch=32))
+    assert model.weights[-1].shape == (8, 9)
+    p = model.probabilities(features[two])
+    assert set(model.predict(features[two])) == {0, 1}
+    assert p[:, [2, 3, 4, 5, 6, 7, 8]].max() < 1e-12
+    assert np.mean(model.predict(features[two]) == labels[two]) > 0.95
+
+
+def test_the_training_defaults_are_the_commands_and_made_the_bundled_file():
+    from gesture_rnn.cli import build_parser
+
+    defaults = TrainConfig()
+    args = build_parser().parse_args(["touches", "train", "--data", "d", "--out", "o.h5"])
+    assert (args.hidden, args.epochs, args.batch_size, args.held_out, args.seed) == (
+        defaults.hidden,
+        defaults.epochs,
+        defaults.batch,
+        defaults.held_out,
+        defaults.seed,
+    )
+    recorded = touch_classifier.load().metadata["training"]["config"]
+    assert recorded == {**asdict(defaults), "hidden": list(defaults.hidden)}
 
 
 def _corpus_with_touches(root, performances: int = 4, seconds: int = 60):
@@ -244,6 +265,20 @@ def test_a_damaged_touch_file_is_skipped_with_a_warning(tmp_path, caplog):
 def test_cli_evaluate_names_a_bad_model_file(tmp_path, capsys):
     bad = tmp_path / "bad.h5"
     bad.write_text("not a model")
-    assert main(["touches", "evaluate", "--data", str(tmp_path), "--model", str(bad)]) == 1
+    assert main(["touches", "evaluate", "--data", str(tmp_path), "--model", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "bad.h5 is not a touch classifier" in err and "Traceback" not in err
+    assert "bad.h5 is not an HDF5 file" in err and "Traceback" not in err
+
+
+def test_training_without_scikit_learn_is_one_line_with_the_pip_command(
+    tmp_path, capsys, monkeypatch
+):
+    root = tmp_path / "corpus"
+    _corpus_with_touches(root, performances=2, seconds=12)
+    for name in ("sklearn", "sklearn.neural_network", "sklearn.preprocessing"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails as if not installed
+    out = tmp_path / "touches.h5"
+    assert main(["touches", "train", "--data", str(root), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "needs scikit-learn" in err and 'pip install "gesture-rnn[train]"' in err
+    assert "Traceback" not in err and not out.exists()

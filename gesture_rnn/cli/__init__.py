@@ -16,6 +16,11 @@ import sys
 from .. import __version__
 from .common import CommandError
 
+EXIT_FAILED = 1
+"""The command could not do what was asked (an output that exists, an empty selection...)."""
+EXIT_BAD_INPUT = 2
+"""An option or an input file that cannot be used (argparse uses 2 for bad usage too)."""
+
 # Modules of this package that register subcommands, in --help order.
 COMMAND_MODULES = ("corpus", "prepare", "model", "touches", "perform")
 
@@ -34,15 +39,33 @@ def build_parser() -> argparse.ArgumentParser:
     # The live bridge is its own package; the library never imports it, the CLI does.
     if importlib.util.find_spec("bridge.cli") is not None:
         importlib.import_module("bridge.cli").register(commands)
+    _add_verbose_everywhere(commands)
     return parser
+
+
+def _add_verbose_everywhere(commands) -> None:
+    """-v after the subcommand too (``gesture-rnn corpus build -v``). SUPPRESS: a
+    subcommand without -v leaves the value the main parser set."""
+    for parser in set(commands.choices.values()):
+        parser.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="log more detail",
+        )
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_verbose_everywhere(action)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from ..errors import CorpusError, OutputError
+    from ..extras import MissingExtraError
     from ..gestures import GestureError
     from ..prepare import PrepareError
 
-    return (CommandError, CorpusError, GestureError, OutputError, PrepareError)
+    return (CommandError, CorpusError, GestureError, MissingExtraError, OutputError, PrepareError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,11 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.INFO)
     logging.addLevelName(logging.WARNING, "warning")
     logging.addLevelName(logging.ERROR, "error")
+    from ..errors import InputFileError
+
     try:
         result = args.func(args)
+    except InputFileError as error:  # a file we read: missing, unreadable, damaged
+        print(f"gesture-rnn: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except _user_errors() as error:
         print(f"gesture-rnn: error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("gesture-rnn: interrupted", file=sys.stderr)
         return 130

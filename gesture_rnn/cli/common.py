@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+from ..config import ENSEMBLES
 
 CORPUS_HELP = "corpus folder in the metatone-analysis layout (see: gesture-rnn corpus download)"
 
@@ -30,7 +33,7 @@ def add_ensemble_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ensemble",
         type=int,
-        choices=(2, 3, 4),
+        choices=ENSEMBLES,
         default=4,
         help="players in the ensemble, lead included: 4 quartet (default), 3 trio, 2 duet",
     )
@@ -60,14 +63,14 @@ def add_selection_arguments(parser: argparse.ArgumentParser, default_type: str |
     )
 
 
-def selection(args, default_type: str | None, exclude_demonstrations: bool = True, **counts):
+def selection(args, default_type: str | None, **counts):
     """The corpus Selection that the selection arguments ask for."""
     from ..corpus import Selection
 
     types = args.types or ([default_type] if default_type else None)
     if types and "any" in types:
         types = None
-    keep_all = args.include_demonstrations or args.contexts or not exclude_demonstrations
+    keep_all = args.include_demonstrations or args.contexts
     return Selection(
         types=tuple(types) if types else None,
         contexts=tuple(args.contexts) if args.contexts else None,
@@ -76,8 +79,11 @@ def selection(args, default_type: str | None, exclude_demonstrations: bool = Tru
     )
 
 
-def check_output_path(path: Path) -> None:
-    if not path.parent.is_dir():
-        raise CommandError(f"cannot write {path}: the folder {path.parent} does not exist")
-    if path.is_dir():
-        raise CommandError(f"cannot write {path}: it is a folder")
+def show_progress(args) -> bool:
+    """A progress bar unless --quiet, and only on a terminal: not in a log file or a pipe."""
+    return not args.quiet and sys.stderr.isatty()
+
+
+def add_force_argument(parser: argparse.ArgumentParser, what: str = "the output file") -> None:
+    """--force: the one way to replace a file that exists (see gesture_rnn.files)."""
+    parser.add_argument("--force", action="store_true", help=f"overwrite {what} if it exists")

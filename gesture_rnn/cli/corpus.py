@@ -6,13 +6,19 @@ import importlib.util
 import json
 from pathlib import Path
 
-from .common import add_data_argument, add_selection_arguments, positive_int, selection
+from .common import (
+    add_data_argument,
+    add_selection_arguments,
+    positive_int,
+    selection,
+    show_progress,
+)
 
 
 def cmd_download(args) -> None:
     from ..download import download_corpus
 
-    root = download_corpus(args.to, url=args.url, force=args.force, progress=not args.quiet)
+    root = download_corpus(args.to, url=args.url, force=args.force, progress=show_progress(args))
     print(f"corpus ready in {root}")
 
 
@@ -20,9 +26,7 @@ def cmd_summary(args) -> None:
     from ..corpus import load_corpus, summarize
     from ..gestures import GESTURES
 
-    chosen = selection(
-        args, default_type=None, exclude_demonstrations=False, performers=args.performers
-    )
+    chosen = selection(args, default_type=None, performers=args.performers)
     summary = summarize(load_corpus(args.data, chosen))
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -56,7 +60,9 @@ def register(commands) -> None:
     download.add_argument(
         "--force", action="store_true", help="unpack even if the folder already holds a corpus"
     )
-    download.add_argument("--quiet", action="store_true", help="no progress bar")
+    download.add_argument(
+        "--quiet", action="store_true", help="no progress bar (none off a terminal either)"
+    )
     download.set_defaults(func=cmd_download)
 
     summary = actions.add_parser(

@@ -15,10 +15,11 @@ from .common import (
     CommandError,
     add_data_argument,
     add_ensemble_argument,
+    add_force_argument,
     add_selection_arguments,
-    check_output_path,
     positive_int,
     selection,
+    show_progress,
 )
 
 
@@ -37,14 +38,19 @@ def cmd_train(args) -> None:
 
     from ..config import ConfigError, config_for
     from ..corpus import load_corpus
+    from ..export import checkpoint_record_path
+    from ..extras import require
+    from ..files import check_new_output
     from ..prepare import selection_for
     from ..train import TrainingError, TrainOptions
 
-    check_output_path(args.out)
+    require("train", "gesture-rnn train")
+    check_new_output(args.out, args.force)
     checkpoint = args.checkpoint or args.out.with_suffix(".keras")
     if checkpoint.suffix != ".keras":
         raise CommandError(f"--checkpoint {checkpoint} must end in .keras (a Keras checkpoint)")
-    check_output_path(checkpoint)
+    check_new_output(checkpoint, args.force)
+    check_new_output(checkpoint_record_path(checkpoint), args.force)
     try:
         config = config_for(
             args.size,
@@ -70,7 +76,7 @@ def cmd_train(args) -> None:
         patience=args.patience,
         lr_patience=args.lr_patience,
         seed=args.seed,
-        progress=not args.quiet,
+        progress=show_progress(args),
         record={
             "data": str(args.data),
             "selection": chosen.describe(),
@@ -86,7 +92,9 @@ def cmd_train(args) -> None:
         len(performances),
     )
     try:
-        result = train(performances, config, options, checkpoint=checkpoint, out=args.out)
+        result = train(
+            performances, config, options, checkpoint=checkpoint, out=args.out, force=args.force
+        )
     except TrainingError as error:
         raise CommandError(str(error)) from None
     test = result.metadata["metrics"]["test"]
@@ -99,10 +107,13 @@ def cmd_train(args) -> None:
 
 def cmd_export(args) -> None:
     from ..export import ExportError, export_checkpoint
+    from ..extras import require
+    from ..files import check_new_output
 
-    check_output_path(args.out)
+    require("train", "gesture-rnn export")
+    check_new_output(args.out, args.force)
     try:
-        path = export_checkpoint(args.checkpoint, args.out)
+        path = export_checkpoint(args.checkpoint, args.out, args.force)
     except ExportError as error:
         raise CommandError(str(error)) from None
     print(f"wrote {path}")
@@ -168,7 +179,10 @@ def register(commands) -> None:
     train.add_argument("--steps", type=positive_int, help="training window in seconds (120)")
     train.add_argument("--batch-size", type=positive_int, help="windows a batch (64)")
     train.add_argument("--learning-rate", type=positive_float, help="Adam learning rate (0.003)")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_force_argument(train, "--out, --checkpoint and its record")
+    train.add_argument(
+        "--quiet", action="store_true", help="no progress bar (none off a terminal either)"
+    )
     add_selection_arguments(train, default_type="improvisation")
     train.set_defaults(func=cmd_train)
 
@@ -177,4 +191,5 @@ def register(commands) -> None:
     )
     export.add_argument("checkpoint", type=Path, help="checkpoint written by gesture-rnn train")
     export.add_argument("--out", required=True, type=Path, help="the model file (.h5) to write")
+    add_force_argument(export, "--out")
     export.set_defaults(func=cmd_export)

@@ -19,17 +19,20 @@ OUTPUT_SUFFIXES = {"csv": ".csv", "png": ".png", "midi": ".mid"}
 
 
 def _one_line_errors(command):
-    """Turn the library's user errors into CommandError: one line, exit code 1."""
+    """Turn the library's user errors into CommandError: one line, exit code 1 (a bad
+    input file, an InputFileError, passes through: exit code 2)."""
 
     @functools.wraps(command)
     def run(args):
+        from ..errors import InputFileError
         from ..evaluate import EvaluationError
         from ..generate import GenerationError
-        from ..runtime import ModelFileError
 
         try:
             return command(args)
-        except (EvaluationError, GenerationError, ModelFileError) as error:
+        except InputFileError:
+            raise
+        except (EvaluationError, GenerationError) as error:
             raise CommandError(str(error)) from None
 
     return run
@@ -38,9 +41,7 @@ def _one_line_errors(command):
 def _load_model(path: Path | None):
     from ..runtime import load
 
-    if path is not None and not path.is_file():
-        raise CommandError(f"model file {path} does not exist")
-    return load(path)
+    return load(path)  # ModelFileError names the file: exit code 2
 
 
 def _model_name(path: Path | None) -> str:
@@ -135,7 +136,30 @@ def cmd_evaluate(args) -> None:
         split=args.split,
         model_file=_model_name(args.model),
     )
-    print(json.dumps(result, indent=2))
+    print(finite_json(result))
+
+
+def finite_json(result: dict) -> str:
+    """``result`` as JSON that every parser reads: a NaN or infinite figure becomes null,
+    and ``"not_finite"`` says which (JSON has no NaN or Infinity; Python's json module
+    writes them unless told not to, and parsers reject the file)."""
+    reasons: list[str] = []
+
+    def clean(value, where: str):
+        if isinstance(value, float) and not math.isfinite(value):
+            reasons.append(f"{where} is {value}, which JSON cannot hold")
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    cleaned = clean(result, "")
+    if reasons:
+        cleaned["not_finite"] = reasons
+        log.warning("%d figure(s) are not finite, written as null: %s", len(reasons), reasons[0])
+    return json.dumps(cleaned, indent=2, allow_nan=False)
 
 
 def _outputs(args) -> dict[str, Path]:
@@ -164,6 +188,7 @@ def cmd_generate(args) -> None:
     from ..files import check_new_output
     from ..generate import (
         column_names,
+        ensemble_touches,
         generate,
         lead_from_corpus,
         read_lead_csv,
@@ -173,6 +198,10 @@ def cmd_generate(args) -> None:
     )
 
     outputs = _outputs(args)
+    if "png" in outputs:
+        from ..extras import require
+
+        require("plot", "the plot (--out-png, --out)")
     for path in outputs.values():
         check_new_output(path, args.force)
     if (args.lead is None) == (args.data is None):
@@ -197,9 +226,16 @@ def cmd_generate(args) -> None:
     gestures = generate(model, lead, args.temperature, np.random.default_rng(seed))
     columns = column_names(model.ensemble)
     title = f"{source} with {model.ensemble - 1} generated players (temperature {args.temperature})"
+    touches = None
+    if "midi" in outputs:  # the touches the bridge would play, from the same touch source
+        touches = ensemble_touches(
+            gestures, _touch_source(args.corpus), 60.0 / args.bpm, np.random.default_rng([seed, 1])
+        )
     writers = {
         "csv": write_csv,
-        "midi": write_midi,
+        "midi": functools.partial(
+            write_midi, touches=touches, bpm=args.bpm, cc_scale=args.cc_scale
+        ),
         "png": functools.partial(write_png, title=title),
     }
     for kind, path in outputs.items():
@@ -208,6 +244,24 @@ def cmd_generate(args) -> None:
         f"wrote {', '.join(str(p) for p in outputs.values())}: {len(gestures)} seconds, "
         f"lead and {model.ensemble - 1} players (temperature {args.temperature}, seed {seed})"
     )
+
+
+def _touch_source(path):
+    """The corpus index at ``path`` (a CommandError if it cannot be read), or the
+    procedural fallback, as the bridge opens it."""
+    import corpus_index
+
+    try:
+        return corpus_index.open(path)
+    except corpus_index.IndexFileError as error:
+        raise CommandError(f"--corpus: {error}") from None
+
+
+def _bpm(text: str) -> float:
+    value = _number(text)
+    if not 20 <= value <= 999:
+        raise argparse.ArgumentTypeError(f"expected a tempo of 20-999 BPM, got {text}")
+    return value
 
 
 def _number(text: str) -> float:
@@ -221,12 +275,12 @@ def _number(text: str) -> float:
 
 
 def _temperature(text: str) -> float:
-    from ..runtime import TEMPERATURE_RANGE
+    from ..config import check_temperature
 
-    value, (low, high) = _number(text), TEMPERATURE_RANGE
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"expected a temperature in {low}-{high}, got {text}")
-    return value
+    try:
+        return check_temperature(_number(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _alpha(text: str) -> float:
@@ -237,12 +291,9 @@ def _alpha(text: str) -> float:
 
 
 def _add_model_argument(parser) -> None:
-    parser.add_argument(
-        "--model",
-        type=Path,
-        metavar="FILE",
-        help="model file (.h5) to use (default: the bundled quartet model)",
-    )
+    from ..bundled import MODEL_HELP, model_path
+
+    parser.add_argument("--model", type=model_path, metavar="FILE|NAME", help=MODEL_HELP)
 
 
 def register(commands) -> None:
@@ -320,7 +371,27 @@ def register(commands) -> None:
         "--out", type=Path, metavar="PREFIX", help="write PREFIX.csv, PREFIX.png and PREFIX.mid"
     )
     out.add_argument("--out-csv", type=Path, metavar="FILE", help="the performance as CSV")
-    out.add_argument("--out-png", type=Path, metavar="FILE", help="a plot of it (needs matplotlib)")
-    out.add_argument("--out-midi", type=Path, metavar="FILE", help="a MIDI file, CC 20 = gesture")
+    out.add_argument("--out-png", type=Path, metavar="FILE", help="a plot (needs the [plot] extra)")
+    out.add_argument(
+        "--out-midi",
+        type=Path,
+        metavar="FILE",
+        help="a MIDI file a DAW plays: per player gestures (CC 20), touches (CC 21/22), notes",
+    )
+    midi = generate.add_argument_group("the MIDI file")
+    midi.add_argument(
+        "--bpm", type=_bpm, default=60.0, help="tempo, a step a beat (default 60: a step a second)"
+    )
+    midi.add_argument(
+        "--cc-scale",
+        choices=("raw", "spread"),
+        default="raw",
+        help="gesture CC values raw 0-8 (default) or spread over 0-127, as in the bridge",
+    )
+    midi.add_argument(
+        "--corpus",
+        metavar="INDEX",
+        help="corpus index for the touches (default: the procedural fallback, as the bridge)",
+    )
     out.add_argument("--force", action="store_true", help="overwrite output files that exist")
     generate.set_defaults(func=cmd_generate)

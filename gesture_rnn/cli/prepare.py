@@ -8,8 +8,8 @@ from .common import (
     CommandError,
     add_data_argument,
     add_ensemble_argument,
+    add_force_argument,
     add_selection_arguments,
-    check_output_path,
     positive_int,
     selection,
 )
@@ -17,9 +17,10 @@ from .common import (
 
 def cmd_prepare(args) -> None:
     from ..corpus import load_corpus
+    from ..files import check_new_output
     from ..prepare import build_sequences, save_npz, selection_for
 
-    check_output_path(args.out)
+    check_new_output(args.out, args.force)
     base = selection(args, default_type="improvisation")
     performances = load_corpus(args.data, selection_for(args.ensemble, base))
     sequences = build_sequences(performances, ensemble=args.ensemble, steps=args.steps)
@@ -28,7 +29,7 @@ def cmd_prepare(args) -> None:
             f"no selected performance is longer than {args.steps + 1} seconds, so there are "
             f"no windows of {args.steps} steps; try a smaller --steps"
         )
-    shape = save_npz(args.out, sequences, args.framing)
+    shape = save_npz(args.out, sequences, args.framing, args.force)
     print(
         f"wrote {args.out}: {shape[0]} windows of {args.steps} steps "
         f"(framing {args.framing}) from {len(performances)} performances"
@@ -49,5 +50,6 @@ def register(commands) -> None:
         help="a target at every step (all, the default) or one after the last step (last)",
     )
     prepare.add_argument("--out", required=True, type=Path, help="the .npz file to write")
+    add_force_argument(prepare, "--out")
     add_selection_arguments(prepare, default_type="improvisation")
     prepare.set_defaults(func=cmd_prepare)

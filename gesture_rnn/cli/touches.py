@@ -7,8 +7,10 @@ import json
 import shlex
 import sys
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
+from ..touch_training import TrainConfig
 from .common import CommandError, add_data_argument, positive_int
 
 
@@ -48,17 +50,26 @@ def _print_report(title: str, report: dict) -> None:
 
 
 def cmd_train(args) -> None:
+    from ..corpus import split_performances
+    from ..extras import require
     from ..files import check_new_output, write_new
     from ..touch_classifier import save
-    from ..touch_training import TrainConfig, corpus_examples, evaluate, fit, split_performances
+    from ..touch_training import TrainConfig, corpus_examples, evaluate, fit
 
+    require("train", "gesture-rnn touches train", "scikit-learn")  # before any work
     check_new_output(args.out, args.force)
     started = time.monotonic()
     examples = corpus_examples(args.data)
-    train_names, test_names = split_performances(examples.names, args.held_out, args.seed)
+    split = split_performances(examples.names, args.seed, test=args.held_out)
+    train_names, test_names = split["train"], split["test"]
     train, test = examples.subset(train_names), examples.subset(test_names)
-    config = TrainConfig(
-        hidden=args.hidden, epochs=args.epochs, batch=args.batch_size, seed=args.seed
+    config = replace(
+        TrainConfig(),
+        hidden=args.hidden,
+        epochs=args.epochs,
+        batch=args.batch_size,
+        seed=args.seed,
+        held_out=args.held_out,
     )
     model = fit(train.features, train.labels, config)
     report = evaluate(model, test.features, test.labels)
@@ -66,14 +77,8 @@ def cmd_train(args) -> None:
         "training": {
             "command": shlex.join(["gesture-rnn", *sys.argv[1:]]),
             "seconds": round(time.monotonic() - started, 1),
-            "config": {
-                "hidden": list(config.hidden),
-                "epochs": config.epochs,
-                "batch": config.batch,
-                "learning_rate": config.learning_rate,
-                "weight_decay": config.weight_decay,
-                "seed": config.seed,
-            },
+            "trainer": model.metadata.get("trainer"),
+            "config": {**asdict(config), "hidden": list(config.hidden)},
             "held_out_fraction": args.held_out,
             "train_performances": len(train_names),
             "train_examples": int(len(train.labels)),
@@ -87,13 +92,10 @@ def cmd_train(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from ..touch_classifier import TouchClassifierError, load
+    from ..touch_classifier import load
     from ..touch_training import corpus_examples, evaluate
 
-    try:
-        model = load(args.model)
-    except TouchClassifierError as error:
-        raise CommandError(str(error)) from None
+    model = load(args.model)  # TouchClassifierError names the file: exit code 2
     names = None
     if not args.all:
         names = model.metadata.get("training", {}).get("held_out_performances")
@@ -108,6 +110,7 @@ def cmd_evaluate(args) -> None:
 
 
 def register(commands) -> None:
+    defaults = TrainConfig()
     touches = commands.add_parser("touches", help="classify raw touches as gestures")
     actions = touches.add_subparsers(dest="touches_command", metavar="ACTION")
     actions.required = True
@@ -119,14 +122,26 @@ def register(commands) -> None:
     train.add_argument("--out", required=True, type=Path, help="classifier file to write (.h5)")
     train.add_argument("--force", action="store_true", help="replace --out if it exists")
     train.add_argument(
-        "--hidden", type=_hidden, default=(64, 64), help="hidden layer sizes (default 64,64)"
+        "--hidden",
+        type=_hidden,
+        default=defaults.hidden,
+        help=f"hidden layer sizes (default {','.join(map(str, defaults.hidden))})",
     )
-    train.add_argument("--epochs", type=positive_int, default=30, help="default 30")
-    train.add_argument("--batch-size", type=positive_int, default=512, help="default 512")
     train.add_argument(
-        "--held-out", type=_fraction, default=0.2, help="share of performances held out (0.2)"
+        "--epochs", type=positive_int, default=defaults.epochs, help=f"default {defaults.epochs}"
     )
-    train.add_argument("--seed", type=int, default=0, help="split and training seed (0)")
+    train.add_argument(
+        "--batch-size", type=positive_int, default=defaults.batch, help=f"default {defaults.batch}"
+    )
+    train.add_argument(
+        "--held-out",
+        type=_fraction,
+        default=defaults.held_out,
+        help=f"share of performances held out ({defaults.held_out})",
+    )
+    train.add_argument(
+        "--seed", type=int, default=defaults.seed, help=f"split and training seed ({defaults.seed})"
+    )
     train.set_defaults(func=cmd_train)
 
     evaluate = actions.add_parser(

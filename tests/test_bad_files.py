@@ -1,0 +1,345 @@
+"""The bad-file battery: every file we read, damaged every way we know, through the CLI.
+
+Each case runs a real command (``gesture_rnn.cli.main``, in-process so that the whole
+battery takes seconds; the FIFO cases, which would block a reader forever, in a real
+process with a time limit) and asserts what a user must see: exit code 2, one line on
+stderr naming the file, no traceback, and for the bridge no ready line (it never starts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from gesture_rnn import checked
+from gesture_rnn.touch_classifier import BUNDLED as BUNDLED_TOUCHES
+from tests.bridge_process import free_udp_port
+from tests.models import edit_model_file, tiny_model_file
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Reader:
+    kind: str  # model, touches, index, toml, csv
+    argv: tuple[str, ...]  # the command; FILE is the bad file, OUT a fresh output, ...
+
+    def command(self, bad: Path, goods: dict[str, Path], out: Path) -> list[str]:
+        names = {"FILE": str(bad), "OUT": str(out), "PORT": str(free_udp_port())}
+        names.update({f"GOOD_{k.upper()}": str(v) for k, v in goods.items()})
+        return [names.get(arg, arg) for arg in self.argv]
+
+
+READERS = {
+    "bridge --model": Reader("model", ("bridge", "--port", "PORT", "--model", "FILE")),
+    "evaluate": Reader("model", ("evaluate", "--model", "FILE", "--data", "GOOD_CORPUS")),
+    "generate --model": Reader(
+        "model", ("generate", "--model", "FILE", "--lead", "GOOD_CSV", "--out-csv", "OUT")
+    ),
+    "touches evaluate": Reader(
+        "touches", ("touches", "evaluate", "--model", "FILE", "--data", "GOOD_CORPUS")
+    ),
+    "corpus info --round-trip --classifier": Reader(
+        "touches", ("corpus", "info", "--round-trip", "--procedural", "--classifier", "FILE")
+    ),
+    "corpus info": Reader("index", ("corpus", "info", "FILE")),
+    "bridge --corpus": Reader(
+        "index", ("bridge", "--port", "PORT", "--model", "GOOD_MODEL", "--corpus", "FILE")
+    ),
+    "bridge --config": Reader("toml", ("bridge", "--port", "PORT", "--config", "FILE")),
+    "generate --lead": Reader(
+        "csv", ("generate", "--model", "GOOD_MODEL", "--lead", "FILE", "--out-csv", "OUT")
+    ),
+}
+HDF5 = ("model", "touches", "index")
+EVERY = (
+    "missing",
+    "folder",
+    "device",
+    "empty",
+    "random-bytes",
+    "truncated",
+    "wrong-kind",
+    "altered-shape",
+    "huge",
+    "nan",
+    "extreme",
+    "flipped-bytes",
+    "unreadable",
+)
+ONLY_HDF5 = ("wrong-version", "external-storage", "external-link", "virtual-dataset")
+# A dataset of each kind to damage, and the attribute that holds its version.
+TARGET = {"model": "lstm_0/bias", "touches": "W0", "index": "events/velocity_given"}
+VERSION = {"model": None, "touches": None, "index": "version"}
+
+
+def cases():
+    for name, reader in READERS.items():
+        for case in EVERY + (ONLY_HDF5 if reader.kind in HDF5 else ()):
+            yield pytest.param(name, case, id=f"{name}-{case}")
+
+
+# -- good files ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def goods(tmp_path_factory) -> dict[str, Path]:
+    from corpus_index.build import build_index
+    from tests.test_corpus_index import standard_fakes, write_touch_corpus
+
+    folder = tmp_path_factory.mktemp("goods")
+    corpus = write_touch_corpus(folder / "corpus", standard_fakes())
+    index = folder / "index.h5"
+    build_index(corpus, index, progress=False)
+    with h5py.File(index) as f:
+        assert len(f[TARGET["index"]]) > 0, "the damage below needs given velocities"
+    lead = folder / "lead.csv"
+    lead.write_text("time,me\n" + "".join(f"2020-01-01T00:00:{s:02d},{s % 9}\n" for s in range(30)))
+    toml = folder / "bridge.toml"
+    toml.write_text('host = "127.0.0.1"\nosc_out = ["127.0.0.1:57120"]\ntemperature = 1.0\n')
+    touches = folder / "touches.h5"
+    shutil.copy(BUNDLED_TOUCHES, touches)
+    return {
+        "model": tiny_model_file(folder / "model.h5"),
+        "touches": touches,
+        "index": index,
+        "toml": toml,
+        "csv": lead,
+        "corpus": corpus,
+    }
+
+
+# -- the damage ---------------------------------------------------------------------------
+
+
+def _replace(path: Path, name: str, make) -> None:
+    """Replace dataset ``name`` of an HDF5 file by ``make(f, name, old_array)``."""
+    with h5py.File(path, "r+") as f:
+        old = f[name][()]
+        del f[name]
+        make(f, name, old)
+
+
+def _edit_values(kind: str, path: Path, value: float) -> None:
+    """Put ``value`` into the target dataset, with checksums that match (a writer that
+    skipped our checks), so that only the value check can catch it."""
+    name = TARGET[kind]
+    if kind == "model":
+        edit_model_file(path, lambda w: w[name].__setitem__(0, value))
+        return
+    with h5py.File(path, "r+") as f:
+        data = f[name][()]
+        data.reshape(-1)[0] = value
+        f[name][...] = data
+        if kind == "touches":
+            metadata = json.loads(f.attrs["metadata"])
+            metadata["sha256"][name] = checked.sha256(data)
+            f.attrs["metadata"] = json.dumps(metadata)
+        else:
+            sums = json.loads(f.attrs["sha256"])
+            sums[name] = checked.sha256(data)
+            f.attrs["sha256"] = json.dumps(sums)
+
+
+def _flip_middle(path: Path, kind: str) -> None:
+    """XOR 64 bytes in the middle of the data (of the target dataset where it lies in one
+    piece, else of the file)."""
+    data = bytearray(path.read_bytes())
+    middle, count = len(data) // 2, min(64, len(data) // 2)
+    if kind in HDF5:
+        with h5py.File(path) as f:
+            node = f[TARGET[kind]]
+            offset = node.id.get_offset()
+            if offset is not None:
+                count = min(count, node.id.get_storage_size())
+                middle = offset + node.id.get_storage_size() // 2 - count // 2
+    for i in range(middle, middle + count):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def make_bad(case: str, kind: str, goods: dict[str, Path], folder: Path) -> Path:
+    good = goods[kind]
+    path = folder / f"bad-{case}{good.suffix}"
+    if case == "missing":
+        return path
+    if case == "folder":
+        path.mkdir()
+    elif case == "device":
+        path.symlink_to("/dev/zero")  # endless bytes: read whole, it never ends
+    elif case == "unreadable":
+        path.symlink_to("/proc/self/mem")  # a regular file whose every read fails (EIO)
+    elif case == "fifo":
+        os.mkfifo(path)
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "random-bytes":
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif case == "truncated":
+        data = good.read_bytes()
+        path.write_bytes(data[: len(data) // 2] if kind in HDF5 else data[:-4])
+    elif case == "wrong-kind":
+        shutil.copy(goods["touches" if kind == "model" else "model"], path)
+    elif case == "huge":
+        if kind in HDF5:  # a small file that declares terabytes
+            shutil.copy(good, path)
+            _replace(
+                path,
+                TARGET[kind],
+                lambda f, name, old: f.create_dataset(
+                    name, shape=(2_000_000_000, *old.shape[1:]), chunks=True, dtype=old.dtype
+                ),
+            )
+        else:
+            with open(path, "wb") as f:
+                f.truncate(4 << 30)  # sparse: 4 GiB that take no disk
+    else:
+        shutil.copy(good, path)
+        damage(case, kind, path)
+    return path
+
+
+def damage(case: str, kind: str, path: Path) -> None:
+    """Damage a copy of a good file in place."""
+    name = TARGET.get(kind)
+    if case == "flipped-bytes":
+        _flip_middle(path, kind)
+    elif case == "wrong-version":
+        with h5py.File(path, "r+") as f:
+            if VERSION[kind] is not None:
+                f.attrs[VERSION[kind]] = 99
+            else:
+                key = "gesture_rnn" if kind == "model" else "metadata"
+                metadata = json.loads(f.attrs[key])
+                metadata["format_version"] = 99
+                f.attrs[key] = json.dumps(metadata)
+    elif case == "altered-shape":
+        if kind == "csv":
+            path.write_text("time\n2020-01-01T00:00:00\n")  # no player column
+        elif kind == "toml":
+            path.write_text('osc_out = [["127.0.0.1:57120"]]\n')  # a list of lists
+        else:
+            _replace(path, name, lambda f, n, old: f.create_dataset(n, data=old[..., None]))
+    elif case in ("nan", "extreme"):
+        value = float("nan") if case == "nan" else -3e38
+        if kind == "csv":
+            path.write_text(f"time,me\n2020-01-01T00:00:00,1\n2020-01-01T00:00:01,{value}\n")
+        elif kind == "toml":
+            path.write_text("temperature = nan\n" if case == "nan" else "period = 1e308\n")
+        else:
+            _edit_values(kind, path, value)
+    elif case == "external-storage":  # the bytes "stored" in another file
+        _replace(
+            path,
+            name,
+            lambda f, n, old: f.create_dataset(
+                n, shape=old.shape, dtype=old.dtype, external=[("/etc/passwd", 0, old.nbytes)]
+            ),
+        )
+    elif case == "external-link":
+        other = path.with_name("other.h5")
+        shutil.copy(path, other)
+        _replace(path, name, lambda f, n, old: f.__setitem__(n, h5py.ExternalLink(str(other), n)))
+    elif case == "virtual-dataset":
+        other = path.with_name("other.h5")
+        shutil.copy(path, other)
+
+        def virtual(f, n, old):
+            layout = h5py.VirtualLayout(shape=old.shape, dtype=old.dtype)
+            layout[...] = h5py.VirtualSource(str(other), n, shape=old.shape)
+            f.create_virtual_dataset(n, layout)
+
+        _replace(path, name, virtual)
+    else:
+        raise AssertionError(f"no damage called {case}")
+
+
+# -- the battery --------------------------------------------------------------------------
+
+
+def check_refusal(code: int, out: str, err: str, bad: Path) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and str(bad) in lines[0], err
+    assert "ready" not in out  # the bridge never started
+
+
+@pytest.mark.parametrize("reader, case", list(cases()))
+def test_a_bad_file_is_one_line_naming_it_and_exit_code_2(
+    reader, case, goods, tmp_path, capsys, monkeypatch
+):
+    from bridge.app import Bridge
+    from gesture_rnn.cli import main
+
+    def started(self, ready):
+        pytest.fail(f"the bridge started on a bad file: {ready}")
+
+    monkeypatch.setattr(Bridge, "run", started)
+    spec = READERS[reader]
+    bad = make_bad(case, spec.kind, goods, tmp_path)
+    code = main(spec.command(bad, goods, tmp_path / "out.csv"))
+    out, err = capsys.readouterr()
+    check_refusal(code, out, err, bad)
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+def test_a_fifo_is_refused_at_once_by_the_real_command(reader, goods, tmp_path):
+    """A FIFO blocks whoever opens it for reading until a writer comes: in a real process,
+    with a time limit, so that a regression fails instead of hanging the suite."""
+    spec = READERS[reader]
+    bad = make_bad("fifo", spec.kind, goods, tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "gesture_rnn", *spec.command(bad, goods, tmp_path / "out.csv")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    check_refusal(result.returncode, result.stdout, result.stderr, bad)
+
+
+def test_a_file_without_checksums_loads_with_one_notice(goods, tmp_path, caplog):
+    """Files written before checksums existed still load, saying once that damage to them
+    cannot be detected."""
+    from gesture_rnn import runtime
+
+    old = tmp_path / "old.h5"
+    shutil.copy(goods["model"], old)
+    with h5py.File(old, "r+") as f:
+        metadata = json.loads(f.attrs["gesture_rnn"])
+        del metadata["sha256"]
+        f.attrs["gesture_rnn"] = json.dumps(metadata)
+    with caplog.at_level("WARNING"):
+        runtime.load(old)
+        runtime.load(old)
+    notices = [r for r in caplog.records if "has no checksums" in r.getMessage()]
+    assert len(notices) == 1 and str(old) in notices[0].getMessage()
+
+
+@pytest.mark.parametrize("name", ["quartet.h5", "trio.h5", "duet.h5", "touches.h5"])
+def test_the_bundled_files_carry_checksums_that_match(name, caplog):
+    """Rewritten once with checksums, so damage to an installed copy is caught."""
+    from gesture_rnn import runtime, touch_classifier
+
+    path = Path(runtime.MODELS_DIR) / name
+    with h5py.File(path) as f:
+        raw = f.attrs["metadata" if name == "touches.h5" else "gesture_rnn"]
+    names = set(json.loads(raw)["sha256"])
+    with caplog.at_level("WARNING"):
+        loaded = touch_classifier.load(path) if name == "touches.h5" else runtime.load(path)
+    assert loaded is not None and "no checksums" not in caplog.text
+    with h5py.File(path) as f:
+        datasets = set()
+        f.visititems(lambda n, node: datasets.add(n) if isinstance(node, h5py.Dataset) else None)
+    assert names == datasets
