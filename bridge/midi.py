@@ -171,10 +171,10 @@ class MidiIO:
                 name = find_port(self._list_out.get_ports(), config.midi_out, "output")
                 self.named.append(NamedPort("output", config.midi_out, name))
             if config.virtual_midi:
+                self.inputs.append(MidiInput(VIRTUAL_IN, virtual=True, client_name=CLIENT_NAME))
                 self.outputs.append(
                     mido.open_output(VIRTUAL_OUT, virtual=True, client_name=CLIENT_NAME)
                 )
-                self.inputs.append(MidiInput(VIRTUAL_IN, virtual=True, client_name=CLIENT_NAME))
             for named in self.named:
                 named.port = self._open(named.kind, named.name)
         except MidiError:
