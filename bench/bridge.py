@@ -744,6 +744,132 @@ def timing_run(
     }
 
 
+def _web_reader(url: str, origin: str, stop_at: float, counts: dict, key: str) -> None:
+    """A browser that keeps up: reads every frame until ``stop_at``."""
+    from websockets.sync.client import connect
+
+    with connect(url, origin=origin, open_timeout=10) as ws:
+        while time.monotonic() < stop_at:
+            try:
+                frame = ws.recv(timeout=0.5)
+            except TimeoutError:
+                continue
+            counts[key] = counts.get(key, 0) + 1
+            counts[key + "_bytes"] = counts.get(key + "_bytes", 0) + len(frame)
+
+
+def _stalled_client(host: str, port: int) -> socket.socket:
+    """A browser that stopped reading (a backgrounded tab): opens the WebSocket, then
+    never reads, with a small receive buffer so the bridge's side fills up soon."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, port))
+    sock.sendall(
+        f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    return sock
+
+
+def web_run(model: Path, period: float, ticks: int, readers: int, folder: Path) -> dict:
+    """The bridge at ``period`` with --web, ``readers`` clients reading and one stalled
+    (none at all with readers=-1): its --stats, what the clients got, its CPU share."""
+    import re
+    import threading
+
+    rx = stamped_socket()
+    port = free_udp_port()
+    stats = folder / f"stats-web-{readers}.json"
+    cmd = bridge_command(model, port, rx.getsockname()[1], period, stats, None)
+    if readers >= 0:
+        cmd += ["--web", "127.0.0.1:0"]
+    with open(folder / "bridge.log", "a") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+    end = time.monotonic() + 30
+    line = ""
+    while not line.startswith(READY) and time.monotonic() < end:
+        line = proc.stdout.readline()
+    if not line.startswith(READY):
+        stop(proc)
+        raise SystemExit("bench/bridge.py: the bridge with --web did not start")
+    cpu_at_ready, ready = cpu_seconds(proc.pid), time.monotonic()
+    stop_at = ready + ticks * period
+    counts: dict = {}
+    threads, stalled = [], None
+    if readers >= 0:
+        host, web_port = re.search(r"web page http://([\d.]+):(\d+)/", line).groups()
+        url, origin = f"ws://{host}:{web_port}/ws", f"http://{host}:{web_port}"
+        for i in range(readers):
+            thread = threading.Thread(
+                target=_web_reader, args=(url, origin, stop_at, counts, f"reader{i}")
+            )
+            thread.start()
+            threads.append(thread)
+        stalled = _stalled_client(host, int(web_port))
+    while (left := stop_at - time.monotonic()) > 0:
+        if select.select([rx], [], [], left)[0]:
+            receive_stamped(rx)  # keep the OSC socket drained
+    for thread in threads:
+        thread.join(timeout=10)
+    cpu = cpu_seconds(proc.pid) - cpu_at_ready
+    ran = time.monotonic() - ready
+    stalled_dropped = None
+    if stalled is not None:  # was the stalled client disconnected? (EOF or reset)
+        stalled.settimeout(0.5)
+        stalled_dropped = False
+        try:
+            while stalled.recv(65536):
+                pass
+            stalled_dropped = True
+        except ConnectionResetError:
+            stalled_dropped = True
+        except TimeoutError:
+            pass
+        stalled.close()
+    stop(proc)
+    rx.close()
+    return {
+        "period": period,
+        "ticks": ticks,
+        "readers": readers,
+        "stats": json.loads(stats.read_text()),
+        "clients": counts,
+        "stalled_disconnected": stalled_dropped,
+        "cpu_share": cpu / ran,
+    }
+
+
+def report_web(runs: list[dict]) -> None:
+    print("\n## The browser page: tick timing with WebSocket clients connected (--stats, ms)")
+    print(
+        "| clients | ticks | tick late p50 / p99 / max | touch late p50 / p99 | compute p99 |"
+        " CPU | frames per reader | stalled client |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in runs:
+        s = r["stats"]
+        late, touch = s["tick_late"], s.get("touch_late", {})
+        if r["readers"] < 0:
+            who, frames, stalled = "no --web", "-", "-"
+        else:
+            who = f"{r['readers']} reading + 1 never reading"
+            frames = ", ".join(
+                str(v) for k, v in sorted(r["clients"].items()) if not k.endswith("_bytes")
+            )
+            web = s.get("web", {})
+            stalled = (
+                f"disconnected: {r['stalled_disconnected']} "
+                f"(slow: {web.get('slow_disconnected')}, "
+                f"touches dropped {web.get('touches_dropped')})"
+            )
+        print(
+            f"| {who} | {s['ticks']} | {late['p50_ms']:.3f} / {late['p99_ms']:.3f} / "
+            f"{late['max_ms']:.3f} | {touch.get('p50_ms', 0):.3f} / {touch.get('p99_ms', 0):.3f}"
+            f" | {s['tick_compute']['p99_ms']:.3f} | {r['cpu_share']:.1%} | {frames} | {stalled} |"
+        )
+
+
 def leads_chosen(record: Path) -> dict[str, int]:
     """Ticks per lead gesture in a --record CSV (time,lead,player1,...), in tick order of
     first appearance, and "changes": how often the lead changed from one tick to the next."""
@@ -914,7 +1040,7 @@ def report_timing(r: dict) -> None:
         )
 
 
-PARTS = ("startup", "compute", "timing")
+PARTS = ("startup", "compute", "timing", "web")
 
 # --- --clock link: steps against a second Link peer's beats -------------------------------
 
@@ -1096,6 +1222,11 @@ def main() -> None:
             if "compute" in parts:
                 print(f"Keras and numpy steps, {c} ...", flush=True)
                 r["keras"][c] = keras_compute(model, args.steps, flood, args.rate)
+        if "web" in parts:
+            r["web"] = []
+            for readers in (-1, 2):
+                print(f"bridge at period 0.05 s with --web, readers {readers} ...", flush=True)
+                r["web"].append(web_run(model, 0.05, args.fast_ticks, readers, folder))
         for corpus in (None, args.corpus) if args.corpus else (None,):
             for period, ticks in ((1.0, args.slow_ticks), (0.05, args.fast_ticks)):
                 for flood in (False, True) if "timing" in parts else ():
@@ -1123,6 +1254,8 @@ def main() -> None:
         report_compute(r)
     if r["timing"]:
         report_timing(r)
+    if r.get("web"):
+        report_web(r["web"])
     print(f"\nwhole benchmark: {r['seconds']:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(r, indent=1, default=str) + "\n")

@@ -2,8 +2,10 @@
 
 One thread does everything that touches the session, so nothing needs a lock. It sleeps
 in ``select`` until the next deadline (preparing a tick, a tick, a touch or a note-off) or
-until a datagram or a signal arrives; with MIDI input open it wakes every millisecond to
-read the MIDI that came (see bridge/midi.py for why MIDI is read so, not called back).
+until a datagram, a browser's message (handed over from the web page's thread through a
+queue and a wake-up pipe) or a signal arrives; with MIDI input open it wakes every
+millisecond to read the MIDI that came (bridge/midi.py says why MIDI is read so, not
+handed over from rtmidi's thread).
 
 Each tick is made ahead (:meth:`Session.preparing`: model step, sampling, touches, and
 here the tick's OSC bytes), so at the deadline the loop only commits, sends and hands
@@ -17,6 +19,7 @@ import ipaddress
 import logging
 import math
 import os
+import queue
 import select
 import signal
 import socket
@@ -90,6 +93,7 @@ class Bridge:
         self.sender = sender
         self.midi = midi
         self.recorder = recorder
+        self.web = None  # a bridge.web.WebServer with --web
         self.out = out
         self.counts: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self.rejections = RateLimitedLog(log)
@@ -120,12 +124,18 @@ class Bridge:
         self._prepared_at = -math.inf  # when the pending step read its inputs
         self._last_tick: float | None = None  # when the last tick started
         self._next_port_check = time.monotonic() + PORT_CHECK
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()  # from the web page's thread
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         sock.setblocking(False)
 
     # -- called from other threads ----------------------------------------------------
+
+    def on_web(self, item) -> None:
+        """The web thread's hand-over: a checked Command, or a WebRejected."""
+        self._inbox.put(item)
+        self._wake()
 
     def stop(self, signum: int | None = None, _frame=None) -> None:
         """Ask the loop to stop (a signal handler: a second signal only asks again)."""
@@ -284,6 +294,12 @@ class Bridge:
                 pass
         except BlockingIOError:
             pass
+        while True:  # what the web thread handed over (MIDI is read, not handed over)
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            self.handle_web(item)
 
     def _read_midi(self) -> None:
         for message in self.midi.receive():
@@ -360,6 +376,15 @@ class Bridge:
             self.tick(now, self.period.tick(now))
         return True
 
+    def handle_web(self, item) -> None:
+        """A browser's message, checked on the web thread (bridge/web.py)."""
+        if isinstance(item, Command):
+            if self.apply(item):
+                self.counts["received"] += 1
+            return
+        self.counts["rejected"] += 1
+        self.rejections.warning("web", f"rejected web message: {item}")
+
     def handle_midi(self, message) -> None:
         from .midi import MidiRejected, lead_gesture  # only here when MIDI is open
 
@@ -412,6 +437,8 @@ class Bridge:
         self._last_tick = start
         if self.recorder is not None:
             self.recorder.tick(tick.lead, tick.ensemble)
+        if self.web is not None:
+            self.web.tick(tick, self._web_state(tick))
         self.timing["tick_late"].append(sent - start)
         self.timing["tick_compute"].append(time.monotonic() - began)
         if not self.config.quiet:
@@ -440,6 +467,8 @@ class Bridge:
             self._touch_next += 1
             self.timing["touch_late"].append(time.monotonic() - touch_due)
             self.sender.touch(event)
+            if self.web is not None:
+                self.web.touch(event)
             if self.midi is not None:
                 note = self.midi.touch(event)
                 if note is not None:
@@ -461,6 +490,20 @@ class Bridge:
         except (OSError, ValueError) as error:  # the terminal is gone (a hang-up): play on
             self.config.quiet = True
             log.warning("live view stopped: %s", error)
+
+    def _web_state(self, tick: Tick) -> dict:
+        state = {
+            "tick": tick.number,
+            "lead": tick.lead,
+            "period": self._tick_duration(),
+            "temperature": self.session.temperature,
+            "received": self.counts["received"],
+            "rejected": self.counts["rejected"],
+        }
+        liveliness = getattr(self.session, "liveliness", None)
+        if liveliness is not None:
+            state["liveliness"] = liveliness
+        return state
 
     def _not_allowed(self) -> str:
         return f" not allowed {self.counts['not_allowed']}" if self.allowed else ""
@@ -489,6 +532,8 @@ class Bridge:
                     "p99_ms": float(np.percentile(ms, 99)),
                     "max_ms": float(ms.max()),
                 }
+        if self.web is not None:
+            summary["web"] = self.web.stats()
         summary["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return summary
 
@@ -506,8 +551,10 @@ class Bridge:
     def close(self) -> None:
         """Shut down in a safe order; every step runs even if one before it failed.
 
-        MIDI inputs first, then all notes off, the recording and the stats, and the MIDI
-        outputs last."""
+        The web page's thread first, MIDI inputs, then all notes off, the recording and
+        the stats, and the MIDI outputs last."""
+        if self.web is not None:
+            _safely(self.web.close)
         if self.midi is not None:
             _safely(self.midi.close_inputs)
             _safely(self.midi.all_notes_off)

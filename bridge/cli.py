@@ -69,6 +69,14 @@ def register(commands) -> None:
         default=None,
         help="run at real-time priority where the system allows it (steadier timing)",
     )
+    add(
+        "--web",
+        nargs="?",
+        const="127.0.0.1:8080",
+        metavar="[HOST:]PORT",
+        help="serve a page that shows the ensemble and lets the lead play "
+        "(alone: 127.0.0.1:8080; docs/web.md)",
+    )
     link = parser.add_argument_group("Ableton Link (--clock link; needs the 'link' extra)")
     link.add_argument("--beats-per-step", help="a step every this many beats (default 1)")
     link.add_argument("--quantum", help="beats per bar of the session's phase (default 4)")
@@ -113,6 +121,7 @@ def _flag_values(args) -> dict:
         "link_start_stop": args.link_start_stop,
         "tempo": args.tempo,
         "link_latency": args.link_latency,
+        "web": args.web,
     }
     if args.seed is not None:
         try:
@@ -181,6 +190,14 @@ def _start_and_run(args, requested: set[int]) -> int:
         f"sending to {targets}{midi}; {clock}; {_players(bridge.session.players)}, "
         f"model {bridge.model_name}; touches from {bridge.touch_name}{exposure(bridge)}"
     )
+    if bridge.web is not None:
+        from .web import loopback, page_url
+
+        ready += f"; web page {page_url(bridge.web.host, bridge.web.port)}"
+        if config.allow:
+            ready += " (only from --allow)"
+        elif not loopback(bridge.web.host):
+            ready += " (anyone on the network can open it and play the lead)"
     if requested:  # a signal came during the start-up
         bridge.stopping = True
     code = bridge.run(ready)
@@ -273,6 +290,8 @@ def build(config):
                 bridge.midi = MidiIO(config, session.players)
             except MidiError as error:
                 raise StartupError(str(error)) from None
+        if config.web is not None:
+            bridge.web = open_web(config, bridge)
         if config.clock == "link":
             from .link import LinkError, LinkSession
 
@@ -298,6 +317,27 @@ def build(config):
     bridge.model_name = model.path.name if model.path else "bundled"
     bridge.touch_name = touch_name
     return bridge
+
+
+def open_web(config, bridge):
+    """The browser page's server, listening, or StartupError (docs/web.md)."""
+    from .config import parse_web
+    from .web import WebError, WebServer
+
+    host, port = parse_web(config.web)
+    model = bridge.session.model
+    info = {
+        "players": bridge.session.players,
+        "model": model.path.name if model.path else "bundled",
+        "clock": config.clock,
+        "period": config.period,
+    }
+    try:
+        server = WebServer(host, port, info, bridge.on_web, config.allowed_networks())
+        server.start()
+    except WebError as error:
+        raise StartupError(str(error)) from None
+    return server
 
 
 def open_touches(path):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from gesture_rnn import checked
-from gesture_rnn.bundled import model_path
+from gesture_rnn.bundled import MODEL_NAMES, model_path
 from gesture_rnn.midi_map import CC_SCALES, MidiNumbers
 
 from .session import check_temperature
@@ -44,10 +44,12 @@ FILE_TYPES: dict[str, str] = {
     "link_start_stop": "true or false",
     "tempo": NUMBER,
     "link_latency": NUMBER,
+    "web": "[HOST:]PORT, a port, or true or false",
     "midi": "a table ([midi])",
 }
 """What each key of the TOML file must be, checked before its range (TOML has types:
 ``port = true`` is a bool, not the port 1)."""
+DEFAULT_WEB = "127.0.0.1:8080"  # --web alone
 
 
 class ConfigError(ValueError):
@@ -104,6 +106,7 @@ class BridgeConfig:
     link_start_stop: bool = False  # --clock link: start and stop with the session
     tempo: float | None = None  # --clock link: BPM of a session we start; never pushed
     link_latency: float = 0.0  # --clock link: milliseconds to send ahead of the beat
+    web: str | None = None  # [HOST:]PORT of the browser page (docs/web.md), or off
     midi: MidiMapping = field(default_factory=MidiMapping)
 
     def osc_targets(self) -> list[tuple[str, int]]:
@@ -131,6 +134,17 @@ def parse_host_port(text: str, option: str) -> tuple[str, int]:
     if not sep or not host:
         raise ConfigError(f"{option} {text!r}: expected HOST:PORT, e.g. 127.0.0.1:57120")
     return host.strip("[]"), check_port(port, option)
+
+
+def parse_web(text: str) -> tuple[str, int]:
+    """--web [HOST:]PORT: a port alone listens on 127.0.0.1; port 0 takes a free one."""
+    host, sep, port = str(text).rpartition(":")
+    host = host.strip("[]") if sep else "127.0.0.1"
+    if sep and not host:
+        raise ConfigError(f"--web {text!r}: expected [HOST:]PORT, e.g. {DEFAULT_WEB}")
+    if port.strip() == "0":
+        return host, 0
+    return host, check_port(port, "--web")
 
 
 def check_port(value, option: str) -> int:
@@ -172,6 +186,7 @@ def _type_error(value, expected: str) -> bool:
         "HOST:PORT or a list of them": _text_or_texts,
         "ADDR[/PREFIX] or a list of them": _text_or_texts,
         "a table ([midi])": lambda v: isinstance(v, dict),
+        "[HOST:]PORT, a port, or true or false": lambda v: isinstance(v, str | int),
     }.get(expected, lambda v: isinstance(v, str) and bool(v.strip()))(value)
 
 
@@ -190,7 +205,9 @@ def _file_values(file_values: dict, config_path: Path | None) -> tuple[dict, str
             shown = str(value).lower() if isinstance(value, bool) else repr(value)
             raise ConfigError(f"{where}: {key}: expected {expected}, got {shown}")
         if name in PATH_KEYS and config_path is not None:
-            value = Path(config_path).parent / Path(value).expanduser()
+            # A bundled model's name (model = "trio") is a name, not a path in the folder.
+            if not (name == "model" and value in MODEL_NAMES):
+                value = Path(config_path).parent / Path(value).expanduser()
         values[name] = value
     return values, where
 
@@ -308,6 +325,15 @@ def check(config: BridgeConfig) -> None:
             )
     if config.stats is not None and not config.stats.parent.is_dir():
         raise ConfigError(f"--stats {config.stats}: folder {config.stats.parent} does not exist")
+    if config.web is True:
+        config.web = DEFAULT_WEB
+    elif config.web is False:
+        config.web = None
+    if config.web is not None:
+        if not isinstance(config.web, str | int):
+            raise ConfigError(f"--web must be [HOST:]PORT, got {config.web!r}")
+        config.web = str(config.web)
+        parse_web(config.web)
     config.midi.check()
 
 

@@ -1,7 +1,7 @@
 """``gesture-rnn corpus build | info | plot``: make and inspect a corpus index.
 
-Registered by ``gesture_rnn/cli/corpus.py`` when this module exists. Imports stay light:
-the library (pandas, h5py, matplotlib) is imported inside the commands.
+Registered under ``gesture-rnn corpus`` by the program at the top, ``gesture_rnn_cli``.
+Imports stay light: the library (pandas, h5py, matplotlib) is imported inside the commands.
 """
 
 from __future__ import annotations

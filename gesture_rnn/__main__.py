@@ -1,5 +1,7 @@
+"""``python -m gesture_rnn``: the ``gesture-rnn`` program, which sits above this package."""
+
 import sys
 
-from .cli import main
+from gesture_rnn_cli import main
 
 sys.exit(main())

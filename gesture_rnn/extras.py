@@ -13,6 +13,7 @@ EXTRAS = {
     "train": {"TensorFlow": ("tensorflow", "keras"), "scikit-learn": ("sklearn",)},
     "plot": {"matplotlib": ("matplotlib",)},
     "link": {"aalink": ("aalink",)},
+    "web": {"websockets": ("websockets",)},
 }
 
 

@@ -1,6 +1,6 @@
 """The bad-file battery: every file we read, damaged every way we know, through the CLI.
 
-Each case runs a real command (``gesture_rnn.cli.main``, in-process so that the whole
+Each case runs a real command (``gesture_rnn_cli.main``, in-process so that the whole
 battery takes seconds; the FIFO cases, which would block a reader forever, in a real
 process with a time limit) and asserts what a user must see: exit code 2, one line on
 stderr naming the file, no traceback, and for the bridge no ready line (it never starts).
@@ -279,7 +279,7 @@ def test_a_bad_file_is_one_line_naming_it_and_exit_code_2(
     reader, case, goods, tmp_path, capsys, monkeypatch
 ):
     from bridge.app import Bridge
-    from gesture_rnn.cli import main
+    from gesture_rnn_cli import main
 
     def started(self, ready):
         pytest.fail(f"the bridge started on a bad file: {ready}")

@@ -19,7 +19,7 @@ def run(*args, check=False):
 def test_help_lists_commands_and_does_not_import_tensorflow():
     code = (
         "import sys\n"
-        "from gesture_rnn.cli import main\n"
+        "from gesture_rnn_cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "print('TF' if 'tensorflow' in sys.modules or 'keras' in sys.modules else 'no TF')\n"
     )
@@ -69,3 +69,28 @@ def test_errors_are_one_line_without_traceback(tmp_path):
 
     bad_flag = run("prepare", "--data", tmp_path, "--steps", "zero", "--out", tmp_path / "x.npz")
     assert bad_flag.returncode == 2 and "--steps" in bad_flag.stderr
+
+
+def test_the_model_package_never_imports_the_index_the_bridge_or_the_program_above_it():
+    # Every module of gesture_rnn loaded and all its subcommands registered: the program at
+    # the top (gesture_rnn_cli) adds the index's and the bridge's commands, not the model.
+    code = (
+        "import argparse, importlib, pkgutil, sys\n"
+        "import gesture_rnn, gesture_rnn.cli\n"
+        "for m in pkgutil.walk_packages(gesture_rnn.__path__, 'gesture_rnn.'):\n"
+        "    if m.name != 'gesture_rnn.__main__':\n"
+        "        importlib.import_module(m.name)\n"
+        "commands = argparse.ArgumentParser().add_subparsers()\n"
+        "for m in pkgutil.iter_modules(gesture_rnn.cli.__path__, 'gesture_rnn.cli.'):\n"
+        "    module = importlib.import_module(m.name)\n"
+        "    if hasattr(module, 'register'):\n"
+        "        module.register(commands)\n"
+        "print(sorted(commands.choices))\n"
+        "print(sorted({n.split('.')[0] for n in sys.modules}"
+        " & {'bridge', 'corpus_index', 'gesture_rnn_cli'}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    registered, above = result.stdout.splitlines()
+    assert "'generate'" in registered and "'corpus'" in registered
+    assert above == "[]"

@@ -187,7 +187,7 @@ def test_plot_without_matplotlib_says_how_to_get_it(index_file, tmp_path):
     code = (
         "import sys\n"
         "sys.modules['matplotlib'] = None  # as if it were not installed\n"
-        "from gesture_rnn.cli import main\n"
+        "from gesture_rnn_cli import main\n"
         "sys.exit(main(['corpus', 'plot', *sys.argv[1:]]))\n"
     )
     result = run(out, "--out", tmp_path / "x.png", code=code)
@@ -198,7 +198,7 @@ def test_plot_without_matplotlib_says_how_to_get_it(index_file, tmp_path):
 def test_the_commands_do_not_import_heavy_modules_at_startup():
     code = (
         "import sys\n"
-        "from gesture_rnn.cli import build_parser\n"
+        "from gesture_rnn_cli import build_parser\n"
         "build_parser()\n"
         "print(sorted(m for m in ('matplotlib', 'h5py', 'tensorflow') if m in sys.modules))\n"
     )

@@ -189,7 +189,7 @@ def test_download_over_a_corpus_names_only_the_flag(tmp_path):
     ],
 )
 def test_verbose_works_before_or_after_the_subcommand(args):
-    from gesture_rnn.cli import build_parser
+    from gesture_rnn_cli import build_parser
 
     parser = build_parser()
     assert parser.parse_args(["-v", *args]).verbose is True
@@ -205,7 +205,7 @@ def parser_default(command: list[str], dest: str):
     """The default of option ``dest`` of a (sub)command, read from the real parser."""
     import argparse
 
-    from gesture_rnn.cli import build_parser
+    from gesture_rnn_cli import build_parser
 
     parser = build_parser()
     for word in command:
@@ -279,7 +279,7 @@ OUTPUT_OPTIONS = ("--out", "--out-csv", "--out-png", "--out-midi", "--checkpoint
 
 @pytest.mark.parametrize(("where", "argv", "made"), doc_commands(), ids=lambda v: "")
 def test_every_documented_command_parses_and_writes_into_a_folder_that_exists(where, argv, made):
-    from gesture_rnn.cli import build_parser
+    from gesture_rnn_cli import build_parser
 
     try:
         args = build_parser().parse_args(argv)
@@ -298,7 +298,7 @@ def test_every_documented_command_parses_and_writes_into_a_folder_that_exists(wh
 def help_of(command: list[str], dest: str) -> str:
     import argparse
 
-    from gesture_rnn.cli import build_parser
+    from gesture_rnn_cli import build_parser
 
     parser = build_parser()
     for word in command:

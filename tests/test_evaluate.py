@@ -283,7 +283,7 @@ def test_evaluate_command_end_to_end(tmp_path):
 
 
 def test_evaluate_command_splits_and_bad_input(tmp_path, capsys):
-    from gesture_rnn.cli import main
+    from gesture_rnn_cli import main
 
     corpus = trio_corpus(tmp_path / "corpus")
     other = trio_corpus(tmp_path / "other", seed=1)
@@ -321,7 +321,7 @@ def test_evaluate_command_splits_and_bad_input(tmp_path, capsys):
 
 def test_evaluate_on_the_single_file_corpus(tmp_path, capsys):
     pytest.importorskip("tables")  # pandas needs PyTables to write the made-up file
-    from gesture_rnn.cli import main
+    from gesture_rnn_cli import main
     from tests.test_corpus_h5 import made_up_rows, write_h5
 
     path = write_h5(tmp_path / "corpus.h5", made_up_rows())
@@ -336,8 +336,8 @@ def test_evaluate_never_writes_nan_or_infinity_into_its_json(tmp_path, capsys):
     """Python's json wrote NaN and Infinity, which no JSON parser reads. A model whose
     weights could overflow is refused at load (exit 2, no JSON at all); any figure that
     is still not finite is written as null, with the reason beside it."""
-    from gesture_rnn.cli import main
-    from gesture_rnn.cli.perform import finite_json
+    from gesture_rnn.cli.evaluate_generate import finite_json
+    from gesture_rnn_cli import main
 
     corpus = trio_corpus(tmp_path / "corpus")
     model = write_tiny_model(tmp_path / "m.h5", ensemble=3)

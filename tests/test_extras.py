@@ -15,7 +15,7 @@ WITHOUT = (
     "import sys\n"
     "for name in sys.argv[1].split(','):\n"
     "    sys.modules[name] = None\n"
-    "from gesture_rnn.cli import main\n"
+    "from gesture_rnn_cli import main\n"
     "sys.exit(main(sys.argv[2:]))\n"
 )
 

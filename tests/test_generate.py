@@ -340,7 +340,7 @@ def test_generate_command_end_to_end(tmp_path):
 
 
 def test_generate_command_from_a_corpus_performance_and_bad_input(tmp_path, capsys):
-    from gesture_rnn.cli import main
+    from gesture_rnn_cli import main
 
     model = write_tiny_model(tmp_path / "m.h5", ensemble=2, seed=3)
     gestures = np.array([[1, 2], [3, 4], [5, 6], [7, 8]])

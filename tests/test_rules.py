@@ -9,11 +9,11 @@ import pytest
 
 import corpus_index
 from bridge.session import Session
-from gesture_rnn.cli import build_parser
 from gesture_rnn.config import ENSEMBLES, TEMPERATURE_RANGE, check_temperature
 from gesture_rnn.generate import GenerationError, generate
 from gesture_rnn.gestures import GestureError, parse_gesture
 from gesture_rnn.runtime import load
+from gesture_rnn_cli import build_parser
 
 BAD_TEMPERATURES = [0.0, 0.049, 5.01, math.nan, math.inf, "hot", None, True]
 

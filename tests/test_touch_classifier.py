@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from gesture_rnn import touch_classifier
-from gesture_rnn.cli import main
 from gesture_rnn.touch_classifier import TouchClassifierError
 from gesture_rnn.touch_features import FEATURE_NAMES, features_at, window_features
 from gesture_rnn.touch_training import (
@@ -24,6 +23,7 @@ from gesture_rnn.touch_training import (
     evaluate,
     fit,
 )
+from gesture_rnn_cli import main
 from tests.synthetic import FakePerformance, write_corpus
 
 # -- features ----------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def test_two_gestures_train_a_classifier_of_all_nine():
 
 
 def test_the_training_defaults_are_the_commands_and_made_the_bundled_file():
-    from gesture_rnn.cli import build_parser
+    from gesture_rnn_cli import build_parser
 
     defaults = TrainConfig()
     args = build_parser().parse_args(["touches", "train", "--data", "d", "--out", "o.h5"])

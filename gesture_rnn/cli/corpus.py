@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import argparse
 import json
 from pathlib import Path
 
@@ -47,7 +47,9 @@ def cmd_summary(args) -> None:
         print(f"  {g.code} {g.name:<4} {g.description:<26} {n:>7}  {100 * n / total:5.1f}%")
 
 
-def register(commands) -> None:
+def register(commands) -> argparse._SubParsersAction:
+    """Add ``corpus download`` and ``corpus summary``; return the corpus actions, to which
+    the program at the top adds the corpus index's (build, info, plot)."""
     corpus = commands.add_parser("corpus", help="get and inspect the Metatone corpus")
     actions = corpus.add_subparsers(dest="corpus_command", metavar="ACTION")
     actions.required = True
@@ -73,7 +75,4 @@ def register(commands) -> None:
     add_selection_arguments(summary, default_type=None)
     summary.add_argument("--json", action="store_true", help="print JSON")
     summary.set_defaults(func=cmd_summary)
-
-    # The corpus index (corpus_index package) adds build/info/plot here.
-    if importlib.util.find_spec("corpus_index.cli") is not None:
-        importlib.import_module("corpus_index.cli").register(actions)
+    return actions
