@@ -38,7 +38,7 @@ JACK_HINT = (
 CLOCK_TYPES = ("clock", "start", "continue", "stop")
 # An output sends from a buffer once per audio cycle (JACK: often 5-20 ms): closing it
 # sooner after the last message loses that message, so the last ones (all-notes-off) wait.
-OUTPUT_DRAIN = 0.1  # seconds
+OUTPUT_DRAIN = 0.2  # seconds (0.1 lost it once on a machine loaded far past its cores)
 INPUT_QUEUE = 4096  # messages rtmidi holds between two reads of the loop (1 ms apart)
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 
 import mido
+import rtmidi
 
 
 def main() -> None:
@@ -23,16 +24,25 @@ def main() -> None:
     parser.add_argument("--lead", type=int, help="send only this lead gesture (CC 20)")
     args = parser.parse_args()
 
-    def show(message: mido.Message) -> None:
-        sys.stdout.write(message.hex() + "\n")
+    keys = mido.open_output("out", client_name=f"{args.client}-keys")
+    # The synth is read by polling rtmidi's queue, as the bridge reads its inputs: a Python
+    # callback on JACK's thread waits for the GIL, and a late cycle can cost messages.
+    synth = rtmidi.MidiIn(
+        rtapi=rtmidi.API_UNIX_JACK, name=f"{args.client}-synth", queue_size_limit=4096
+    )
+    synth.ignore_types(sysex=True, timing=False, active_sense=True)
+    synth.open_virtual_port("in")
+
+    def show_received() -> None:
+        while (item := synth.get_message()) is not None:
+            sys.stdout.write(" ".join(f"{b:02X}" for b in item[0]) + "\n")
         sys.stdout.flush()
 
-    keys = mido.open_output("out", client_name=f"{args.client}-keys")
-    synth = mido.open_input("in", client_name=f"{args.client}-synth", callback=show)
     print("ready", flush=True)
     if args.rate <= 0:
         while True:
-            time.sleep(3600)
+            show_received()
+            time.sleep(0.001)
     if args.clock:
         keys.send(mido.Message("start"))
     interval = 1.0 / args.rate
@@ -49,10 +59,10 @@ def main() -> None:
             message = mido.Message("control_change", control=1, value=n % 128)
         keys.send(message)
         n += 1
+        show_received()
         delay = start + n * interval - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-    del synth
 
 
 if __name__ == "__main__":
