@@ -32,6 +32,7 @@ from gesture_rnn.gestures import GESTURE_NAMES
 
 from .clock import MIDI_CLOCK_MESSAGES, BeatClock, InternalClock, MidiClock, PeriodEstimate
 from .config import BridgeConfig
+from .metatone import PREFIX as METATONE_PREFIX
 from .osc import Command, OscRejected, OscSender, RateLimitedLog, parse_command
 from .session import Session, Tick
 
@@ -93,6 +94,7 @@ class Bridge:
         self.sender = sender
         self.midi = midi
         self.recorder = recorder
+        self.metatone = None  # a metatone.Metatone: the apps' protocol (cli.build sets it)
         self.web = None  # a bridge.web.WebServer with --web
         self.out = out
         self.counts: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
@@ -323,6 +325,9 @@ class Bridge:
             self.rejections.info("not allowed", f"dropped OSC from {sender[0]}: not in --allow")
             return
         try:
+            if self.metatone is not None and data.startswith(METATONE_PREFIX):
+                self.counts["received" if self.metatone.receive(data, sender) else "ignored"] += 1
+                return
             command = parse_command(data)
         except OscRejected as error:
             self.counts["rejected"] += 1
@@ -433,6 +438,8 @@ class Bridge:
         if self.midi is not None:
             self.midi.tick(tick)
         sent = time.monotonic()
+        if self.metatone is not None:  # after the ensemble's own messages: they come first
+            self.metatone.tick(tick.ensemble)
         self._touches, self._touch_next, self._touch_start = tick.touches, 0, start
         self._last_tick = start
         if self.recorder is not None:
@@ -469,6 +476,8 @@ class Bridge:
             self.sender.touch(event)
             if self.web is not None:
                 self.web.touch(event)
+            if self.metatone is not None:
+                self.metatone.touch(event)
             if self.midi is not None:
                 note = self.midi.touch(event)
                 if note is not None:
@@ -484,6 +493,7 @@ class Bridge:
                 f"in {self.counts['received']} rejected {self.counts['rejected']} "
                 f"ignored {self.counts['ignored']}{self._not_allowed()}{self._send_failures()}"
                 + (f" | {self.link.describe()}" if self.link is not None else "")
+                + (self.metatone.status() if self.metatone is not None else "")
                 + "\n"
             )
             self.out.flush()

@@ -92,6 +92,17 @@ def register(commands) -> None:
     link.add_argument(
         "--link-latency", metavar="MS", help="send this many ms ahead of the beat (default 0)"
     )
+    add("--lead-device", metavar="NAME", help="the Metatone device that leads (default: first)")
+    add("--metatone-timeout", metavar="S", help="seconds a silent device stays online (30)")
+    add("--metatone-playback-port", metavar="PORT", help="the apps' playback port (51200)")
+    add(
+        "--no-advertise",
+        dest="advertise",
+        action="store_false",
+        default=None,
+        help="do not advertise the OSC port over zeroconf",
+    )
+    add("--advertise-address", metavar="IPV4", help="the address to advertise (default: --host)")
     parser.set_defaults(func=cmd_bridge)
 
 
@@ -122,6 +133,11 @@ def _flag_values(args) -> dict:
         "tempo": args.tempo,
         "link_latency": args.link_latency,
         "web": args.web,
+        "lead_device": args.lead_device,
+        "metatone_timeout": args.metatone_timeout,
+        "metatone_playback_port": args.metatone_playback_port,
+        "advertise": args.advertise,
+        "advertise_address": args.advertise_address,
     }
     if args.seed is not None:
         try:
@@ -198,9 +214,15 @@ def _start_and_run(args, requested: set[int]) -> int:
             ready += " (only from --allow)"
         elif not loopback(bridge.web.host):
             ready += " (anyone on the network can open it and play the lead)"
+    from .discovery import start_discovery
+
+    discovery = start_discovery(config, bridge.metatone)
     if requested:  # a signal came during the start-up
         bridge.stopping = True
-    code = bridge.run(ready)
+    try:
+        code = bridge.run(ready)
+    finally:
+        discovery.close()
     if bridge.stopped_by is not None:
         requested.add(bridge.stopped_by)
     return code
@@ -232,6 +254,7 @@ def build(config):
     from gesture_rnn.runtime import ModelFileError, load
 
     from .app import Bridge
+    from .metatone import Metatone, MetatoneDevices
     from .osc import OscSender, OscTargetError
     from .session import Session
 
@@ -283,6 +306,18 @@ def build(config):
             touch_classifier=lead_classifier,
         )
         bridge = Bridge(config, session, sock, sender)
+        bridge.metatone = Metatone(
+            MetatoneDevices(
+                lead_classifier,
+                session.players,
+                timeout=config.metatone_timeout,
+                lead_name=config.lead_device,
+            ),
+            session,
+            sock,
+            sender,
+            app_port=config.metatone_playback_port,
+        )
         if config.virtual_midi or config.midi_in or config.midi_out:
             from .midi import MidiError, MidiIO
 

@@ -45,6 +45,11 @@ FILE_TYPES: dict[str, str] = {
     "tempo": NUMBER,
     "link_latency": NUMBER,
     "web": "[HOST:]PORT, a port, or true or false",
+    "lead_device": "a device name",
+    "metatone_timeout": NUMBER,
+    "metatone_playback_port": WHOLE,
+    "advertise": "true or false",
+    "advertise_address": "an address",
     "midi": "a table ([midi])",
 }
 """What each key of the TOML file must be, checked before its range (TOML has types:
@@ -107,6 +112,12 @@ class BridgeConfig:
     tempo: float | None = None  # --clock link: BPM of a session we start; never pushed
     link_latency: float = 0.0  # --clock link: milliseconds to send ahead of the beat
     web: str | None = None  # [HOST:]PORT of the browser page (docs/web.md), or off
+    # The Metatone apps (docs/metatone.md)
+    lead_device: str | None = None
+    metatone_timeout: float = 30.0
+    metatone_playback_port: int = 51200
+    advertise: bool = True
+    advertise_address: str | None = None
     midi: MidiMapping = field(default_factory=MidiMapping)
 
     def osc_targets(self) -> list[tuple[str, int]]:
@@ -335,6 +346,45 @@ def check(config: BridgeConfig) -> None:
         config.web = str(config.web)
         parse_web(config.web)
     config.midi.check()
+    check_metatone(config)
+
+
+def check_metatone(config: BridgeConfig) -> None:
+    """The Metatone apps' options: --lead-device, --metatone-*, discovery."""
+    import ipaddress
+
+    if config.lead_device is not None and (
+        not isinstance(config.lead_device, str) or not config.lead_device
+    ):
+        raise ConfigError(f"--lead-device must be a device name, got {config.lead_device!r}")
+    try:
+        config.metatone_timeout = float(config.metatone_timeout)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"--metatone-timeout {config.metatone_timeout!r}: expected seconds, e.g. 30"
+        ) from None
+    if not (math.isfinite(config.metatone_timeout) and 0.1 <= config.metatone_timeout <= 3600):
+        raise ConfigError(
+            f"--metatone-timeout {config.metatone_timeout}: must be from 0.1 to 3600 seconds"
+        )
+    config.metatone_playback_port = check_port(
+        config.metatone_playback_port, "--metatone-playback-port"
+    )
+    if not isinstance(config.advertise, bool):
+        raise ConfigError(f"advertise must be true or false, got {config.advertise!r}")
+    if config.advertise_address is not None:
+        try:
+            address = ipaddress.IPv4Address(str(config.advertise_address))
+        except ValueError:
+            raise ConfigError(
+                f"--advertise-address {config.advertise_address!r}: expected an IPv4 address"
+                " such as 192.168.1.20"
+            ) from None
+        if address.is_unspecified or address.is_multicast:
+            raise ConfigError(
+                f"--advertise-address {address}: advertise an address the apps can reach"
+            )
+        config.advertise_address = str(address)
 
 
 def _number(value, option: str, low: float, high: float) -> float:

@@ -1,0 +1,289 @@
+"""The Metatone apps' protocol: message checks, the device registry, and a real bridge
+talking to several fake devices over UDP."""
+
+from __future__ import annotations
+
+import select
+import time
+
+import numpy as np
+import pytest
+from pythonosc.osc_message import OscMessage
+
+from bridge.metatone import APP_GESTURE_NAMES, MetatoneDevices, parse_metatone
+from bridge.osc import OscRejected
+from gesture_rnn import touch_classifier
+from tests.bridge_process import BridgeProcess, Listener, osc
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return touch_classifier.load()
+
+
+def taps(devices: MetatoneDevices, clock: FakeClock, name: str, n=40, seconds=4.5, seed=0):
+    """Fast taps all over the screen, in screen points: FT."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        clock.now += seconds / n
+        devices.touch(name, rng.uniform(50, 970), rng.uniform(40, 720), 0.0)
+
+
+# -- messages ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address, args, kind, rest",
+    [
+        ("/metatone/online", ["ipad1", "MetatoneApp"], "online", ("MetatoneApp",)),
+        ("/metatone/offline", ["ipad1", "MetatoneApp"], "offline", ("MetatoneApp",)),
+        ("/metatone/touch", ["ipad1", 512.0, 384.5, 0.0], "touch", (512.0, 384.5, 0.0)),
+        ("/metatone/touch", ["ipad1", 512, 384, 3], "touch", (512.0, 384.0, 3.0)),
+        ("/metatone/touch/ended", ["ipad1"], "ended", ()),
+        ("/metatone/switch", ["ipad1", "sound", "on"], "switch", ("sound", "on")),
+        ("/metatone/remote", ["ipad2", "192.168.1.5"], "remote", ("192.168.1.5",)),
+        ("/metatone/app", ["ipad1", "CompositionStep", "3"], "app", ("CompositionStep", "3")),
+        ("/metatone/app", ["ipad1"], "app", ()),
+    ],
+)
+def test_metatone_messages_are_checked_into_commands(address, args, kind, rest):
+    message = parse_metatone(osc(address, *args))
+    assert (message.kind, message.device, message.args) == (kind, "ipad1" * (
+        kind != "remote") or "ipad2", rest)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "address, args, says",
+    [
+        ("/metatone/touch", ["ipad1", 1.0, 2.0], "takes 4 arguments"),
+        ("/metatone/touch", [1.0, 1.0, 2.0, 0.0], "takes a string"),
+        ("/metatone/touch", ["ipad1", "x", 2.0, 0.0], "takes a number"),
+        ("/metatone/touch", ["ipad1", float("nan"), 2.0, 0.0], "finite"),
+        ("/metatone/touch", ["ipad1", 1.0, 2.0, -1.0], "velocity must be 0 or more"),
+        ("/metatone/touch", ["", 1.0, 2.0, 0.0], "device name"),
+        ("/metatone/online", ["ipad1"], "takes 2 arguments"),
+        ("/metatone/switch", ["ipad1", "a", 1], "takes a string"),
+        ("/metatone/remote", ["ipad1"], "takes 2 arguments"),
+        ("/metatone/remote", ["ipad1", "my-ipad.local"], "not an IPv4 address"),
+        ("/metatone/app", [], "device name first"),
+        ("/metatone/touch", ["ipad1", 1.0, 2.0, [0.0]], "arrays are not accepted"),
+    ],
+)
+def test_malformed_metatone_messages_are_rejected_with_a_reason(address, args, says):
+    with pytest.raises(OscRejected, match=says) as caught:
+        parse_metatone(osc(address, *args))
+    assert caught.value.address == address
+
+
+def test_metatone_addresses_the_bridge_does_not_use_are_ignored():
+    assert parse_metatone(osc("/metatone/dance", "ipad1")) is None
+    assert parse_metatone(osc("/metatone/acceleration", "ipad1", 0.1, 0.2, 0.9)).kind == (
+        "acceleration"
+    )
+
+
+def test_a_datagram_that_is_not_osc_is_rejected():
+    with pytest.raises(OscRejected, match="not an OSC message"):
+        parse_metatone(b"/metatone/touch\0\0\0\0,sfff\0\0\0ipad")
+
+
+# -- the registry, no sockets ------------------------------------------------------------
+
+
+def test_the_first_device_online_leads_until_it_goes_offline(classifier):
+    clock = FakeClock()
+    devices = MetatoneDevices(classifier, 3, clock=clock)
+    assert devices.lead is None
+    assert devices.online("a", "MetatoneApp") is True
+    assert devices.online("b", "MetatoneApp") is True
+    assert devices.online("a", "MetatoneApp") is False  # already online: no second hello
+    assert devices.lead == "a"
+    devices.offline("a")
+    assert devices.lead == "b"
+    assert [d.name for d in devices.online_devices()] == ["b"]
+    devices.touch("a", 10.0, 10.0, 0.0)  # a device coming back, without saying online
+    assert devices.lead == "b" and [d.name for d in devices.online_devices()] == ["b", "a"]
+
+
+def test_lead_device_option_names_the_lead_while_it_is_online(classifier):
+    devices = MetatoneDevices(classifier, 3, clock=FakeClock(), lead_name="c")
+    devices.online("a", "x")
+    assert devices.lead == "a"  # c is not here yet
+    devices.online("c", "x")
+    assert devices.lead == "c"
+    assert devices.touch("c", 1.0, 1.0, 0.0) is True and devices.touch("a", 1, 1, 0) is False
+
+
+def test_a_device_silent_for_the_timeout_goes_offline(classifier):
+    clock = FakeClock()
+    devices = MetatoneDevices(classifier, 3, clock=clock, timeout=30.0)
+    devices.online("a", "x")
+    devices.online("b", "x")
+    clock.now += 20
+    devices.touch("b", 5.0, 5.0, 0.0)
+    clock.now += 10.5  # a: 30.5 s silent; b: 10.5 s
+    assert devices.expire() == ["a"]
+    assert devices.lead == "b"
+    assert list(devices.classify()) == ["b"]
+
+
+def test_each_device_is_classified_from_its_own_last_five_seconds(classifier):
+    clock = FakeClock()
+    devices = MetatoneDevices(classifier, 3, clock=clock)
+    devices.online("a", "x")
+    devices.online("b", "x")
+    taps(devices, clock, "a")
+    assert devices.classify() == {"a": 1, "b": 0}  # a: fast taps (FT); b: nothing (N)
+    clock.now += 5.1
+    assert devices.classify() == {"a": 0, "b": 0}  # the taps have left the window
+
+
+def test_playback_devices_take_parts_in_registration_order(classifier):
+    devices = MetatoneDevices(classifier, 2, clock=FakeClock())
+    assert devices.remote("p1", "10.0.0.5").number == 1
+    assert devices.remote("p2", "10.0.0.6").number == 2
+    assert devices.remote("p3", "10.0.0.7") is None  # a duet's ensemble has two parts
+    again = devices.remote("p1", "10.0.0.9")  # registering again keeps the part
+    assert again.number == 1 and again.host == "10.0.0.9"
+
+
+def test_a_flood_of_device_names_costs_no_more_than_max_devices(classifier):
+    from bridge.metatone import MAX_DEVICES
+
+    devices = MetatoneDevices(classifier, 3, clock=FakeClock())
+    for i in range(MAX_DEVICES):
+        devices.online(f"d{i}", "x")
+    with pytest.raises(OscRejected, match="devices"):
+        devices.touch("one-too-many", 1.0, 1.0, 0.0)
+    devices.offline("d0")  # an offline device is forgotten to make room
+    devices.touch("one-too-many", 1.0, 1.0, 0.0)
+    assert len(devices.devices) == MAX_DEVICES
+
+
+def test_app_gesture_names_are_the_lower_case_short_names():
+    assert APP_GESTURE_NAMES == ("n", "ft", "st", "fs", "fsa", "vss", "bs", "ss", "c")
+
+
+# -- a real bridge and fake devices over UDP ---------------------------------------------
+
+
+class Device(Listener):
+    """A fake Metatone app: sends from its own socket, which also receives the replies."""
+
+    def __init__(self, name: str, bridge: BridgeProcess):
+        super().__init__()
+        self.name, self.bridge = name, bridge
+
+    def send(self, address: str, *args) -> None:
+        self.sock.sendto(osc(address, *args), ("127.0.0.1", self.bridge.port))
+
+    def gestures(self, messages) -> dict[str, str]:
+        return {a[0]: a[1] for _, address, a in messages if address.endswith("/gesture")}
+
+
+def collect_together(listeners: list[Listener], seconds: float) -> None:
+    """Read several sockets at once, so arrival times compare across them."""
+    end = time.monotonic() + seconds
+    by_sock = {listener.sock: listener for listener in listeners}
+    while (left := end - time.monotonic()) > 0:
+        ready, _, _ = select.select(list(by_sock), [], [], left)
+        for sock in ready:
+            message = OscMessage(sock.recv(65536))
+            by_sock[sock].messages.append((time.monotonic(), message.address, list(message.params)))
+
+
+def tick(bridge: BridgeProcess, out: Listener) -> None:
+    bridge.send("/bridge/tick")
+    out.collect(3.0, until=lambda m: any(a == "/ensemble/tick" for _, a, _ in m))
+
+
+def test_devices_over_udp_are_classified_and_a_playback_device_plays_part_one(tiny_model, listener):
+    playback = Listener()  # the playback device's app port
+    bridge = BridgeProcess(
+        "--model", tiny_model, "--osc-out", f"127.0.0.1:{listener.port}", "--clock", "osc",
+        "--metatone-timeout", "1.5", "--metatone-playback-port", playback.port, "--seed", "3",
+    )  # fmt: skip
+    a, b = Device("ipad-a", bridge), Device("ipad-b", bridge)
+    rng = np.random.default_rng(0)
+    try:
+        a.send("/metatone/online", "ipad-a", "MetatoneApp")
+        b.send("/metatone/online", "ipad-b", "MetatoneApp")
+        hello = a.collect(3.0, until=lambda m: m)
+        assert [address for _, address, _ in hello] == ["/metatone/classifier/hello"]
+        for _ in range(40):  # ipad-a: fast taps in screen points
+            a.send("/metatone/touch", "ipad-a", *rng.uniform(50, 700, 2).tolist(), 0.0)
+        a.send("/metatone/touch", "ipad-a", 1.0, 2.0)  # malformed: counted and dropped
+        a.send("/metatone/touch", "ipad-a", "x", 2.0, 0.0)
+        a.send("/metatone/switch", "ipad-a", "sound", "on")  # passed on to --osc-out
+        a.send("/metatone/dance", "ipad-a")  # not used here: ignored
+        b.send("/metatone/online", "ipad-b")
+        # The playback device registers from its own app port, as the apps do.
+        playback.sock.sendto(
+            osc("/metatone/remote", "player-1", "127.0.0.1"), ("127.0.0.1", bridge.port)
+        )
+        a.collect(0.3)  # let them arrive before the tick
+        tick(bridge, listener)
+        got_a = a.gestures(a.collect(2.0, until=lambda m: len(a.gestures(m)) >= 5))
+        got_b = b.gestures(b.collect(2.0, until=lambda m: len(b.gestures(m)) >= 5))
+        # The lead's gesture and every device's: its own classification, both ends.
+        assert got_a["ipad-a"] == "ft" and got_a["ipad-b"] == "n"
+        assert got_b == got_a
+        assert set(got_a) == {"ipad-a", "ipad-b", "player-1", "ensemble-2", "ensemble-3"}
+        # During the tick: part 1's touches reach its playback device in screen points,
+        # at the times they reach the --osc-out targets as /ensemble/1/touch (0-1).
+        collect_together([listener, playback], 1.3)
+        to_out = [m for m in listener.messages if m[1] == "/metatone/classifier/gesture"]
+        assert {args[0] for _, _, args in to_out} == set(got_a)
+        assert ("/metatone/switch", ["ipad-a", "sound", "on"]) in [m[1:] for m in listener.messages]
+        ensemble = [m for m in listener.messages if m[1] == "/ensemble/1/touch"]
+        touches = [m for m in playback.messages if m[1] == "/metatone/playback/touch"]
+        assert len(touches) == len(ensemble) > 0
+        for (t_out, _, (x, y, v)), (t_in, _, (name, px, py, pv)) in zip(
+            ensemble, touches, strict=True
+        ):
+            assert name == "player-1"
+            assert px == pytest.approx(x * 1024, abs=1e-3) and py == pytest.approx(
+                y * 768, abs=1e-3
+            )
+            assert pv == pytest.approx(v, abs=1e-4)
+            assert abs(t_in - t_out) < 0.05
+        part_gestures = [m for m in playback.messages if m[1] == "/metatone/playback/gesture"]
+        assert part_gestures and part_gestures[-1][2] == ["player-1", got_a["player-1"]]
+        # ipad-a goes offline: ipad-b leads and ipad-a hears nothing more.
+        a.send("/metatone/offline", "ipad-a", "MetatoneApp")
+        b.send("/metatone/touch/ended", "ipad-b")  # still here (it has been quiet a while)
+        b.collect(0.2)
+        tick(bridge, listener)
+        got_b = b.gestures(b.collect(2.0, until=lambda m: len(b.gestures(m)) >= 4))
+        assert "ipad-a" not in got_b and "ipad-b" in got_b
+        assert not a.collect(0.3)
+        # ipad-b says nothing for longer than --metatone-timeout: offline at the next tick.
+        b.collect(1.7)
+        tick(bridge, listener)
+        assert not [m for m in b.collect(0.5) if m[2][:1] == ["ipad-b"]]
+        # ...and comes back with its next touch, without saying online.
+        b.send("/metatone/touch", "ipad-b", 300.0, 200.0, 0.0)
+        b.collect(0.2)
+        tick(bridge, listener)
+        assert "ipad-b" in b.gestures(b.collect(2.0, until=lambda m: len(b.gestures(m)) >= 4))
+    finally:
+        code, out, err = bridge.stop()
+        for listener_ in (a, b, playback):
+            listener_.close()
+    assert code == 0, err
+    views = [line for line in out.splitlines() if line.startswith("tick")]
+    assert len(views) == 4  # every tick came, whatever the devices did
+    assert "devices 2 lead ipad-a playback 1" in views[0] and "rejected 3 ignored 1" in views[0]
+    assert "devices 1 lead ipad-b" in views[1]
+    assert "devices 0" in views[2]
+    assert "devices 1 lead ipad-b" in views[3]
+    assert "rejected OSC message" in err and "/metatone/touch" in err
+    assert "Traceback" not in err
