@@ -539,3 +539,31 @@ def test_the_page_comes_back_after_the_connection_drops(tiny_model, listener, pa
         assert page.errors == []
     finally:
         bridge.stop()
+
+
+@pytest.mark.parametrize("width, height", [(390, 844), (360, 740)])
+def test_on_a_phone_the_lead_surface_and_its_controls_share_the_first_screen(
+    web_bridge, browser, width, height
+):
+    # A phone held upright is the lead's instrument: the surface, the gesture buttons,
+    # the temperature and reset must be playable together, without scrolling (the lead's
+    # surface cannot scroll the page, by design, so controls below the ensemble's panels
+    # would be out of reach mid-performance).
+    _, url = web_bridge
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, has_touch=True, device_scale_factor=3
+    )
+    try:
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_function("window.gestureRnn.connected && window.gestureRnn.state.tick > 0")
+        for selector in ("#lead-surface", '[data-gesture="0"]', '[data-gesture="8"]',
+                         "#temperature", "#reset"):  # fmt: skip
+            box = page.locator(selector).bounding_box()
+            assert box and box["y"] >= 0 and box["y"] + box["height"] <= height, (selector, box)
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box)
+        # The ensemble's panels are still there, below (the page scrolls outside the surface).
+        assert page.locator("canvas[data-player]").count() == 3
+        assert page.evaluate("window.scrollY") == 0
+    finally:
+        context.close()
