@@ -59,6 +59,12 @@ MAX_PENDING_TOUCHES = 2000  # per browser, between two frames; older ones are dr
 # frame 60 times a second, so hundreds would slow the bridge's ticks; more get 503.
 MAX_CLIENTS = 16
 WS_PATH = "/ws"
+# Close codes (RFC 6455, 7.4.1) the server sends for what a browser sent: each a rejection.
+BROKEN = {
+    1002: "a broken WebSocket frame",
+    1007: "a text message that is not UTF-8",
+    1009: f"a message over {MAX_MESSAGE} bytes",
+}
 
 # The page's files: name -> content type. Nothing else is served.
 STATIC = {
@@ -389,12 +395,10 @@ class WebServer:
                 except WebRejected as error:
                     self.on_input(error)
         except ConnectionClosed as closed:
-            if (
-                closed.rcvd is not None
-                and closed.rcvd.code == 1009
-                or (closed.sent is not None and closed.sent.code == 1009)
-            ):
-                self.on_input(WebRejected(f"a message over {MAX_MESSAGE} bytes"))
+            # Closed by us for what the browser sent: a bad message, as a bad OSC datagram.
+            why = BROKEN.get(closed.sent.code) if closed.sent is not None else None
+            if why is not None:
+                self.on_input(WebRejected(why))
         finally:
             self._clients.discard(client)
             writer.cancel()

@@ -273,6 +273,54 @@ def test_garbage_and_oversized_messages_are_counted_and_the_ticks_go_on(web_brid
     assert state["rejected"] == 5 and state["received"] == 1 and state["lead"] == 2
 
 
+def ws_frame(first_byte: int, payload: bytes, masked: bool = True) -> bytes:
+    """One WebSocket frame as a client sends it (RFC 6455, 5.2), payload under 126 bytes."""
+    if not masked:
+        return bytes([first_byte, len(payload)]) + payload
+    mask = b"\x01\x02\x03\x04"
+    body = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+    return bytes([first_byte, 0x80 | len(payload)]) + mask + body
+
+
+@pytest.mark.parametrize(
+    "frame, why",
+    [
+        (ws_frame(0x81, b'{"gesture": 2}\xff'), "not UTF-8"),
+        (ws_frame(0x81, b'{"gesture": 2}', masked=False), "unmasked"),
+        (ws_frame(0x83, b'{"gesture": 2}'), "a reserved opcode"),
+        (ws_frame(0xC1, b'{"gesture": 2}'), "a reserved bit set"),
+    ],
+)
+def test_broken_websocket_frames_are_counted_as_rejected_and_the_ticks_go_on(
+    web_bridge, frame, why
+):
+    # What a broken or hostile client sends below the JSON: the connection is closed (the
+    # protocol says so) and, like a malformed OSC datagram, it is counted as rejected.
+    import socket
+
+    _, url = web_bridge
+    before = current_state(url)
+    host, port = url[len("http://") : -1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        raw.sendall(
+            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        assert raw.recv(12) == b"HTTP/1.1 101", why
+        raw.sendall(frame)
+        while raw.recv(1 << 16):  # the bridge closes the connection
+            pass
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        state = current_state(url)
+        if state["tick"] >= before["tick"] + 2 and state["rejected"] > before["rejected"]:
+            break
+    assert state["tick"] >= before["tick"] + 2, "the bridge stopped ticking"
+    assert state["rejected"] == before["rejected"] + 1, why
+    assert state["received"] == before["received"] and state["lead"] == before["lead"], why
+
+
 def test_a_flood_from_a_browser_is_capped_and_the_ticks_go_on(tiny_model, listener, tmp_path):
     from websockets.sync.client import connect
 
