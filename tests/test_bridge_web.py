@@ -618,6 +618,19 @@ def test_gesture_buttons_keys_and_the_temperature_slider_set_the_bridge(web_brid
     assert page.errors == []
 
 
+def test_keys_0_to_8_still_set_the_lead_after_the_sliders_were_moved(web_bridge, page):
+    # A performer moves the temperature, then plays gestures on the keyboard: the slider
+    # keeps the focus, and its arrow keys are its own, but digits mean nothing to a slider.
+    _, url = web_bridge
+    page.goto(url)
+    page.wait_for_function("window.gestureRnn.connected && window.gestureRnn.state.tick > 0")
+    page.locator("#temperature").click()
+    page.wait_for_function("document.activeElement.id === 'temperature'")
+    page.keyboard.press("6")
+    page.wait_for_function("window.gestureRnn.ticks.at(-1)[1] === 6", timeout=10_000)
+    assert page.errors == []
+
+
 def test_the_page_comes_back_after_the_connection_drops(tiny_model, listener, page):
     # A closed connection (a phone asleep, a slow tab dropped) is opened again, with a
     # full snapshot.
