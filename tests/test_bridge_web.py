@@ -662,11 +662,11 @@ def test_the_page_comes_back_after_the_connection_drops(tiny_model, listener, pa
         bridge.stop()
 
 
-@pytest.mark.parametrize("width, height", [(390, 844), (360, 740)])
-def test_on_a_phone_the_lead_surface_and_its_controls_share_the_first_screen(
+@pytest.mark.parametrize("width, height", [(390, 844), (360, 740), (768, 1024), (1024, 768)])
+def test_on_a_phone_or_tablet_the_lead_surface_and_its_controls_share_the_first_screen(
     web_bridge, browser, width, height
 ):
-    # A phone held upright is the lead's instrument: the surface, the gesture buttons,
+    # A phone held upright (or a tablet) is the lead's instrument: the surface, the buttons,
     # the temperature and reset must be playable together, without scrolling (the lead's
     # surface cannot scroll the page, by design, so controls below the ensemble's panels
     # would be out of reach mid-performance).
