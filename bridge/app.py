@@ -401,12 +401,15 @@ class Bridge:
                     self.tick(now, self.period.tick(now))
             elif kind == "start":
                 self.midi_clock.start()
+                self.period.pause()
             elif kind == "continue":
                 self.midi_clock.resume()
+                self.period.pause()
             elif kind == "songpos":
                 self.midi_clock.song_position(message.pos)
             else:
                 self.midi_clock.stop()
+                self.period.pause()
             return
         try:
             gesture = lead_gesture(message, self.config.midi)
