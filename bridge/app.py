@@ -2,8 +2,10 @@
 
 One thread does everything that touches the session, so nothing needs a lock. It sleeps
 in ``select`` until the next deadline (preparing a tick, a tick, a touch or a note-off) or
-until a datagram, a MIDI message (handed over from rtmidi's thread through a queue and a
-wake-up pipe) or a signal arrives.
+until a datagram, a browser's message (handed over from the web page's thread through a
+queue and a wake-up pipe) or a signal arrives; with MIDI input open it wakes every
+millisecond to read the MIDI that came (bridge/midi.py says why MIDI is read so, not
+handed over from rtmidi's thread).
 
 Each tick is made ahead (:meth:`Session.preparing`: model step, sampling, touches, and
 here the tick's OSC bytes), so at the deadline the loop only commits, sends and hands
@@ -54,6 +56,12 @@ PREPARE_AHEAD = 0.005  # seconds before a deadline to make the tick, so it is pu
 LEAD_LAG = 2 * PREPARE_AHEAD
 # Waking from a sleep takes 0.1-0.2 ms; for this long before a tick the loop polls instead.
 SPIN_BEFORE_TICK = 0.0005
+# Each of these stops the bridge cleanly (SIGHUP: a closed terminal, a dropped SSH session).
+MIDI_POLL = 0.001  # seconds between reads of the MIDI inputs
+PORT_CHECK = 1.0  # seconds between looks for MIDI ports that went or came back
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 def _ask_for_realtime_priority() -> None:
@@ -95,6 +103,7 @@ class Bridge:
         self._last_host: str | None = None  # the last sender checked, and whether allowed
         self._last_allowed = False
         self.stopping = False
+        self.stopped_by: int | None = None  # the signal that stopped the loop, if one did
         self._ran = False
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
@@ -116,7 +125,8 @@ class Bridge:
         self._pending_data: list[bytes] | None = None  # its tick's OSC messages
         self._prepared_at = -math.inf  # when the pending step read its inputs
         self._last_tick: float | None = None  # when the last tick started
-        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._next_port_check = time.monotonic() + PORT_CHECK
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()  # from the web page's thread
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -124,18 +134,16 @@ class Bridge:
 
     # -- called from other threads ----------------------------------------------------
 
-    def on_midi(self, message) -> None:
-        """rtmidi's callback: queue the message and wake the loop."""
-        self._inbox.put(message)
-        self._wake()
-
     def on_web(self, item) -> None:
         """The web thread's hand-over: a checked Command, or a WebRejected."""
-        self._inbox.put(("web", item))
+        self._inbox.put(item)
         self._wake()
 
-    def stop(self, *_args) -> None:
+    def stop(self, signum: int | None = None, _frame=None) -> None:
+        """Ask the loop to stop (a signal handler: a second signal only asks again)."""
         self.stopping = True
+        if signum is not None:
+            self.stopped_by = signum
         self._wake()
 
     def _wake(self) -> None:
@@ -147,7 +155,12 @@ class Bridge:
     # -- the loop -------------------------------------------------------------------------
 
     def run(self, ready_line: str = "") -> int:
-        """Serve until SIGINT or SIGTERM; ``ready_line`` is printed once both are caught."""
+        """Serve until SIGINT, SIGTERM or SIGHUP, then close; returns the exit code, 0.
+
+        ``ready_line`` is printed once the signals are caught. The handlers stay in place
+        until everything is closed, so a second signal during the shutdown cannot cut it
+        short; the signal also wakes the loop through its wake-up pipe, whichever thread
+        the system delivered it to. Must run in the main thread (signal handlers)."""
         from threadpoolctl import threadpool_limits
 
         # One BLAS thread: a batch-1 step is a few small matrix products, and waking
@@ -156,7 +169,9 @@ class Bridge:
         if self.config.realtime:
             _ask_for_realtime_priority()
         self._ran = True
-        previous = {s: signal.signal(s, self.stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {s: signal.signal(s, self.stop) for s in STOP_SIGNALS}
+        _restart_system_calls()
+        previous_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         try:
             if ready_line:
                 self.out.write(ready_line + "\n")
@@ -175,9 +190,10 @@ class Bridge:
             while not self.stopping:
                 self._run_once()
         finally:
+            signal.set_wakeup_fd(previous_wakeup)  # before close() closes the pipe
+            self.close()
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            self.close()
         return 0
 
     def _run_once(self) -> None:
@@ -189,9 +205,19 @@ class Bridge:
             self.tick(self.clock.deadline, self.clock.period)
             self.clock.advance(time.monotonic())
         deadline = self._next_deadline()
+        if self.midi is not None:
+            self._read_midi()
+            self._check_ports(deadline)
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         if timeout is not None:
             timeout = min(timeout, 0.5)  # also bounds how long a stop request waits
+        if self.midi is not None:
+            # Read MIDI every millisecond, and look for ports gone or back every second.
+            wake = MIDI_POLL if self.midi.inputs else None
+            if self.midi.named:
+                wake = max(0.0, min(wake or PORT_CHECK, self._next_port_check - time.monotonic()))
+            if wake is not None:
+                timeout = wake if timeout is None else min(timeout, wake)
         readable, _, _ = select.select([self.sock, self._wake_r], [], [], timeout)
         if self.sock in readable:
             self._read_datagrams(deadline)
@@ -270,15 +296,24 @@ class Bridge:
                 pass
         except BlockingIOError:
             pass
-        while True:
+        while True:  # what the web thread handed over (MIDI is read, not handed over)
             try:
-                message = self._inbox.get_nowait()
+                item = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            if isinstance(message, tuple) and message[0] == "web":
-                self.handle_web(message[1])
-            else:
-                self.handle_midi(message)
+            self.handle_web(item)
+
+    def _read_midi(self) -> None:
+        for message in self.midi.receive():
+            self.handle_midi(message)
+
+    def _check_ports(self, deadline: float | None) -> None:
+        """Once a second, when nothing is due for 20 ms: MIDI ports gone or back."""
+        now = time.monotonic()
+        if now < self._next_port_check or (deadline is not None and deadline - now < 0.02):
+            return
+        self._next_port_check = now + PORT_CHECK
+        self.midi.check_ports()
 
     # -- input --------------------------------------------------------------------------
 
@@ -368,12 +403,15 @@ class Bridge:
                     self.tick(now, self.period.tick(now))
             elif kind == "start":
                 self.midi_clock.start()
+                self.period.pause()
             elif kind == "continue":
                 self.midi_clock.resume()
+                self.period.pause()
             elif kind == "songpos":
                 self.midi_clock.song_position(message.pos)
             else:
                 self.midi_clock.stop()
+                self.period.pause()
             return
         lively = liveliness(message, self.config.midi)
         if lively is not None:
@@ -459,15 +497,19 @@ class Bridge:
 
     def _show(self, tick: Tick) -> None:
         players = "  ".join(f"{i} {GESTURE_NAMES[g]:<3}" for i, g in enumerate(tick.ensemble, 1))
-        self.out.write(
-            f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
-            f"in {self.counts['received']} rejected {self.counts['rejected']} "
-            f"ignored {self.counts['ignored']}{self._not_allowed()}{self._send_failures()}"
-            + (f" | {self.link.describe()}" if self.link is not None else "")
-            + (self.metatone.status() if self.metatone is not None else "")
-            + "\n"
-        )
-        self.out.flush()
+        try:
+            self.out.write(
+                f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
+                f"in {self.counts['received']} rejected {self.counts['rejected']} "
+                f"ignored {self.counts['ignored']}{self._not_allowed()}{self._send_failures()}"
+                + (f" | {self.link.describe()}" if self.link is not None else "")
+                + (self.metatone.status() if self.metatone is not None else "")
+                + "\n"
+            )
+            self.out.flush()
+        except (OSError, ValueError) as error:  # the terminal is gone (a hang-up): play on
+            self.config.quiet = True
+            log.warning("live view stopped: %s", error)
 
     def _web_state(self, tick: Tick) -> dict:
         state = {
@@ -497,6 +539,8 @@ class Bridge:
         summary: dict = {"ticks": self.session.ticks, **self.counts}
         summary["sent"] = self.sender.sent  # OSC datagrams, counted once per target
         summary["send_failed"] = dict(self.sender.failed)  # per target, zeros included
+        # Rows in the --record file: fewer than ticks if writing it failed on stage.
+        summary["ticks_recorded"] = self.recorder.ticks if self.recorder is not None else 0
         for name, values in self.timing.items():
             if values:
                 ms = np.asarray(values) * 1000.0
@@ -523,19 +567,25 @@ class Bridge:
             log.error("could not write --stats: %s", error)
 
     def close(self) -> None:
+        """Shut down in a safe order; every step runs even if one before it failed.
+
+        The web page's thread first, MIDI inputs, then all notes off, the recording and
+        the stats, and the MIDI outputs last."""
         if self.web is not None:
-            self.web.close()
-        if self.config.stats is not None:
-            self._write_stats()
+            _safely(self.web.close)
         if self.midi is not None:
-            self.midi.all_notes_off()
-            self.midi.close()
+            _safely(self.midi.close_inputs)
+            _safely(self.midi.all_notes_off)
         if self.recorder is not None:
-            self.recorder.close()
+            _safely(self.recorder.close)
+        if self.config.stats is not None:
+            _safely(self._write_stats)
+        if self.midi is not None:
+            _safely(self.midi.close)
         if self.link is not None:
-            self.link.close()
-        self.sock.close()
-        self.sender.close()
+            _safely(self.link.close)
+        _safely(self.sock.close)
+        _safely(self.sender.close)
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
@@ -550,3 +600,18 @@ class Bridge:
             self.counts["rejected"],
             self.counts["ignored"],
         )
+
+
+def _restart_system_calls() -> None:
+    """Let a stop signal restart the system calls it interrupts (SA_RESTART): libjack,
+    in the middle of closing a port, gives up on a read that a signal interrupted."""
+    for s in STOP_SIGNALS:
+        signal.siginterrupt(s, False)
+
+
+def _safely(step) -> None:
+    """Run one shutdown step; a failure is logged and the shutdown goes on."""
+    try:
+        step()
+    except Exception as error:
+        log.error("while stopping: %s: %s", getattr(step, "__qualname__", step), error)

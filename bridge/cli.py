@@ -7,6 +7,7 @@ wrong model or index file, prints one line naming it and exits with code 2.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -158,6 +159,25 @@ def _fail(message: str) -> int:
 
 
 def cmd_bridge(args) -> int:
+    # From the start to the exit, SIGINT, SIGTERM and SIGHUP only ask the bridge to stop:
+    # one during the start-up stops it as soon as it is built (exit 0), one after the
+    # shutdown changes nothing, and none can cut the shutdown short.
+    from .app import STOP_SIGNALS
+
+    requested: set[int] = set()
+    previous = {s: signal.signal(s, lambda n, _f: requested.add(n)) for s in STOP_SIGNALS}
+    for s in STOP_SIGNALS:
+        signal.siginterrupt(s, False)  # a signal must not break a system call (libjack's)
+    try:
+        code = _start_and_run(args, requested)
+    finally:
+        for s, handler in previous.items():
+            # Stopped by a signal, the process is on its way out: a repeated one is ignored.
+            signal.signal(s, signal.SIG_IGN if requested else handler)
+    return code
+
+
+def _start_and_run(args, requested: set[int]) -> int:
     from .config import ConfigError, from_sources, load_toml
 
     try:
@@ -199,10 +219,15 @@ def cmd_bridge(args) -> int:
     from .discovery import start_discovery
 
     discovery = start_discovery(config, bridge.metatone)
+    if requested:  # a signal came during the start-up
+        bridge.stopping = True
     try:
-        return bridge.run(ready)
+        code = bridge.run(ready)
     finally:
         discovery.close()
+    if bridge.stopped_by is not None:
+        requested.add(bridge.stopped_by)
+    return code
 
 
 def exposure(bridge) -> str:
@@ -300,7 +325,7 @@ def build(config):
             from .midi import MidiError, MidiIO
 
             try:
-                bridge.midi = MidiIO(config, session.players, bridge.on_midi)
+                bridge.midi = MidiIO(config, session.players)
             except MidiError as error:
                 raise StartupError(str(error)) from None
         if config.web is not None:
@@ -315,9 +340,12 @@ def build(config):
             except LinkError as error:
                 raise StartupError(str(error)) from None
         if config.record is not None:  # last, so a failed start leaves no empty recording
-            from .recorder import Recorder
+            from .recorder import Recorder, RecordError
 
-            bridge.recorder = Recorder(config.record, session.players, overwrite=config.force)
+            try:
+                bridge.recorder = Recorder(config.record, session.players, config.force)
+            except RecordError as error:
+                raise StartupError(str(error)) from None
     except BaseException:
         if bridge is not None:
             bridge.close()

@@ -29,6 +29,9 @@ LATE_STEP = 0.05
 
 
 class InternalClock:
+    """Deadlines ``start + n * period`` (seconds on ``time.monotonic``'s scale);
+    ``skipped`` counts the ticks skipped after stalls."""
+
     def __init__(self, period: float, start: float):
         self.period = period
         self.start = start
@@ -37,6 +40,7 @@ class InternalClock:
 
     @property
     def deadline(self) -> float:
+        """When the next tick is due (monotonic seconds)."""
         return self.start + self.count * self.period
 
     def advance(self, now: float) -> float:
@@ -58,9 +62,11 @@ class InternalClock:
 class MidiClock:
     """Counts MIDI realtime messages; :meth:`pulse` says when to step.
 
-    Steps fall on the sequencer's quarter notes, counted from its song position: Start
+    Steps fall on the sequencer's quarter notes (24 pulses each, as the MIDI 1.0
+    specification's 24 clocks per quarter note), counted from its song position: Start
     resets it to 0, Song Position Pointer (0xF2, sixteenths of 6 pulses each) moves it, so
-    after Continue the steps land on the quarter notes of the point played from.
+    after Continue the steps land on the quarter notes of the point played from. Plain
+    state: no time, no errors.
     """
 
     def __init__(self):
@@ -68,13 +74,16 @@ class MidiClock:
         self.pulses = 0
 
     def start(self) -> None:
+        """MIDI start (0xFA): run, and the next pulse begins a step."""
         self.running = True
         self.pulses = 0
 
-    def resume(self) -> None:  # MIDI continue
+    def resume(self) -> None:
+        """MIDI continue (0xFB): run on from where the count stopped."""
         self.running = True
 
     def stop(self) -> None:
+        """MIDI stop (0xFC): pulses are ignored until start or continue."""
         self.running = False
 
     def song_position(self, sixteenths: int) -> None:
@@ -91,19 +100,28 @@ class MidiClock:
 
 
 class PeriodEstimate:
-    """How long a tick of an external clock lasts, to spread its touches over it."""
+    """How long a tick of an external clock lasts, to spread its touches over it.
+
+    ``value`` is in seconds; each interval between ticks from 5 ms to 60 s moves it
+    halfway there (an exponential average with weight 0.5); others are ignored."""
 
     def __init__(self, initial: float):
         self.value = initial
         self._last: float | None = None
 
     def tick(self, now: float) -> float:
+        """A tick at ``now`` (monotonic seconds); returns the estimate after it."""
         if self._last is not None:
             interval = now - self._last
             if 0.005 < interval < 60:
                 self.value = 0.5 * self.value + 0.5 * interval
         self._last = now
         return self.value
+
+    def pause(self) -> None:
+        """The clock stopped or jumped (MIDI Stop, Start, Continue): the next interval
+        would measure the pause, not a step, so the next tick keeps the estimate."""
+        self._last = None
 
 
 @dataclass(frozen=True)

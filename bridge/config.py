@@ -334,6 +334,9 @@ def check(config: BridgeConfig) -> None:
             raise ConfigError(
                 f"--record {config.record}: folder {config.record.parent} does not exist"
             )
+        if config.record.exists() and not config.record.is_file():
+            # A FIFO would block the start until a reader came; a device may refuse writes.
+            raise ConfigError(f"--record {config.record}: not a regular file")
         if config.record.exists() and not config.force:
             raise ConfigError(
                 f"--record {config.record}: already exists; choose another name or add --force"

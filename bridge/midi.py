@@ -1,16 +1,25 @@
-"""MIDI in and out through mido (python-rtmidi): see docs/midi.md.
+"""MIDI in and out through python-rtmidi and mido: see docs/midi.md.
 
-The backend is mido's own choice, so ``MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK``
-selects JACK. Incoming messages arrive on rtmidi's thread; they are handed to the
-bridge's loop through ``on_message`` and never touch the session directly.
+The API is mido's choice, so ``MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK`` selects
+JACK. Outputs are mido ports. Inputs are read by polling rtmidi's own queue from the
+bridge's loop (:meth:`MidiIO.receive`), never through a Python callback: a callback runs
+on JACK's thread and waits there for Python's lock, while the loop, holding that lock, may
+be asking the JACK server to open, close or list a port, which waits for every client's
+thread to finish its cycle. Each waited for the other: the bridge hung at start and stop.
+
+Named ports (``--midi-in``, ``--midi-out``) that disappear are closed, logged once, and
+reopened by name when they come back (:meth:`MidiIO.check_ports`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import mido
+import rtmidi
 
 from gesture_rnn.midi_map import cc_value, gesture_value
 
@@ -26,6 +35,11 @@ JACK_HINT = (
     "no ALSA sequencer here (/dev/snd/seq); to use JACK instead, start jackd and run with "
     "MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK"
 )
+CLOCK_TYPES = ("clock", "start", "continue", "stop")
+# An output sends from a buffer once per audio cycle (JACK: often 5-20 ms): closing it
+# sooner after the last message loses that message, so the last ones (all-notes-off) wait.
+OUTPUT_DRAIN = 0.2  # seconds (0.1 lost it once on a machine loaded far past its cores)
+INPUT_QUEUE = 4096  # messages rtmidi holds between two reads of the loop (1 ms apart)
 
 
 class MidiError(Exception):
@@ -37,7 +51,10 @@ class MidiRejected(ValueError):
 
 
 def find_port(available: list[str], wanted: str, kind: str) -> str:
-    """The port named ``wanted``, or the one whose name contains it (any case)."""
+    """The port named ``wanted``, or the one whose name contains it (any case).
+
+    ``kind`` ("input" or "output") names it in the error. Raises MidiError if no port
+    or more than one matches, listing ``available``."""
     if wanted in available:
         return wanted
     matches = [name for name in available if wanted.lower() in name.lower()]
@@ -50,7 +67,10 @@ def find_port(available: list[str], wanted: str, kind: str) -> str:
 
 
 def lead_gesture(message: mido.Message, mapping: MidiMapping) -> int | None:
-    """The lead gesture a message sets, None if it sets none, MidiRejected if out of range."""
+    """The lead gesture (0-8) a message sets, None if it sets none.
+
+    Note-on ``lead_note_base``..+8 with velocity > 0, or CC ``lead_cc`` with value 0-8
+    (any channel). Raises MidiRejected for CC ``lead_cc`` above 8."""
     if message.type == "note_on" and message.velocity > 0:
         gesture = message.note - mapping.lead_note_base
         return gesture if 0 <= gesture <= 8 else None
@@ -73,33 +93,102 @@ def liveliness(message: mido.Message, mapping: MidiMapping) -> float | None:
     return v / 64 if v <= 64 else 1 + 3 * (v - 64) / 63
 
 
-class MidiIO:
-    """The MIDI ports the options ask for, opened at start and closed at exit."""
+def parse_message(data) -> mido.Message | None:
+    """One MIDI message from its bytes (a sequence of ints 0-255), None if they are none.
 
-    def __init__(
-        self, config: BridgeConfig, players: int, on_message: Callable[[mido.Message], None]
-    ):
+    mido raises IndexError, not ValueError, for some messages cut short (a pitch bend
+    of one byte); rtmidi hands over whatever another program sent."""
+    try:
+        return mido.Message.from_bytes(data)
+    except (ValueError, IndexError, TypeError):
+        return None
+
+
+def _rtmidi_api() -> int:
+    """The rtmidi API of mido's backend (``MIDO_BACKEND=.../UNIX_JACK``), else rtmidi's own."""
+    api = getattr(mido.backend, "api", None)
+    return getattr(rtmidi, f"API_{api}", rtmidi.API_UNSPECIFIED) if api else rtmidi.API_UNSPECIFIED
+
+
+class MidiInput:
+    """One MIDI input port, read by polling (see the module docstring); ``name`` is its name.
+
+    Raises MidiError if the port cannot be opened (rtmidi's own errors, one line)."""
+
+    def __init__(self, name: str, virtual: bool = False, client_name: str | None = None):
+        self.name = name
+        try:
+            self._rt = rtmidi.MidiIn(
+                rtapi=_rtmidi_api(), name=client_name, queue_size_limit=INPUT_QUEUE
+            )
+            # Clock and start/stop are wanted; active sensing is not.
+            self._rt.ignore_types(sysex=True, timing=False, active_sense=True)
+            if virtual:
+                self._rt.open_virtual_port(name)
+            else:
+                ports = self._rt.get_ports()
+                if name not in ports:
+                    raise MidiError(f"MIDI input {name!r} is not there")
+                self._rt.open_port(ports.index(name))
+        except (OSError, RuntimeError, rtmidi.RtMidiError) as error:
+            raise MidiError(f"cannot open MIDI input {name!r}: {error}") from None
+
+    def receive(self) -> Iterator[mido.Message]:
+        """The messages waiting, oldest first; bytes that are no MIDI message are skipped."""
+        while (item := self._rt.get_message()) is not None:
+            message = parse_message(item[0])
+            if message is not None:
+                yield message
+
+    def close(self) -> None:
+        self._rt.close_port()
+        self._rt.delete()
+
+
+@dataclass
+class NamedPort:
+    """A port asked for by name (``--midi-in`` / ``--midi-out``): what was asked, the name
+    it resolved to, and the open port (None while it is gone)."""
+
+    kind: str  # "input" or "output"
+    wanted: str
+    name: str
+    port: object | None = None
+
+
+class MidiIO:
+    """The MIDI ports the options ask for, opened at start and closed at exit.
+
+    ``players`` is the ensemble size (channels ``first_channel`` on). Raises MidiError
+    (one line naming the port and what is available) if a port cannot be opened."""
+
+    def __init__(self, config: BridgeConfig, players: int):
         self.players = players
         self.mapping = config.midi
         self.scale = config.cc_scale
         self.inputs: list = []
         self.outputs: list = []
+        self.named: list[NamedPort] = []
+        self._sounding: set[tuple[int, int]] = set()
+        self._drain_until = 0.0
         try:
+            api = _rtmidi_api()
+            # Listing ports through these two (opened once) asks the JACK server nothing.
+            self._list_in = rtmidi.MidiIn(rtapi=api)
+            self._list_out = rtmidi.MidiOut(rtapi=api)
+            if config.midi_in:
+                name = find_port(self._list_in.get_ports(), config.midi_in, "input")
+                self.named.append(NamedPort("input", config.midi_in, name))
+            if config.midi_out:
+                name = find_port(self._list_out.get_ports(), config.midi_out, "output")
+                self.named.append(NamedPort("output", config.midi_out, name))
             if config.virtual_midi:
-                self.inputs.append(
-                    mido.open_input(
-                        VIRTUAL_IN, virtual=True, client_name=CLIENT_NAME, callback=on_message
-                    )
-                )
+                self.inputs.append(MidiInput(VIRTUAL_IN, virtual=True, client_name=CLIENT_NAME))
                 self.outputs.append(
                     mido.open_output(VIRTUAL_OUT, virtual=True, client_name=CLIENT_NAME)
                 )
-            if config.midi_in:
-                name = find_port(mido.get_input_names(), config.midi_in, "input")
-                self.inputs.append(mido.open_input(name, callback=on_message))
-            if config.midi_out:
-                name = find_port(mido.get_output_names(), config.midi_out, "output")
-                self.outputs.append(mido.open_output(name))
+            for named in self.named:
+                named.port = self._open(named.kind, named.name)
         except MidiError:
             self.close()
             raise
@@ -107,10 +196,65 @@ class MidiIO:
             self.close()
             hint = f"; {JACK_HINT}" if "ALSA" in str(error) else ""
             raise MidiError(f"cannot open MIDI ports: {str(error).rstrip('.')}{hint}") from None
-        self._sounding: set[tuple[int, int]] = set()
+
+    def _open(self, kind: str, name: str):
+        if kind == "input":
+            port = MidiInput(name)
+            self.inputs.append(port)
+        else:
+            port = mido.open_output(name)
+            self.outputs.append(port)
+        return port
+
+    def receive(self) -> Iterator[mido.Message]:
+        """Every message waiting on every input (called by the loop, about every ms)."""
+        for port in self.inputs:
+            yield from port.receive()
+
+    def check_ports(self) -> None:
+        """Close the named ports that have disappeared and reopen those that are back.
+
+        Each change is logged once; a port that cannot be reopened yet is tried again at
+        the next check. Cheap when nothing changed: listing ports asks no server."""
+        if not self.named:
+            return
+        available = {"input": self._list_in.get_ports(), "output": self._list_out.get_ports()}
+        for named in self.named:
+            names = available[named.kind]
+            if named.port is not None:
+                if named.name not in names:
+                    log.warning(
+                        "MIDI %s %r is gone; playing on, and reopening it when it returns",
+                        named.kind,
+                        named.name,
+                    )
+                    self._drop(named)
+                continue
+            name = named.name if named.name in names else None
+            if name is None:
+                try:
+                    name = find_port(names, named.wanted, named.kind)
+                except MidiError:
+                    continue  # not back yet (or not one port by that name)
+            try:
+                named.port = self._open(named.kind, name)
+            except (MidiError, OSError, RuntimeError) as error:
+                log.debug("MIDI %s %r not reopened yet: %s", named.kind, name, error)
+                continue
+            named.name = name
+            log.warning("MIDI %s %r is back", named.kind, name)
+
+    def _drop(self, named: NamedPort) -> None:
+        port, named.port = named.port, None
+        if port in self.inputs:
+            self.inputs.remove(port)
+        if port in self.outputs:
+            self.outputs.remove(port)
+        _close(port)
 
     @property
     def names(self) -> tuple[list[str], list[str]]:
+        """The names of the open (input, output) ports."""
         return [p.name for p in self.inputs], [p.name for p in self.outputs]
 
     def _send(self, message: mido.Message) -> None:
@@ -122,6 +266,7 @@ class MidiIO:
         return self.mapping.channel(player)
 
     def tick(self, tick: Tick) -> None:
+        """Each player's gesture as CC ``gesture_cc`` on the player's channel."""
         for player, gesture in enumerate(tick.ensemble, start=1):
             self._send(
                 mido.Message(
@@ -150,20 +295,41 @@ class MidiIO:
         return channel, note
 
     def note_off(self, channel: int, note: int) -> None:
+        """End a note :meth:`touch` started (0-based channel), if it still sounds."""
         if (channel, note) in self._sounding:
             self._sounding.discard((channel, note))
             self._send(mido.Message("note_off", channel=channel, note=note, velocity=0))
 
     def all_notes_off(self) -> None:
+        """A note-off for every note still sounding, then CC 123 on every player's channel."""
         for channel, note in list(self._sounding):
             self.note_off(channel, note)
         for channel in sorted({self.channel(p) for p in range(1, self.players + 1)}):
             self._send(mido.Message("control_change", channel=channel, control=123, value=0))
+        self._drain_until = time.monotonic() + OUTPUT_DRAIN
+
+    def close_inputs(self) -> None:
+        """Close the inputs: rtmidi's thread stops calling back (first thing at exit)."""
+        for port in self.inputs:
+            _close(port)
+        self.inputs = []
 
     def close(self) -> None:
-        for port in self.inputs + self.outputs:
-            try:
-                port.close()
-            except Exception as error:  # closing must never stop the shutdown
-                log.debug("closing %s: %s", port, error)
-        self.inputs, self.outputs = [], []
+        """Close every port still open (inputs first); never raises."""
+        self.close_inputs()
+        if self.outputs:
+            time.sleep(max(0.0, self._drain_until - time.monotonic()))
+        for port in self.outputs:
+            _close(port)
+        self.outputs = []
+        for lister in ("_list_in", "_list_out"):
+            if hasattr(self, lister):
+                _close(getattr(self, lister), "delete")
+                delattr(self, lister)
+
+
+def _close(port, method: str = "close") -> None:
+    try:
+        getattr(port, method)()
+    except Exception as error:  # closing must never stop the shutdown
+        log.debug("closing %s: %s", port, error)

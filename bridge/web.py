@@ -51,7 +51,16 @@ SLOW_CLIENT = 5.0  # seconds a browser may take to accept one frame before it is
 HISTORY_SECONDS = 60.0  # ticks kept for a page that connects: the score's last minute
 MAX_HISTORY = 6000  # ... but never more ticks than this (60 s at --period 0.01)
 MAX_PENDING_TOUCHES = 2000  # per browser, between two frames; older ones are dropped
+# Browsers connected at once (a performance has a handful): each costs the web thread a
+# frame 60 times a second, so hundreds would slow the bridge's ticks; more get 503.
+MAX_CLIENTS = 16
 WS_PATH = "/ws"
+# Close codes (RFC 6455, 7.4.1) the server sends for what a browser sent: each a rejection.
+BROKEN = {
+    1002: "a broken WebSocket frame",
+    1007: "a text message that is not UTF-8",
+    1009: f"a message over {MAX_MESSAGE} bytes",
+}
 
 # The page's files: name -> content type. Nothing else is served.
 STATIC = {
@@ -191,6 +200,7 @@ class WebServer:
         self._history: deque = deque(maxlen=MAX_HISTORY)
         self._state: dict = {}
         self._clients: set[_Client] = set()
+        self._admitted: set = set()  # WebSocket connections let in, handshakes included
         self._files = {path: _read_static(name) for path, (name, _) in STATIC.items()}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -199,6 +209,7 @@ class WebServer:
         self.flood_dropped = 0  # messages dropped from browsers over MAX_RATE
         self._flood_log = RateLimitedLog(log)
         self.disconnected_slow = 0
+        self.full_refused = 0  # WebSockets turned away: MAX_CLIENTS already connected
 
     # -- called from the bridge's thread ----------------------------------------------
 
@@ -240,6 +251,7 @@ class WebServer:
             "touches_dropped": self.dropped,
             "slow_disconnected": self.disconnected_slow,
             "over_rate_dropped": self.flood_dropped,
+            "full_refused": self.full_refused,
         }
 
     def close(self) -> None:
@@ -303,6 +315,19 @@ class WebServer:
             if origin is not None and origin != f"http://{host}":
                 log.warning("web: refused a WebSocket from origin %s (page is %s)", origin, host)
                 return connection.respond(403, "Forbidden: the page's own origin only\n")
+            from websockets.protocol import State
+
+            # Counted from the handshake on, so a burst cannot slip in before any is open.
+            self._admitted = {c for c in self._admitted if c.state is not State.CLOSED}
+            if len(self._admitted) >= MAX_CLIENTS:
+                self.full_refused += 1
+                self._flood_log.warning(
+                    "full", f"web: refused a WebSocket: {MAX_CLIENTS} browsers connected"
+                )
+                return connection.respond(
+                    503, f"Service Unavailable: {MAX_CLIENTS} browsers already connected\n"
+                )
+            self._admitted.add(connection)
             return None
         if path not in STATIC:
             return connection.respond(404, "Not found\n")
@@ -364,12 +389,10 @@ class WebServer:
                 except WebRejected as error:
                     self.on_input(error)
         except ConnectionClosed as closed:
-            if (
-                closed.rcvd is not None
-                and closed.rcvd.code == 1009
-                or (closed.sent is not None and closed.sent.code == 1009)
-            ):
-                self.on_input(WebRejected(f"a message over {MAX_MESSAGE} bytes"))
+            # Closed by us for what the browser sent: a bad message, as a bad OSC datagram.
+            why = BROKEN.get(closed.sent.code) if closed.sent is not None else None
+            if why is not None:
+                self.on_input(WebRejected(why))
         finally:
             self._clients.discard(client)
             writer.cancel()

@@ -71,7 +71,7 @@ class BridgeProcess:
             stderr=subprocess.PIPE,
             text=True,
             cwd=cwd,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, "PYTHONFAULTHANDLER": "1", **(env or {})},
         )
         self.ready_line = self._wait_ready()
         self.send_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -88,8 +88,12 @@ class BridgeProcess:
                 break
             if line.startswith(READY):
                 return line
-        self.proc.kill()
-        _, err = self.proc.communicate(timeout=5)
+        self.proc.send_signal(signal.SIGABRT)  # with PYTHONFAULTHANDLER: where it was
+        try:
+            _, err = self.proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
         raise AssertionError(f"bridge did not become ready; stderr:\n{err}")
 
     def send(self, address: str, *args) -> None:
@@ -113,11 +117,14 @@ class BridgeProcess:
         return self.proc.returncode, out, err
 
 
-def run_bridge_once(*args, timeout: float = 20.0, wrap=()) -> subprocess.CompletedProcess:
+def run_bridge_once(
+    *args, timeout: float = 20.0, wrap=(), env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run the bridge expecting it to refuse to start (bad options)."""
     return subprocess.run(
         [*wrap, sys.executable, "-m", "gesture_rnn", "bridge", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **(env or {})},
     )

@@ -35,3 +35,30 @@ def listener():
     listener = Listener()
     yield listener
     listener.close()
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A JACK server of this test session's own (``jackd -n NAME -d dummy``): this process
+    and every bridge and peer it starts talk to it (JACK_DEFAULT_SERVER, MIDO_BACKEND in
+    ``jack_server.env``). Skips, with the reason, where JACK is missing or will not start."""
+    from tests.jack import JACK_BACKEND, JackServer, JackUnavailable
+
+    try:
+        server = JackServer()
+    except JackUnavailable as error:
+        pytest.skip(str(error))
+    saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "MIDO_BACKEND")}
+    os.environ.update(JACK_DEFAULT_SERVER=server.name, MIDO_BACKEND=JACK_BACKEND)
+    import mido
+
+    mido.set_backend(JACK_BACKEND)
+    try:
+        yield server
+    finally:
+        server.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

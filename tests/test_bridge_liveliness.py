@@ -15,9 +15,6 @@ from bridge.session import Session
 from gesture_rnn.runtime import load
 from tests.bridge_process import BridgeProcess, Listener, run_bridge_once
 
-# The JACK server fixtures, shared with the MIDI tests.
-from tests.test_bridge_midi import JACK_BACKEND, jack, mido_jack, wait_for_port  # noqa: F401
-
 
 def gestures_of(messages) -> list[tuple]:
     return [tuple(args) for _, address, args in messages if address == "/ensemble/gestures"]
@@ -117,15 +114,16 @@ def test_midi_cc_maps_0_64_127_to_0_1_4():
     assert liveliness(mido.Message("note_on", note=cc, velocity=3), mapping) is None
 
 
-def test_midi_cc_sets_the_liveliness_through_jack(request, tiny_model, listener):
-    env, mido = request.getfixturevalue("jack"), request.getfixturevalue("mido_jack")
+def test_midi_cc_sets_the_liveliness_through_jack(jack_server, tiny_model, listener):
+    import mido
+
     bridge = BridgeProcess(
         "--model", tiny_model, "--virtual-midi", "--clock", "osc",
-        "--osc-out", f"127.0.0.1:{listener.port}", env={**env, "MIDO_BACKEND": JACK_BACKEND},
+        "--osc-out", f"127.0.0.1:{listener.port}", env=jack_server.env,
     )  # fmt: skip
     port = None
     try:
-        port = mido.open_output(wait_for_port(mido, "Gesture-RNN In", "output"))
+        port = mido.open_output(jack_server.wait_for_port("Gesture-RNN In"))
         # The connection and the CC settle through JACK in their own time: the CC is sent
         # again each round, and until it arrives the ensemble plays.
         for _ in range(40):

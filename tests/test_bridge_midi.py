@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 
 import pytest
@@ -12,64 +9,16 @@ import pytest
 from tests.bridge_process import BridgeProcess, Listener
 from tests.models import tiny_model_file
 
-JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
 
-
-@pytest.fixture(scope="module")
-def jack():
-    """A JACK server on the dummy backend (started here unless one is running)."""
-    if shutil.which("jackd") is None or shutil.which("jack_lsp") is None:
-        pytest.skip("JACK is not installed (apt-get install jackd2)")
-    env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
-    if subprocess.run(["jack_lsp"], capture_output=True, env=env).returncode == 0:
-        yield env
-        return
-    server = subprocess.Popen(
-        ["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "512"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        for _ in range(50):
-            if subprocess.run(["jack_lsp"], capture_output=True, env=env).returncode == 0:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.skip("jackd -d dummy did not start")
-        yield env
-    finally:
-        server.terminate()
-        server.wait(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def mido_jack(jack):
-    os.environ["MIDO_BACKEND"] = JACK_BACKEND
+@pytest.fixture
+def mido_jack(jack_server):
+    """mido in this process, on the session's own JACK server."""
     import mido
 
-    mido.set_backend(JACK_BACKEND)
-    yield mido
-    os.environ.pop("MIDO_BACKEND", None)
+    return mido
 
 
-def port_named(names, part):
-    matches = [n for n in names if part in n]
-    assert matches, f"no port with {part!r} in {names}"
-    return matches[0]
-
-
-def wait_for_port(mido, part, kind, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        names = mido.get_output_names() if kind == "output" else mido.get_input_names()
-        if any(part in n for n in names):
-            return port_named(names, part)
-        time.sleep(0.05)
-    raise AssertionError(f"the bridge's {part!r} port did not appear")
-
-
-def test_midi_clock_notes_and_ccs_through_jack(mido_jack, jack, tmp_path):
+def test_midi_clock_notes_and_ccs_through_jack(mido_jack, jack_server, tmp_path):
     mido = mido_jack
     model = tiny_model_file(tmp_path / "tiny.h5")
     listener = Listener()
@@ -77,16 +26,15 @@ def test_midi_clock_notes_and_ccs_through_jack(mido_jack, jack, tmp_path):
     bridge = BridgeProcess(
         "--model", model, "--virtual-midi", "--clock", "midi", "--cc-scale", "spread",
         "--osc-out", f"127.0.0.1:{listener.port}", "--record", tmp_path / "take.csv",
-        env={**jack, "MIDO_BACKEND": JACK_BACKEND},
+        env=jack_server.env,
     )  # fmt: skip
     to_bridge = from_bridge = None
     try:
         assert "Gesture-RNN In" in bridge.ready_line
-        to_bridge = mido.open_output(wait_for_port(mido, "Gesture-RNN In", "output"))
+        to_bridge = mido.open_output(jack_server.wait_for_port("Gesture-RNN In"))
         from_bridge = mido.open_input(
-            wait_for_port(mido, "Gesture-RNN Out", "input"), callback=received.append
-        )
-        time.sleep(0.3)  # let JACK settle the connections
+            jack_server.wait_for_port("Gesture-RNN Out"), callback=received.append
+        )  # both connected once open: JACK connects before open returns
         to_bridge.send(mido.Message("note_on", note=63, velocity=90))  # lead FS
         to_bridge.send(mido.Message("start"))
         for _ in range(3 * 24):  # three steps' worth of clock
@@ -99,13 +47,11 @@ def test_midi_clock_notes_and_ccs_through_jack(mido_jack, jack, tmp_path):
         for _ in range(48):  # stopped: these pulses must not step
             to_bridge.send(mido.Message("clock"))
         to_bridge.send(mido.Message("control_change", control=20, value=7))  # lead SS
-        time.sleep(0.5)
         to_bridge.send(mido.Message("continue"))
         for _ in range(24):
             to_bridge.send(mido.Message("clock"))
             time.sleep(0.004)
         listener.collect(2.0, until=lambda m: any(a == "/ensemble/tick" for _, a, _ in m))
-        time.sleep(0.3)
     finally:
         code, _, err = bridge.stop()
         for port in (to_bridge, from_bridge):
@@ -127,12 +73,12 @@ def test_midi_clock_notes_and_ccs_through_jack(mido_jack, jack, tmp_path):
     assert {m.channel for m in all_off} == {1, 2, 3}  # all-notes-off at exit
 
 
-def test_unknown_midi_port_is_one_line_and_exit_code_2(mido_jack, jack, tmp_path):
+def test_unknown_midi_port_is_one_line_and_exit_code_2(jack_server, tmp_path):
     from tests.bridge_process import free_udp_port, run_bridge_once
 
     result = run_bridge_once(
         "--port", free_udp_port(), "--model", tiny_model_file(tmp_path / "m.h5"),
-        "--midi-in", "No Such Keyboard",
+        "--midi-in", "No Such Keyboard", env=jack_server.env,
     )  # fmt: skip
     assert result.returncode == 2
     assert "No Such Keyboard" in result.stderr and "Traceback" not in result.stderr

@@ -4,7 +4,6 @@ names, and MIDI clock with Song Position Pointer (Start, clocks, Stop, SPP, Cont
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,36 +17,9 @@ JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
 
 
 @pytest.fixture(scope="module")
-def jack_env():
-    """A named JACK server on the dummy backend, for this module alone."""
-    if shutil.which("jackd") is None or shutil.which("jack_lsp") is None:
-        pytest.skip("JACK is not installed (apt-get install jackd2)")
-    name = f"gesture-rnn-spp-{os.getpid()}"
-    env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1", "JACK_DEFAULT_SERVER": name}
-    server = subprocess.Popen(
-        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "512"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        for _ in range(100):
-            if subprocess.run(["jack_lsp"], capture_output=True, env=env).returncode == 0:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.skip("jackd -d dummy did not start")
-        saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "MIDO_BACKEND")}
-        os.environ.update(JACK_DEFAULT_SERVER=name, MIDO_BACKEND=JACK_BACKEND)
-        yield {**env, "MIDO_BACKEND": JACK_BACKEND}
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    finally:
-        server.terminate()
-        server.wait(timeout=5)
+def jack_env(jack_server):
+    """The test session's own JACK server (tests/conftest.py), as the bridge's environment."""
+    return jack_server.env
 
 
 def wait_for_port(mido, part, timeout=5.0):
@@ -83,7 +55,6 @@ def test_steps_after_song_position_and_continue_land_on_the_daws_quarter_notes(j
 
     try:
         to_bridge = backend.open_output(wait_for_port(backend, "Gesture-RNN In"))
-        time.sleep(0.3)  # let JACK settle the connection
         to_bridge.send(mido.Message("start"))
         clocks(24 + 18)  # the DAW plays a quarter note and three sixteenths...
         first = listener.collect(3.0, until=lambda m: len(ticks(m)) >= 2)
@@ -121,7 +92,9 @@ def test_virtual_ports_show_as_gesture_rnn_client_name_included(jack_env, tmp_pa
         listing = ""
         end = time.monotonic() + 5
         while "Gesture-RNN Out" not in listing and time.monotonic() < end:
-            listing = subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout
+            listing = subprocess.run(
+                ["jack_lsp"], capture_output=True, text=True, env=jack_env
+            ).stdout
     finally:
         code, _, err = bridge.stop()
     assert code == 0, err

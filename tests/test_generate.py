@@ -310,6 +310,8 @@ def test_generate_command_writes_midi_at_the_tempo_and_scale_asked(tmp_path):
     args = ["generate", "--model", model, "--lead", lead, "--seed", "4", "--out-midi", out]
     result = gesture_rnn(*args, "--bpm", "120", "--cc-scale", "spread")
     assert result.returncode == 0, result.stderr
+    # 8 steps of a second in the CSV, but 4 s in a MIDI file at 120 BPM: the summary says so
+    assert "8 steps (8 s; the MIDI file 4.0 s at 120 BPM)" in result.stdout, result.stdout
     midi = mido.MidiFile(out)
     assert [m.tempo for m in midi.tracks[0] if m.type == "set_tempo"] == [500_000]
     lead_cc = [m.value for m in midi.tracks[0] if m.type == "control_change"]

@@ -291,7 +291,9 @@ function setUpControls() {
   }
   labelGestures(NAMES);
   document.addEventListener("keydown", (event) => {
-    if (event.target instanceof HTMLInputElement || event.ctrlKey || event.metaKey) return;
+    // Digits are the gestures' everywhere but in a box that takes text (a slider does not).
+    const typing = event.target instanceof HTMLInputElement && event.target.type !== "range";
+    if (typing || event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     if (/^[0-8]$/.test(event.key)) send({ gesture: Number(event.key) });
   });
   const slider = document.getElementById("temperature");

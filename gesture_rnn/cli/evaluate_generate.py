@@ -300,8 +300,11 @@ def cmd_generate(args) -> None:
     }
     for kind, path in outputs.items():
         writers[kind](path, gestures, columns, force=args.force)
+    # A step is a second in the CSV (the corpus's rate) but a beat in the MIDI file.
+    midi = f"; the MIDI file {len(gestures) * 60 / args.bpm:.1f} s at {args.bpm:g} BPM"
     print(
-        f"wrote {', '.join(str(p) for p in outputs.values())}: {len(gestures)} seconds, "
+        f"wrote {', '.join(str(p) for p in outputs.values())}: {len(gestures)} steps "
+        f"({len(gestures)} s{midi if 'midi' in outputs else ''}), "
         f"lead and {model.ensemble - 1} players (temperature {args.temperature}, seed {seed})"
     )
 
