@@ -303,9 +303,9 @@ def check(config: BridgeConfig) -> None:
     if config.clock == "midi" and not (config.midi_in or config.virtual_midi):
         raise ConfigError("--clock midi needs MIDI input: add --midi-in NAME or --virtual-midi")
     # Only whether they exist: the loaders check the rest (a FIFO, a folder, a bad file).
-    if config.model is not None and not config.model.exists():
+    if config.model is not None and checked.missing(config.model):
         raise ConfigError(f"--model {config.model}: no such file")
-    if config.corpus is not None and not config.corpus.exists():
+    if config.corpus is not None and checked.missing(config.corpus):
         raise ConfigError(
             f"--corpus {config.corpus}: no such file (build one with gesture-rnn corpus build)"
         )
