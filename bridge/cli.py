@@ -13,6 +13,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+EXIT_FAILED = 1
 EXIT_BAD_OPTION = 2
 
 
@@ -134,9 +135,9 @@ def _players(n: int) -> str:
     return f"{n} player" if n == 1 else f"{n} players"
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = EXIT_BAD_OPTION) -> int:
     print(f"gesture-rnn bridge: error: {message}", file=sys.stderr)
-    return EXIT_BAD_OPTION
+    return code
 
 
 def cmd_bridge(args) -> int:
@@ -150,7 +151,7 @@ def cmd_bridge(args) -> int:
     try:
         bridge = build(config)
     except StartupError as error:
-        return _fail(str(error))
+        return _fail(str(error), error.exit_code)
     targets = ", ".join(map(str, bridge.sender.targets))
     midi = ""
     if bridge.midi is not None:
@@ -198,7 +199,14 @@ def exposure(bridge) -> str:
 
 
 class StartupError(Exception):
-    pass
+    exit_code = EXIT_BAD_OPTION
+
+
+class OutputRefused(StartupError):
+    """An output (--record, --stats) that exists without --force or cannot be written:
+    exit code 1, as for every command (README: exit codes)."""
+
+    exit_code = EXIT_FAILED
 
 
 def build(config):
@@ -210,11 +218,12 @@ def build(config):
     from .osc import OscSender, OscTargetError
     from .session import Session
 
-    if config.stats is not None:  # written at exit, so refused now rather than then
-        try:
-            check_new_output(config.stats, config.force)
+    for option, path in (("--stats", config.stats), ("--record", config.record)):
+        try:  # --stats is written at exit, so refused now rather than then
+            if path is not None:
+                check_new_output(path, config.force)
         except OutputError as error:
-            raise StartupError(f"--stats: {error}") from None
+            raise OutputRefused(f"{option}: {error}") from None
     sock = socket.socket(
         socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_DGRAM
     )
@@ -279,7 +288,12 @@ def build(config):
         if config.record is not None:  # last, so a failed start leaves no empty recording
             from .recorder import Recorder
 
-            bridge.recorder = Recorder(config.record, session.players, overwrite=config.force)
+            try:
+                bridge.recorder = Recorder(config.record, session.players, config.force)
+            except OSError as error:
+                raise OutputRefused(
+                    f"--record: cannot write {config.record}: {error.strerror or error}"
+                ) from None
     except BaseException:
         if bridge is not None:
             bridge.close()

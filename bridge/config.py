@@ -309,19 +309,7 @@ def check(config: BridgeConfig) -> None:
         raise ConfigError(
             f"--corpus {config.corpus}: no such file (build one with gesture-rnn corpus build)"
         )
-    if config.record is not None:
-        if config.record.is_dir():
-            raise ConfigError(f"--record {config.record}: is a folder")
-        if not config.record.parent.is_dir():
-            raise ConfigError(
-                f"--record {config.record}: folder {config.record.parent} does not exist"
-            )
-        if config.record.exists() and not config.force:
-            raise ConfigError(
-                f"--record {config.record}: already exists; choose another name or add --force"
-            )
-    if config.stats is not None and not config.stats.parent.is_dir():
-        raise ConfigError(f"--stats {config.stats}: folder {config.stats.parent} does not exist")
+    # --record and --stats: the write policy of every command (gesture_rnn.files), at start-up.
     if config.web is True:
         config.web = DEFAULT_WEB
     elif config.web is False:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import os
+import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import OutputError, OutputExistsError
 
-__all__ = ["OutputError", "OutputExistsError", "check_new_output", "write_new"]
+__all__ = ["OutputError", "OutputExistsError", "check_new_output", "new_hdf5", "write_new"]
 
 
 def check_new_output(path: str | Path, force: bool = False) -> Path:
@@ -22,7 +25,35 @@ def check_new_output(path: str | Path, force: bool = False) -> Path:
         raise OutputError(f"cannot write {path}: it is a folder")
     if path.exists() and not force:
         raise OutputExistsError(f"{path} already exists; use --force to overwrite it")
+    if not os.access(path.parent, os.W_OK | os.X_OK):  # also a read-only mount, even as root
+        raise OutputError(f"cannot write {path}: the folder {path.parent} is not writable")
     return path
+
+
+def _why(error: OSError) -> str:
+    """An OSError's reason in a few words; HDF5's errors hide it in a paragraph."""
+    text = str(error)
+    found = re.search(r"error message = '([^']*)'", text)
+    if found:
+        return found.group(1)
+    return error.strerror or text.splitlines()[0]
+
+
+@contextlib.contextmanager
+def new_hdf5(path: str | Path) -> Iterator:
+    """An ``h5py.File`` built in memory, written to ``path`` as plain bytes when the block
+    ends (for the ``write`` of :func:`write_new`).
+
+    HDF5 writing to a disk that fills up may crash the whole process (a segmentation
+    fault while it closes the file); a plain write fails with an OSError, which
+    :func:`write_new` turns into one line. Our files are megabytes at most.
+    """
+    import h5py
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        yield f
+    Path(path).write_bytes(buffer.getbuffer())
 
 
 def write_new(path: str | Path, write: Callable[[Path], None], force: bool = False) -> Path:
@@ -39,14 +70,14 @@ def write_new(path: str | Path, write: Callable[[Path], None], force: bool = Fal
         try:
             write(tmp)
         except OSError as error:  # a read-only folder, a full disk
-            reason = error.strerror or str(error).splitlines()[0]
-            raise OutputError(f"cannot write {path}: {reason}") from None
+            raise OutputError(f"cannot write {path}: {_why(error)}") from None
         if force:
             os.replace(tmp, path)
         else:
             _link_new(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on a read-only mount even a missing file says EROFS
+            tmp.unlink(missing_ok=True)
     return path
 
 

@@ -238,8 +238,17 @@ def cmd_generate(args) -> None:
         ),
         "png": functools.partial(write_png, title=title),
     }
-    for kind, path in outputs.items():
-        writers[kind](path, gestures, columns, force=args.force)
+    made = []  # the files this run created: a failure later on removes them
+    try:
+        for kind, path in outputs.items():
+            new = not Path(path).exists()
+            writers[kind](path, gestures, columns, force=args.force)
+            if new:
+                made.append(Path(path))
+    except BaseException:
+        for path in made:
+            path.unlink(missing_ok=True)
+        raise
     print(
         f"wrote {', '.join(str(p) for p in outputs.values())}: {len(gestures)} seconds, "
         f"lead and {model.ensemble - 1} players (temperature {args.temperature}, seed {seed})"
