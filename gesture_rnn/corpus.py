@@ -128,7 +128,11 @@ def read_metadata(root: str | Path) -> pd.DataFrame:
     root = Path(root)
     path = root / METADATA_FILE
     if not root.is_dir():
-        raise CorpusError(f"corpus folder {root} does not exist; {DOWNLOAD_HINT}")
+        if checked.missing(root):
+            raise CorpusError(f"corpus folder {root} does not exist; {DOWNLOAD_HINT}")
+        raise CorpusError(  # a file, a link loop: "does not exist" would be untrue
+            f"{root} is not a corpus folder (one holding {METADATA_FILE}); {DOWNLOAD_HINT}"
+        )
     if not path.is_file():
         raise CorpusError(
             f"{root} is not a metatone-analysis corpus: {METADATA_FILE} is missing; {DOWNLOAD_HINT}"
@@ -383,6 +387,11 @@ def warn_missing(names: list[str], what: str, logger: logging.Logger = log) -> N
         logger.debug("skipped %s: no %s", name, what)
 
 
+def is_single_file(path: Path) -> bool:
+    """Whether ``path`` is the original single-file corpus (.h5), not a corpus folder."""
+    return path.is_file() and path.suffix in (".h5", ".hdf5", ".hdf")
+
+
 def load_corpus(path: str | Path, selection: Selection = Selection()) -> list[Performance]:
     """Load the selected performances of a corpus, in metadata order.
 
@@ -392,7 +401,7 @@ def load_corpus(path: str | Path, selection: Selection = Selection()) -> list[Pe
     that leaves nothing is a :class:`CorpusError`.
     """
     path = Path(path)
-    if path.is_file() and path.suffix in (".h5", ".hdf5", ".hdf"):
+    if is_single_file(path):
         from .corpus_h5 import load_single_file
 
         return load_single_file(path, selection)

@@ -83,7 +83,7 @@ def _keep(performances, names: set[str] | None, what: str):
 
 @_one_line_errors
 def cmd_evaluate(args) -> None:
-    from ..corpus import CorpusError, load_corpus, read_metadata
+    from ..corpus import CorpusError, is_single_file, load_corpus, read_metadata
     from ..evaluate import MarkovBaseline, count_steps, evaluate_model, persistence_baseline
     from ..prepare import selection_for
 
@@ -92,7 +92,7 @@ def cmd_evaluate(args) -> None:
     base = selection(args, default_type="improvisation")
     # Evaluation: exactly k players. The Markov fit: the training selection (>= k for
     # trios and duets), so it learns from what the model learned from.
-    if not args.data.is_file():  # a folder (not the single-file corpus) must be readable
+    if not is_single_file(args.data):  # a folder must be readable
         read_metadata(args.data)  # before its errors get the prefix below
     try:
         performances = load_corpus(
