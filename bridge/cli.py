@@ -141,7 +141,7 @@ def _fail(message: str, code: int = EXIT_BAD_OPTION) -> int:
 
 
 def cmd_bridge(args) -> int:
-    from .config import ConfigError, from_sources, load_toml
+    from .config import ConfigError, _named_in_file, from_sources, load_toml
 
     try:
         file_values = load_toml(args.config) if args.config else {}
@@ -151,7 +151,12 @@ def cmd_bridge(args) -> int:
     try:
         bridge = build(config)
     except StartupError as error:
-        return _fail(str(error), error.exit_code)
+        message = str(error)
+        if args.config:  # a value the file gave is named by the file and its key, not a flag
+            flags = {name for name, value in _flag_values(args).items() if value is not None}
+            from_file = {key.replace("-", "_") for key in file_values} - flags
+            message = str(_named_in_file(ConfigError(message), from_file, str(args.config)))
+        return _fail(message, error.exit_code)
     targets = ", ".join(map(str, bridge.sender.targets))
     midi = ""
     if bridge.midi is not None:
