@@ -19,10 +19,17 @@ __all__ = ["OutputError", "OutputExistsError", "check_new_output", "new_hdf5", "
 def check_new_output(path: str | Path, force: bool = False) -> Path:
     """Fail early, before any work, if ``path`` cannot be written as a new file."""
     path = Path(path)
+    if not path.name:  # "" (which Path reads as "."), "/"
+        raise OutputError(f"cannot write {str(path)!r}: give a file name")
     if not path.parent.is_dir():
         raise OutputError(f"cannot write {path}: the folder {path.parent} does not exist")
     if path.is_dir():
         raise OutputError(f"cannot write {path}: it is a folder")
+    if path.exists() and not path.is_file():  # /dev/null, a FIFO: --force would replace it
+        raise OutputError(
+            f"cannot write {path}: it is not a regular file (a device, FIFO or socket); "
+            "give a file name"
+        )
     if path.exists() and not force:
         raise OutputExistsError(f"{path} already exists; use --force to overwrite it")
     if not os.access(path.parent, os.W_OK | os.X_OK):  # also a read-only mount, even as root

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -69,6 +70,28 @@ def test_every_writer_refuses_a_missing_folder_in_one_line(name, corpus, tmp_pat
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert len(lines) == 1 and "does not exist" in lines[0] and str(out) in lines[0], lines
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_every_writer_refuses_to_replace_a_fifo_or_device_even_with_force(name, corpus, tmp_path):
+    """--force replaced whatever was there by a regular file: --out-csv /dev/null --force
+    (the Unix way to discard an output) replaced the system's /dev/null, as root."""
+    out = tmp_path / "pipe"
+    os.mkfifo(out)
+    args = [a.format(data=corpus, out=out, port=free_udp_port()) for a in WRITERS[name]]
+    result = run(*args, "--force")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert "not a regular file" in lines[0] and str(out) in lines[0], lines
+    assert stat.S_ISFIFO(os.stat(out).st_mode)
+
+
+def test_generate_out_needs_a_file_name(corpus, tmp_path):
+    for prefix in ("", tmp_path):  # '' was a ValueError traceback; a folder wrote <folder>.csv
+        result = run("generate", "--lead", corpus / "lead.csv", "--out", prefix)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert "give a file name prefix" in result.stderr
+    assert not tmp_path.with_suffix(".csv").exists()
 
 
 def test_prepare_replaces_only_with_force_and_leaves_no_partial_file(corpus, tmp_path):

@@ -165,6 +165,8 @@ def finite_json(result: dict) -> str:
 def _outputs(args) -> dict[str, Path]:
     outputs: dict[str, Path] = {}
     if args.out is not None:
+        if not args.out.name or args.out.is_dir():
+            raise CommandError(f"--out {str(args.out)!r}: give a file name prefix, e.g. runs/take1")
         outputs = {
             kind: args.out.with_name(args.out.name + suffix)
             for kind, suffix in OUTPUT_SUFFIXES.items()
