@@ -115,7 +115,7 @@ def cmd_plot(args) -> None:
     # The fallback's plot has its own default name, so that both can be drawn to compare.
     stem = "procedural" if args.procedural else "corpus"
     out = args.out or Path(f"{stem}-{'-'.join(args.gesture) if args.gesture else 'gestures'}.png")
-    check_new_output(out, args.force)
+    check_new_output(out, args.force, ".png")
     if args.procedural:
         from .procedural import ProceduralIndex
 

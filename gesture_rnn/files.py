@@ -16,8 +16,12 @@ from .errors import OutputError, OutputExistsError
 __all__ = ["OutputError", "OutputExistsError", "check_new_output", "new_hdf5", "write_new"]
 
 
-def check_new_output(path: str | Path, force: bool = False) -> Path:
-    """Fail early, before any work, if ``path`` cannot be written as a new file."""
+def check_new_output(path: str | Path, force: bool = False, suffix: str | None = None) -> Path:
+    """Fail early, before any work, if ``path`` cannot be written as a new file.
+
+    ``suffix`` (".png"): the one format the writer makes; a name that says another
+    (plot.svg) is refused rather than given PNG bytes that its viewer cannot open.
+    """
     path = Path(path)
     if not path.name:  # "" (which Path reads as "."), "/"
         raise OutputError(f"cannot write {str(path)!r}: give a file name")
@@ -34,6 +38,10 @@ def check_new_output(path: str | Path, force: bool = False) -> Path:
         raise OutputExistsError(f"{path} already exists; use --force to overwrite it")
     if not os.access(path.parent, os.W_OK | os.X_OK):  # also a read-only mount, even as root
         raise OutputError(f"cannot write {path}: the folder {path.parent} is not writable")
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise OutputError(
+            f"cannot write {path}: it would be {suffix[1:].upper()}; give a name ending {suffix}"
+        )
     return path
 
 
@@ -63,14 +71,16 @@ def new_hdf5(path: str | Path) -> Iterator:
     Path(path).write_bytes(buffer.getbuffer())
 
 
-def write_new(path: str | Path, write: Callable[[Path], None], force: bool = False) -> Path:
+def write_new(
+    path: str | Path, write: Callable[[Path], None], force: bool = False, suffix: str | None = None
+) -> Path:
     """Call ``write(tmp)`` for a temporary file beside ``path``, then move it into place.
 
     A failed or interrupted ``write`` leaves nothing behind. Without ``force`` the move
     is a hard link, which fails if ``path`` appeared in the meantime. The temporary file
     keeps ``path``'s suffix, for writers that choose the format by it (Keras, matplotlib).
     """
-    path = check_new_output(path, force)
+    path = check_new_output(path, force, suffix)
     tag = f"{os.getpid()}-{secrets.token_hex(4)}"
     tmp = path.with_name(f".{path.stem}.partial-{tag}{path.suffix}")
     try:

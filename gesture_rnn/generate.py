@@ -396,7 +396,9 @@ def write_png(
     matplotlib, the optional extra [plot]."""
     require("plot", f"the plot {path}")
     figure = performance_figure(gestures, columns, title)
-    return write_new(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force)
+    return write_new(
+        Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force, ".png"
+    )
 
 
 def performance_figure(gestures: np.ndarray, columns: Sequence[str], title: str | None = None):

@@ -235,3 +235,20 @@ def test_a_recording_that_fills_the_disk_stops_in_one_line_and_the_music_goes_on
         assert code == 0 and "Traceback" not in err, err
         gestures, players = read_gesture_file(take)
         assert len(gestures) > 10 and players == ("lead", "player1", "player2", "player3")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["corpus", "plot", "--procedural", "--out", "{out}"],
+        ["generate", "--lead", "{data}/lead.csv", "--out-png", "{out}"],
+    ],
+)
+@pytest.mark.parametrize("name", ["plot.svg", "plot.jpg", "plot"])
+def test_a_png_writer_refuses_a_name_of_another_format(argv, name, corpus, tmp_path):
+    """--out-png take.svg wrote PNG bytes under an .svg name, exit 0: the file then fails
+    to open in whatever the name promised."""
+    out = tmp_path / name
+    result = run(*[a.format(data=corpus, out=out) for a in argv])
+    assert result.returncode == 1 and "give a name ending .png" in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -204,8 +204,8 @@ def cmd_generate(args) -> None:
         from ..extras import require
 
         require("plot", "the plot (--out-png, --out)")
-    for path in outputs.values():
-        check_new_output(path, args.force)
+    for kind, path in outputs.items():
+        check_new_output(path, args.force, ".png" if kind == "png" else None)
     if (args.lead is None) == (args.data is None):
         raise CommandError(
             "give the lead part either as --lead FILE or as --data DIR --performance NAME "
