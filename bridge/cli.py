@@ -14,6 +14,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+EXIT_FAILED = 1
 EXIT_BAD_OPTION = 2
 
 
@@ -153,9 +154,9 @@ def _players(n: int) -> str:
     return f"{n} player" if n == 1 else f"{n} players"
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = EXIT_BAD_OPTION) -> int:
     print(f"gesture-rnn bridge: error: {message}", file=sys.stderr)
-    return EXIT_BAD_OPTION
+    return code
 
 
 def cmd_bridge(args) -> int:
@@ -178,7 +179,7 @@ def cmd_bridge(args) -> int:
 
 
 def _start_and_run(args, requested: set[int]) -> int:
-    from .config import ConfigError, from_sources, load_toml
+    from .config import ConfigError, _named_in_file, from_sources, load_toml
 
     try:
         file_values = load_toml(args.config) if args.config else {}
@@ -188,7 +189,12 @@ def _start_and_run(args, requested: set[int]) -> int:
     try:
         bridge = build(config)
     except StartupError as error:
-        return _fail(str(error))
+        message = str(error)
+        if args.config:  # a value the file gave is named by the file and its key, not a flag
+            flags = {name for name, value in _flag_values(args).items() if value is not None}
+            from_file = {key.replace("-", "_") for key in file_values} - flags
+            message = str(_named_in_file(ConfigError(message), from_file, str(args.config)))
+        return _fail(message, error.exit_code)
     targets = ", ".join(map(str, bridge.sender.targets))
     midi = ""
     if bridge.midi is not None:
@@ -247,7 +253,14 @@ def exposure(bridge) -> str:
 
 
 class StartupError(Exception):
-    pass
+    exit_code = EXIT_BAD_OPTION
+
+
+class OutputRefused(StartupError):
+    """An output (--record, --stats) that exists without --force or cannot be written:
+    exit code 1, as for every command (README: exit codes)."""
+
+    exit_code = EXIT_FAILED
 
 
 def build(config):
@@ -260,11 +273,12 @@ def build(config):
     from .osc import OscSender, OscTargetError
     from .session import Session
 
-    if config.stats is not None:  # written at exit, so refused now rather than then
-        try:
-            check_new_output(config.stats, config.force)
+    for option, path in (("--stats", config.stats), ("--record", config.record)):
+        try:  # --stats is written at exit, so refused now rather than then
+            if path is not None:
+                check_new_output(path, config.force)
         except OutputError as error:
-            raise StartupError(f"--stats: {error}") from None
+            raise OutputRefused(f"{option}: {error}") from None
     sock = socket.socket(
         socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_DGRAM
     )
@@ -345,7 +359,7 @@ def build(config):
             try:
                 bridge.recorder = Recorder(config.record, session.players, config.force)
             except RecordError as error:
-                raise StartupError(str(error)) from None
+                raise OutputRefused(str(error)) from None
     except BaseException:
         if bridge is not None:
             bridge.close()

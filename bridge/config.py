@@ -321,28 +321,13 @@ def check(config: BridgeConfig) -> None:
     if config.clock == "midi" and not (config.midi_in or config.virtual_midi):
         raise ConfigError("--clock midi needs MIDI input: add --midi-in NAME or --virtual-midi")
     # Only whether they exist: the loaders check the rest (a FIFO, a folder, a bad file).
-    if config.model is not None and not config.model.exists():
+    if config.model is not None and checked.missing(config.model):
         raise ConfigError(f"--model {config.model}: no such file")
-    if config.corpus is not None and not config.corpus.exists():
+    if config.corpus is not None and checked.missing(config.corpus):
         raise ConfigError(
             f"--corpus {config.corpus}: no such file (build one with gesture-rnn corpus build)"
         )
-    if config.record is not None:
-        if config.record.is_dir():
-            raise ConfigError(f"--record {config.record}: is a folder")
-        if not config.record.parent.is_dir():
-            raise ConfigError(
-                f"--record {config.record}: folder {config.record.parent} does not exist"
-            )
-        if config.record.exists() and not config.record.is_file():
-            # A FIFO would block the start until a reader came; a device may refuse writes.
-            raise ConfigError(f"--record {config.record}: not a regular file")
-        if config.record.exists() and not config.force:
-            raise ConfigError(
-                f"--record {config.record}: already exists; choose another name or add --force"
-            )
-    if config.stats is not None and not config.stats.parent.is_dir():
-        raise ConfigError(f"--stats {config.stats}: folder {config.stats.parent} does not exist")
+    # --record and --stats: the write policy of every command (gesture_rnn.files), at start-up.
     if config.web is True:
         config.web = DEFAULT_WEB
     elif config.web is False:

@@ -85,7 +85,7 @@ class Recorder:
                 pass
             self.close()
             log.warning(
-                "--record %s: writing failed (%s); the recording stops after %d ticks, "
+                "recording stopped: cannot write %s (%s); the first %d ticks are in it, "
                 "the performance goes on",
                 self.path,
                 self.failed,

@@ -112,8 +112,10 @@ def cmd_plot(args) -> None:
         gestures = [parse_gesture(g) for g in args.gesture] if args.gesture else None
     except GestureError as error:
         raise CommandError(f"--gesture: {error}") from None
-    out = args.out or Path(f"corpus-{'-'.join(args.gesture) if args.gesture else 'gestures'}.png")
-    check_new_output(out, args.force)
+    # The fallback's plot has its own default name, so that both can be drawn to compare.
+    stem = "procedural" if args.procedural else "corpus"
+    out = args.out or Path(f"{stem}-{'-'.join(args.gesture) if args.gesture else 'gestures'}.png")
+    check_new_output(out, args.force, ".png")
     if args.procedural:
         from .procedural import ProceduralIndex
 
@@ -205,7 +207,11 @@ def register(actions) -> None:
         metavar="G",
         help="gesture to draw (name or 0-8), repeatable; default: one panel per gesture",
     )
-    plot.add_argument("--out", type=Path, help="PNG to write (default: corpus-<gesture>.png)")
+    plot.add_argument(
+        "--out",
+        type=Path,
+        help="PNG to write (default: corpus-<gesture>.png, or procedural-<gesture>.png)",
+    )
     plot.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     plot.add_argument(
         "--sequences", type=positive_int, default=4, help="sequences per panel (default 4)"

@@ -51,7 +51,7 @@ def plot_gestures(
     or the procedural fallback). Lines join the events of one touch; a circle marks each
     touch-down (velocity 0). Colours tell the sequences apart; a legend says so."""
     figure = gestures_figure(index, gestures, sequences, duration, seed, title)
-    return write_new(out, lambda tmp: figure.savefig(tmp, format="png", dpi=110), force)
+    return write_new(out, lambda tmp: figure.savefig(tmp, format="png", dpi=110), force, ".png")
 
 
 def gestures_figure(

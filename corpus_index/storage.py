@@ -16,7 +16,7 @@ import numpy as np
 
 from gesture_rnn import checked
 from gesture_rnn.errors import CorpusError, InputFileError
-from gesture_rnn.files import write_new
+from gesture_rnn.files import new_hdf5, write_new
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,6 @@ def write_index(
     interrupted build never leaves a half-written index behind. An existing ``path`` is
     replaced only with ``force``.
     """
-    import h5py
 
     missing = sorted(set(SCHEMA) - set(arrays))
     if missing:
@@ -92,7 +91,7 @@ def write_index(
     data = {name: _stored(kind, arrays[name]) for name, kind in SCHEMA.items()}
 
     def write(tmp: Path) -> None:
-        with h5py.File(tmp, "w") as f:
+        with new_hdf5(tmp) as f:
             f.attrs["format"] = FORMAT_NAME
             f.attrs["version"] = FORMAT_VERSION
             for key, value in attrs.items():
@@ -134,7 +133,7 @@ def read_index(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     this version.
     """
     path = Path(path)
-    if not path.exists():
+    if checked.missing(path):
         raise IndexFileError(f"{path}: no such corpus index; {BUILD_HINT}")
     where = f"{WHAT} {path}"
     with checked.open_hdf5(path, WHAT, MAX_FILE_BYTES, IndexFileError) as f:

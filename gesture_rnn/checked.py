@@ -44,11 +44,30 @@ def _reason(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+def shown(value, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters: a value from a file
+    may be megabytes long, and an error is one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "...(cut)"
+
+
 def _size(n: int) -> str:
     for unit, size in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
         if n >= size:
             return f"{n / size:.3g} {unit}"
     return f"{n} bytes"
+
+
+def missing(path: str | Path) -> bool:
+    """Whether nothing is at ``path``. A link loop, a path through a file or an unreadable
+    folder is not "missing": :func:`check_file` says what it is."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def check_file(path: str | Path, what: str, max_bytes: int, error: type[Exception]) -> Path:
@@ -94,7 +113,7 @@ def read_text(path: str | Path, what: str, max_bytes: int, error: type[Exception
     if len(data) > max_bytes:  # it grew since it was checked
         raise error(f"{what} {path} is more than {_size(max_bytes)}")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark, as some Windows editors write
     except UnicodeDecodeError as problem:
         line = data[: problem.start].count(b"\n") + 1
         raise error(f"{what} {path}: line {line}: not UTF-8 text") from None

@@ -12,7 +12,9 @@ are missing or damaged are skipped with a warning; the rest still load.
 
 from __future__ import annotations
 
+import csv
 import logging
+import warnings
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -58,6 +60,7 @@ METADATA_COLUMNS = (
     "performance_context",
     "performance_type",
 )
+MAX_PLAYERS = 64  # player columns of a gesture file (the corpus has at most 9)
 MAX_CSV_BYTES = 64 * checked.MiB  # a gesture or metadata CSV (the corpus's are < 1 MiB)
 MAX_TOUCH_BYTES = 1 * checked.GiB  # a touch file (the corpus's are < 1 MiB, gzipped)
 DOWNLOAD_HINT = "get the corpus with: gesture-rnn corpus download --to DIR"
@@ -125,7 +128,11 @@ def read_metadata(root: str | Path) -> pd.DataFrame:
     root = Path(root)
     path = root / METADATA_FILE
     if not root.is_dir():
-        raise CorpusError(f"corpus folder {root} does not exist; {DOWNLOAD_HINT}")
+        if checked.missing(root):
+            raise CorpusError(f"corpus folder {root} does not exist; {DOWNLOAD_HINT}")
+        raise CorpusError(  # a file, a link loop: "does not exist" would be untrue
+            f"{root} is not a corpus folder (one holding {METADATA_FILE}); {DOWNLOAD_HINT}"
+        )
     if not path.is_file():
         raise CorpusError(
             f"{root} is not a metatone-analysis corpus: {METADATA_FILE} is missing; {DOWNLOAD_HINT}"
@@ -305,7 +312,15 @@ def read_gesture_file(path: str | Path) -> tuple[np.ndarray, tuple[str, ...]]:
 
     path = checked.check_file(path, "gesture file", MAX_CSV_BYTES, CorpusFileError)
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        with warnings.catch_warnings():
+            # index_col=False: a row longer than the header is an error, never a shift of
+            # every value one column to the right (pandas's guess of an index column).
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            table = pd.read_csv(
+                path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False
+            )
+    except pd.errors.ParserWarning:
+        raise CorpusFileError(f"{path}: a row has more values than the header names") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise CorpusFileError(f"{path}: not a CSV gesture file ({_first_line(error)})") from None
     except OSError as error:
@@ -313,27 +328,43 @@ def read_gesture_file(path: str | Path) -> tuple[np.ndarray, tuple[str, ...]]:
     columns = list(table.columns)
     if not columns or columns[0] != "time" or len(columns) < 2:
         raise CorpusFileError(
-            f"{path}: wrong columns {columns[:6]}; expected 'time' then one column per player"
+            f"{path}: wrong columns {checked.shown(columns[:6])}; expected 'time' then one "
+            "column per player"
         )
+    if len(columns) - 1 > MAX_PLAYERS:
+        raise CorpusFileError(
+            f"{path}: {len(columns) - 1} player columns; a gesture file has 1 to {MAX_PLAYERS}"
+        )
+    header = _header(path)
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:  # pandas would rename the second one (me.1) and play it as another player
+        raise CorpusFileError(f"{path}: column {checked.shown(twice[0])} is named twice")
     if table.empty:
         raise CorpusFileError(f"{path}: has a header but no rows")
     players = table.iloc[:, 1:]
-    numbers = players.apply(pd.to_numeric, errors="coerce")
-    if numbers.isna().any().any():
-        row, col = np.argwhere(numbers.isna().to_numpy())[0]
+    flat = pd.to_numeric(pd.Series(players.to_numpy().ravel()), errors="coerce")
+    numbers = flat.to_numpy(dtype=float).reshape(players.shape)
+    if np.isnan(numbers).any():
+        row, col = np.argwhere(np.isnan(numbers))[0]
         raise CorpusFileError(
-            f"{path}: non-numeric value {players.iat[row, col]!r} "
-            f"in column {columns[col + 1]!r} on line {row + 2}"
+            f"{path}: non-numeric value {checked.shown(players.iat[row, col])} "
+            f"in column {checked.shown(columns[col + 1])} on line {row + 2}"
         )
-    values = numbers.to_numpy(dtype=float)
+    values = numbers
     bad = (values < 0) | (values >= NUM_GESTURES) | (values != np.round(values))
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise CorpusFileError(
-            f"{path}: gesture {players.iat[row, col]} in column {columns[col + 1]!r} "
-            f"on line {row + 2} is not a gesture code 0-8"
+            f"{path}: gesture {checked.shown(players.iat[row, col])} in column "
+            f"{checked.shown(columns[col + 1])} on line {row + 2} is not a gesture code 0-8"
         )
     return values.astype(np.int8), tuple(columns[1:])
+
+
+def _header(path: Path) -> list[str]:
+    """The column names of a CSV's first line, as written (pandas renames duplicates)."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return [name.strip() for name in next(csv.reader(f), [])]
 
 
 def _text(row: pd.Series, column: str) -> str:
@@ -356,6 +387,11 @@ def warn_missing(names: list[str], what: str, logger: logging.Logger = log) -> N
         logger.debug("skipped %s: no %s", name, what)
 
 
+def is_single_file(path: Path) -> bool:
+    """Whether ``path`` is the original single-file corpus (.h5), not a corpus folder."""
+    return path.is_file() and path.suffix in (".h5", ".hdf5", ".hdf")
+
+
 def load_corpus(path: str | Path, selection: Selection = Selection()) -> list[Performance]:
     """Load the selected performances of a corpus, in metadata order.
 
@@ -365,7 +401,7 @@ def load_corpus(path: str | Path, selection: Selection = Selection()) -> list[Pe
     that leaves nothing is a :class:`CorpusError`.
     """
     path = Path(path)
-    if path.is_file() and path.suffix in (".h5", ".hdf5", ".hdf"):
+    if is_single_file(path):
         from .corpus_h5 import load_single_file
 
         return load_single_file(path, selection)

@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from . import checked
 from .config import check_liveliness, check_temperature
 from .corpus import (
     EVERYTHING,
@@ -158,8 +159,6 @@ def read_lead_csv(path: str | Path, column: str | None = None) -> np.ndarray:
     step takes the gesture in force at that second; a log line says so.
     """
     path = Path(path)
-    if not path.exists():
-        raise LeadFileError(f"lead file {path} does not exist")
     try:
         gestures, players = read_gesture_file(path)
     except CorpusFileError as error:
@@ -169,6 +168,7 @@ def read_lead_csv(path: str | Path, column: str | None = None) -> np.ndarray:
 
 
 STEP_TOLERANCE = 0.25  # seconds: rows this close to one second apart are taken as they are
+MAX_LEAD_SECONDS = 24 * 3600  # a lead part longer than a day is a wrong time, not a concert
 
 
 def _read_times(path: Path) -> np.ndarray:
@@ -183,13 +183,20 @@ def _read_times(path: Path) -> np.ndarray:
             neither = stamps.isna().to_numpy() & np.isnan(seconds)
             row = int(np.flatnonzero(neither if neither.any() else stamps.isna().to_numpy())[0])
             raise LeadFileError(
-                f"{path}: line {row + 2}: time {column.iat[row]!r} is neither seconds nor "
+                f"{path}: line {row + 2}: time {checked.shown(column.iat[row])} is neither "
+                "seconds nor "
                 "a date and time, so the lead cannot be placed in time"
             )
         stamps = stamps.to_numpy(dtype="datetime64[us]")
         seconds = (stamps - stamps[0]) / np.timedelta64(1, "s")
     if not np.all(np.isfinite(seconds)):
         raise LeadFileError(f"{path}: a time is not a finite number")
+    if seconds[-1] - seconds[0] > MAX_LEAD_SECONDS:  # checked before steps are allocated
+        row = int(np.flatnonzero(seconds - seconds[0] > MAX_LEAD_SECONDS)[0])
+        raise LeadFileError(
+            f"{path}: line {row + 2}: time {checked.shown(column.iat[row])} is more than "
+            f"{MAX_LEAD_SECONDS // 3600} hours after the first; a lead part is at most that long"
+        )
     steps = np.diff(seconds)
     if np.any(steps <= 0):
         row = int(np.flatnonzero(steps <= 0)[0]) + 1
@@ -255,11 +262,18 @@ def _pick_player(
         if len(players) == 1:
             return gestures[:, 0]
         raise GenerationError(
-            f"{where} has {len(players)} players ({', '.join(players)}); choose one with {option}"
+            f"{where} has {len(players)} players ({_names(players)}); choose one with {option}"
         )
     if name not in players:
-        raise GenerationError(f"{where} has no player {name!r}; its players: {', '.join(players)}")
+        raise GenerationError(
+            f"{where} has no player {checked.shown(name)}; its players: {_names(players)}"
+        )
     return gestures[:, players.index(name)]
+
+
+def _names(players: Sequence[str], most: int = 8) -> str:
+    more = f", ... ({len(players) - most} more)" if len(players) > most else ""
+    return ", ".join(players[:most]) + more
 
 
 # -- writing files ------------------------------------------------------------------------
@@ -391,7 +405,9 @@ def write_png(
     matplotlib, the optional extra [plot]."""
     require("plot", f"the plot {path}")
     figure = performance_figure(gestures, columns, title)
-    return write_new(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force)
+    return write_new(
+        Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force, ".png"
+    )
 
 
 def write_comparison_png(
@@ -405,7 +421,9 @@ def write_comparison_png(
     """:func:`comparison_figure` as a PNG. Needs matplotlib, the optional extra [plot]."""
     require("plot", f"the plot {path}")
     figure = comparison_figure(real, generated, columns, titles)
-    return write_new(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force)
+    return write_new(
+        Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force, ".png"
+    )
 
 
 def comparison_figure(

@@ -21,6 +21,7 @@ import numpy as np
 from . import checked
 from .config import ENSEMBLES, INPUTS
 from .errors import InputFileError
+from .files import new_hdf5
 from .gestures import NUM_GESTURES
 
 __all__ = [
@@ -203,7 +204,6 @@ def write(path: str | Path, weights: dict[str, np.ndarray], metadata: dict) -> N
     :func:`check_bounds`, so that everything written can be read back. Callers write to a
     temporary file and rename it (:func:`gesture_rnn.export.write_model_file`).
     """
-    import h5py
 
     shapes = dataset_shapes(metadata)
     arrays = {name: np.ascontiguousarray(w, dtype=DTYPE) for name, w in weights.items()}
@@ -214,7 +214,7 @@ def write(path: str | Path, weights: dict[str, np.ndarray], metadata: dict) -> N
             raise ValueError(f"model weights {name}: shape {arrays[name].shape}, not {shape}")
     check_bounds(arrays, metadata, "the model")
     metadata = {**metadata, CHECKSUMS: checked.checksums(arrays)}
-    with h5py.File(path, "w") as f:
+    with new_hdf5(path) as f:
         f.attrs[METADATA_ATTRIBUTE] = json.dumps(metadata, indent=1, sort_keys=False)
         for name, array in arrays.items():
             f.create_dataset(name, data=array)

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import checked
 from .errors import InputFileError
+from .files import new_hdf5
 from .gestures import NUM_GESTURES
 from .touch_features import FEATURE_NAMES, NUM_FEATURES, window_features
 
@@ -112,7 +113,6 @@ class TouchClassifier:
 def save(model: TouchClassifier, path: str | Path) -> None:
     """Write ``model`` to ``path`` (HDF5), with a SHA-256 of every dataset in the metadata.
     Callers write to a temporary name first."""
-    import h5py
 
     arrays = {}
     for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
@@ -133,7 +133,7 @@ def save(model: TouchClassifier, path: str | Path) -> None:
         activation="relu",
         sha256=checked.checksums(arrays),
     )
-    with h5py.File(path, "w") as f:
+    with new_hdf5(path) as f:
         f.attrs["metadata"] = json.dumps(metadata)
         for name, array in arrays.items():
             f.create_dataset(name, data=array)

@@ -343,3 +343,71 @@ def test_the_bundled_files_carry_checksums_that_match(name, caplog):
         datasets = set()
         f.visititems(lambda n, node: datasets.add(n) if isinstance(node, h5py.Dataset) else None)
     assert names == datasets
+
+
+# -- beyond the battery: files a musician's disk holds ------------------------------------
+
+LEADS = {  # a gesture CSV, and what the one line must say
+    "a row longer than the header": (
+        "time,me\n2020-01-01T00:00:00,1,5\n",  # pandas took the time as an index: me = 5
+        "more values than the header",
+    ),
+    "a column named twice": ("time,me,me\n0,1,2\n1,2,3\n", "column 'me' is named twice"),
+    "a time in the year 9999": (
+        "time,me\n2020-01-01T00:00:00,1\n9999-12-31T23:59:59,2\n",  # 1.8 TiB of steps
+        "line 3: time '9999-12-31T23:59:59' is more than 24 hours after the first",
+    ),
+    "thousands of player columns": (  # 38 s to read, then every name in one line
+        "time," + ",".join(f"p{i}" for i in range(5000)) + "\n0," + ",1" * 4999 + "1\n",
+        "5000 player columns; a gesture file has 1 to 64",
+    ),
+    "a value of a megabyte": ("time,me\n0," + "1" * 1_000_000 + "x\n", "'1111"),
+}
+
+
+@pytest.mark.parametrize("case", LEADS)
+def test_a_bad_lead_csv_is_one_short_line(case, goods, tmp_path, capsys):
+    from gesture_rnn_cli import main
+
+    text, message = LEADS[case]
+    bad = tmp_path / "lead.csv"
+    bad.write_text(text)
+    out = tmp_path / "out.csv"
+    code = main(
+        ["generate", "--model", str(goods["model"]), "--lead", str(bad), "--out-csv", str(out)]
+    )
+    _, err = capsys.readouterr()
+    check_refusal(code, "", err, bad)
+    assert message in err and len(err) < 300, err[:300]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+def test_a_link_loop_is_named_as_one_not_as_a_missing_file(reader, goods, tmp_path, capsys):
+    """A loop of symbolic links exists (ls shows it) but can never be read: saying "no
+    such file" sends the user looking for a file that is there."""
+    from bridge.app import Bridge
+    from gesture_rnn_cli import main
+
+    spec = READERS[reader]
+    bad = tmp_path / f"loop{goods[spec.kind].suffix}"
+    other = tmp_path / "other"
+    bad.symlink_to(other)
+    other.symlink_to(bad)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Bridge, "run", lambda self, ready: pytest.fail("started"))
+        code = main(spec.command(bad, goods, tmp_path / "out.csv"))
+    out, err = capsys.readouterr()
+    check_refusal(code, out, err, bad)
+    assert "symbolic links" in err and "no such" not in err and "does not exist" not in err
+
+
+def test_a_toml_file_with_a_byte_order_mark_is_read(goods, tmp_path):
+    """Notepad and other Windows editors start UTF-8 with a byte-order mark; TOML readers
+    refuse it as "Invalid statement (at line 1, column 1)", a character nobody can see."""
+    from bridge.config import from_sources, load_toml
+
+    toml = tmp_path / "bridge.toml"
+    toml.write_bytes(b"\xef\xbb\xbfport = 9123\r\ntemperature = 0.5\r\n")
+    config = from_sources(load_toml(toml), {}, toml)
+    assert (config.port, config.temperature) == (9123, 0.5)

@@ -293,7 +293,6 @@ def test_flood_of_messages_does_not_stop_the_clock(tiny_model, listener):
         (["--cc-scale", "log"], "--cc-scale"),
         (["--model", "/nowhere/model.h5"], "--model"),
         (["--corpus", "/nowhere/index.h5"], "--corpus"),
-        (["--record", "/nowhere/take.csv"], "--record"),
         (["--config", "/nowhere/bridge.toml"], "/nowhere/bridge.toml does not exist"),
         (["--host", "not an address"], "not an address"),
     ],
@@ -321,7 +320,7 @@ def test_existing_recording_is_never_overwritten(tiny_model, tmp_path):
     take = tmp_path / "take.csv"
     take.write_text("my precious take\n")
     result = run_bridge_once("--model", tiny_model, "--record", take)
-    assert result.returncode == 2 and "--force" in result.stderr
+    assert result.returncode == 1 and "--force" in result.stderr  # README: exit codes
     assert take.read_text() == "my precious take\n"
 
 

@@ -116,3 +116,32 @@ def test_every_option_has_a_type_checked_in_the_file(tmp_path):
     assert {f.name for f in fields(BridgeConfig)} == set(FILE_TYPES)
     message = error_of(tmp_path / "bridge.toml", "allow = 5\n")
     assert "allow: expected ADDR[/PREFIX]" in message
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ('model = "folder.h5"\n', "bridge.toml: model: model file"),
+        ('corpus = "folder.h5"\n', "bridge.toml: corpus: corpus index"),
+        ('stats = "folder.h5"\n', "bridge.toml: stats: cannot write"),
+    ],
+)
+def test_a_bad_file_named_in_the_file_names_its_key_not_a_flag(tmp_path, text, says):
+    """The start-up checks (the model, the index, the outputs) said '--corpus: ...' for a
+    path the user wrote in the TOML file and never typed as a flag."""
+    import subprocess
+    import sys
+
+    from tests.bridge_process import free_udp_port
+
+    (tmp_path / "folder.h5").mkdir()
+    toml = tmp_path / "bridge.toml"
+    toml.write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "gesture_rnn", "bridge", "--port", str(free_udp_port()),
+         "--config", str(toml)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode in (1, 2) and len(lines) == 1, result.stderr
+    assert says in lines[0] and " --" not in lines[0] and "folder" in lines[0], lines[0]

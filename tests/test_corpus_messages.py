@@ -51,3 +51,21 @@ def test_missing_files_are_one_warning_with_the_count(name, corpus, tmp_path):
         path.unlink()
     verbose = run(*args, "-v")
     assert all(name in verbose.stderr for name in MISSING)
+
+
+@pytest.mark.parametrize("what", ["a file", "a link loop"])
+def test_a_corpus_path_that_is_not_a_folder_is_not_called_missing(what, tmp_path):
+    """--data pointing at a CSV, or at a loop of links, said "corpus folder X does not
+    exist" (and evaluate added "the model is for an ensemble of 4 players: ")."""
+    data = tmp_path / "performance.csv"
+    if what == "a file":
+        data.write_text("time,me\n0,1\n")
+    else:
+        data.symlink_to(tmp_path / "other")
+        (tmp_path / "other").symlink_to(data)
+    for command in (["corpus", "summary"], ["evaluate"], ["prepare", "--out", tmp_path / "x"]):
+        result = run(*command, "--data", data)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert f"{data} is not a corpus folder" in lines[0], lines[0]
+        assert "does not exist" not in lines[0] and "ensemble" not in lines[0]

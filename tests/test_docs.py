@@ -4,6 +4,7 @@ state, and that a user can check, is checked here against the code that sets it.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import subprocess
 import sys
@@ -321,3 +322,29 @@ def test_train_help_defaults_are_the_model_config_defaults(dest, shown):
 def test_readme_says_how_to_run_the_command_after_make_run():
     readme = doc("README.md")
     assert "source .venv/bin/activate" in readme and "`.venv/bin/gesture-rnn`" in readme
+
+
+def test_the_corpus_index_quick_start_runs_line_after_line(tmp_path):
+    """docs/corpus-index.md's block, copied in order: the fallback's plot took the index
+    plot's default name (corpus-gestures.png), so its line failed with "already exists"."""
+    from corpus_index.build import build_index
+    from tests.test_corpus_index import standard_fakes, write_touch_corpus
+
+    corpus = write_touch_corpus(tmp_path / "corpus", standard_fakes())
+    build_index(corpus, tmp_path / "touches.h5", progress=False)
+    text = (REPO / "docs/corpus-index.md").read_text(encoding="utf-8")
+    block = text.split("```sh\n", 1)[1].split("```", 1)[0]
+    plots = [line.split("#")[0].split()[1:] for line in block.splitlines() if " plot " in line]
+    assert len(plots) == 3, block
+    for argv in plots:
+        result = subprocess.run(
+            [sys.executable, "-m", "gesture_rnn", *argv],
+            cwd=tmp_path,  # the default names land here
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, (argv, result.stderr)
+    made = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert made == ["corpus-FS.png", "corpus-gestures.png", "procedural-gestures.png"]

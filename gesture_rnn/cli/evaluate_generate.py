@@ -82,7 +82,7 @@ def _keep(performances, names: set[str] | None, what: str):
 
 @_one_line_errors
 def cmd_evaluate(args) -> None:
-    from ..corpus import CorpusError, load_corpus, read_metadata
+    from ..corpus import CorpusError, is_single_file, load_corpus, read_metadata
     from ..files import check_new_output
 
     if not args.realism:
@@ -103,7 +103,7 @@ def cmd_evaluate(args) -> None:
     # Evaluation and the Markov fit: the training selection (exactly 4 players for the
     # quartet, k or more for trios and duets, through every ordered choice of k players),
     # so every performance of a split is evaluated, as the model learned from it.
-    if not args.data.is_file():  # a folder (not the single-file corpus) must be readable
+    if not is_single_file(args.data):  # a folder must be readable
         read_metadata(args.data)  # before its errors get the prefix below
     try:
         performances = load_corpus(args.data, selection_for(k, base))
@@ -222,6 +222,8 @@ def _realism(args, model, performances, base, markov) -> dict:
 def _outputs(args) -> dict[str, Path]:
     outputs: dict[str, Path] = {}
     if args.out is not None:
+        if not args.out.name or args.out.is_dir():
+            raise CommandError(f"--out {str(args.out)!r}: give a file name prefix, e.g. runs/take1")
         outputs = {
             kind: args.out.with_name(args.out.name + suffix)
             for kind, suffix in OUTPUT_SUFFIXES.items()
@@ -259,8 +261,8 @@ def cmd_generate(args) -> None:
         from ..extras import require
 
         require("plot", "the plot (--out-png, --out)")
-    for path in outputs.values():
-        check_new_output(path, args.force)
+    for kind, path in outputs.items():
+        check_new_output(path, args.force, ".png" if kind == "png" else None)
     if (args.lead is None) == (args.data is None):
         raise CommandError(
             "give the lead part either as --lead FILE or as --data DIR --performance NAME "
@@ -298,8 +300,17 @@ def cmd_generate(args) -> None:
         ),
         "png": functools.partial(write_png, title=title),
     }
-    for kind, path in outputs.items():
-        writers[kind](path, gestures, columns, force=args.force)
+    made = []  # the files this run created: a failure later on removes them
+    try:
+        for kind, path in outputs.items():
+            new = not Path(path).exists()
+            writers[kind](path, gestures, columns, force=args.force)
+            if new:
+                made.append(Path(path))
+    except BaseException:
+        for path in made:
+            path.unlink(missing_ok=True)
+        raise
     # A step is a second in the CSV (the corpus's rate) but a beat in the MIDI file.
     midi = f"; the MIDI file {len(gestures) * 60 / args.bpm:.1f} s at {args.bpm:g} BPM"
     print(
