@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.osc import Command
+from bridge.commands import LeadTouch, Reset, SetLead, SetLiveliness, SetTemperature
 from bridge.web import MAX_MESSAGE, WebRejected, loopback, page_url, parse_message
 from tests.bridge_process import BridgeProcess, run_bridge_once
 
@@ -40,12 +40,12 @@ pytest.importorskip("websockets", reason="the web extra is not installed: pip in
 @pytest.mark.parametrize(
     "text, command",
     [
-        ('{"touch": [0.5, 0.25, 12.5]}', Command("touch", (0.5, 0.25, 12.5))),
-        ('{"touch": [0, 1]}', Command("touch", (0.0, 1.0, None))),
-        ('{"gesture": 4}', Command("lead", 4)),
-        ('{"gesture": "fsa"}', Command("lead", 4)),
-        ('{"temperature": 0.5}', Command("temperature", 0.5)),
-        ('{"reset": true}', Command("reset")),
+        ('{"touch": [0.5, 0.25, 12.5]}', LeadTouch(0.5, 0.25, 12.5)),
+        ('{"touch": [0, 1]}', LeadTouch(0.0, 1.0, None)),
+        ('{"gesture": 4}', SetLead(4)),
+        ('{"gesture": "fsa"}', SetLead(4)),
+        ('{"temperature": 0.5}', SetTemperature(0.5)),
+        ('{"reset": true}', Reset()),
     ],
 )
 def test_page_messages_become_the_same_commands_as_osc(text, command):
@@ -82,7 +82,7 @@ def test_liveliness_only_where_the_bridge_has_it():
         with pytest.raises(WebRejected, match="no liveliness"):
             parse_message('{"liveliness": 1.5}')
     else:
-        assert parse_message('{"liveliness": 1.5}') == Command("liveliness", 1.5)
+        assert parse_message('{"liveliness": 1.5}') == SetLiveliness(1.5)
         with pytest.raises(WebRejected, match="liveliness"):
             parse_message('{"liveliness": -1}')
 
