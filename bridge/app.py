@@ -349,8 +349,8 @@ class Bridge:
                 self.session.add_touch(x, y, velocity)
             case SetTemperature(temperature):
                 self.session.set_temperature(temperature)
-            case SetLiveliness():
-                pass  # made only where the runtime has liveliness; Session's control goes here
+            case SetLiveliness(liveliness):
+                self.session.set_liveliness(liveliness)
             case Reset():
                 self.session.reset()
                 self._cancel_touches()
@@ -392,7 +392,7 @@ class Bridge:
         self.apply(item)
 
     def handle_midi(self, message) -> None:
-        from .midi import MidiRejected, lead_gesture  # only here when MIDI is open
+        from .midi import MidiRejected, lead_gesture, liveliness  # only here when MIDI is open
 
         kind = message.type
         if self.midi_clock is not None and kind in MIDI_CLOCK_MESSAGES:
@@ -402,12 +402,20 @@ class Bridge:
                     self.tick(now, self.period.tick(now))
             elif kind == "start":
                 self.midi_clock.start()
+                self.period.pause()
             elif kind == "continue":
                 self.midi_clock.resume()
+                self.period.pause()
             elif kind == "songpos":
                 self.midi_clock.song_position(message.pos)
             else:
                 self.midi_clock.stop()
+                self.period.pause()
+            return
+        lively = liveliness(message, self.config.midi)
+        if lively is not None:
+            self.stats.counts["received"] += 1
+            self.session.set_liveliness(lively)
             return
         try:
             gesture = lead_gesture(message, self.config.midi)
@@ -494,12 +502,10 @@ class Bridge:
             "lead": tick.lead,
             "period": self._tick_duration(),
             "temperature": self.session.temperature,
+            "liveliness": self.session.liveliness,
             "received": self.stats.counts["received"],
             "rejected": self.stats.counts["rejected"],
         }
-        liveliness = getattr(self.session, "liveliness", None)
-        if liveliness is not None:
-            state["liveliness"] = liveliness
         return state
 
     def timing_summary(self) -> dict:

@@ -55,6 +55,7 @@ def register(commands) -> None:
     )
     add("--period", help="seconds between ticks of the internal clock (default 1.0)")
     add("--temperature", help="sampling temperature, 0.05-5 (default 1.0)")
+    add("--liveliness", help="how often the ensemble changes, 0-10: 0 never, 1 as trained")
     add("--seed", help="random seed, for repeatable performances")
     add("--record", metavar="FILE.csv", help="write every tick to this CSV file")
     add("--stats", metavar="FILE.json", help="write timing statistics here at exit")
@@ -120,6 +121,7 @@ def _flag_values(args) -> dict:
         "clock": args.clock,
         "period": args.period,
         "temperature": args.temperature,
+        "liveliness": args.liveliness,
         "seed": args.seed,
         "record": args.record,
         "stats": args.stats,
@@ -305,6 +307,7 @@ def build(config):
             model,
             touches,
             temperature=config.temperature,
+            liveliness=config.liveliness,
             seed=config.seed,
             touch_classifier=lead_classifier,
         )

@@ -118,6 +118,11 @@ class PeriodEstimate:
         self._last = now
         return self.value
 
+    def pause(self) -> None:
+        """The clock stopped or jumped (MIDI Stop, Start, Continue): the next interval
+        would measure the pause, not a step, so the next tick keeps the estimate."""
+        self._last = None
+
 
 @dataclass(frozen=True)
 class Timeline:

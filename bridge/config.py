@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gesture_rnn import checked
 from gesture_rnn.bundled import MODEL_NAMES, model_path
+from gesture_rnn.config import check_liveliness
 from gesture_rnn.midi_map import CC_SCALES, MidiNumbers
 
 from .session import check_temperature
@@ -34,6 +35,7 @@ FILE_TYPES: dict[str, str] = {
     "clock": "a name",
     "period": NUMBER,
     "temperature": NUMBER,
+    "liveliness": NUMBER,
     "seed": WHOLE,
     "force": "true or false",
     "cc_scale": "a name",
@@ -99,6 +101,7 @@ class BridgeConfig:
     clock: str = "internal"
     period: float = 1.0
     temperature: float = 1.0
+    liveliness: float = 1.0
     seed: int | None = None
     record: Path | None = None
     stats: Path | None = None
@@ -297,6 +300,10 @@ def check(config: BridgeConfig) -> None:
         config.temperature = check_temperature(config.temperature)
     except ValueError as error:
         raise ConfigError(f"--temperature: {error}") from None
+    try:
+        config.liveliness = check_liveliness(config.liveliness)
+    except ValueError as error:
+        raise ConfigError(f"--liveliness: {error}") from None
     if config.seed is not None and (
         isinstance(config.seed, bool) or not isinstance(config.seed, int)
     ):

@@ -127,6 +127,10 @@ class LinkSession:
             playing=link.playing,
         )
         old, self.timeline = self.timeline, line
+        if old is not None and old.peers != line.peers:
+            # Also with --quiet: the ready line comes before Link has found anyone.
+            peers = f"{line.peers} peer" + ("" if line.peers == 1 else "s")
+            log.info("Ableton Link: %s, %.1f BPM", peers, line.tempo)
         if old is None or self.on_change is None:
             return
         moved = abs(old.time_at(line.beat) - line.at)

@@ -81,6 +81,18 @@ def lead_gesture(message: mido.Message, mapping: MidiMapping) -> int | None:
     return None
 
 
+def liveliness(message: mido.Message, mapping: MidiMapping) -> float | None:
+    """The liveliness a CC ``mapping.liveliness_cc`` sets, else None.
+
+    Value 0 is 0 (the ensemble never changes), 64 is 1 (as trained), 127 is 4, in a
+    straight line between each: ``v / 64`` up to 64, ``1 + 3 (v - 64) / 63`` above.
+    """
+    if message.type != "control_change" or message.control != mapping.liveliness_cc:
+        return None
+    v = message.value
+    return v / 64 if v <= 64 else 1 + 3 * (v - 64) / 63
+
+
 def parse_message(data) -> mido.Message | None:
     """One MIDI message from its bytes (a sequence of ints 0-255), None if they are none.
 

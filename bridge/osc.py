@@ -18,9 +18,20 @@ from dataclasses import dataclass
 
 from pythonosc.osc_message import OscMessage, ParseError
 
+from gesture_rnn.config import check_liveliness
 from gesture_rnn.gestures import GESTURE_NAMES, GestureError, parse_gesture
 
-from .commands import ClockTick, Command, LeadTouch, Ping, Reset, SetLead, SetTemperature, Unknown
+from .commands import (
+    ClockTick,
+    Command,
+    LeadTouch,
+    Ping,
+    Reset,
+    SetLead,
+    SetLiveliness,
+    SetTemperature,
+    Unknown,
+)
 from .session import Tick, TouchEvent, check_temperature, check_touch
 
 log = logging.getLogger(__name__)
@@ -97,6 +108,7 @@ ADDRESSES = frozenset(
         "/lead/gesture",
         "/lead/touch",
         "/bridge/temperature",
+        "/bridge/liveliness",
         "/bridge/reset",
         "/bridge/tick",
         "/bridge/ping",
@@ -207,6 +219,12 @@ def _check(address: str, args: list, data: bytes) -> Command:
             return SetTemperature(check_temperature(t))
         except ValueError as error:
             raise OscRejected(f"/bridge/temperature: {error}") from None
+    if address == "/bridge/liveliness":
+        value = _number(args, address)
+        try:
+            return SetLiveliness(check_liveliness(value))
+        except ValueError as error:
+            raise OscRejected(f"/bridge/liveliness: {error}") from None
     if address == "/bridge/reset":
         _no_arguments(args, address)
         return Reset()

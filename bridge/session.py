@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from gesture_rnn.config import check_temperature
+from gesture_rnn.config import check_liveliness, check_temperature
 from gesture_rnn.gestures import GESTURE_NAMES, parse_gesture
 from gesture_rnn.touch_features import LEAD_SCREEN, WINDOW_SECONDS
 
@@ -149,6 +149,7 @@ class Step:
     tick: Tick
     before: tuple[int, ...]
     temperature: float
+    liveliness: float
     resets: int
     duration: float
     state: np.ndarray
@@ -180,6 +181,7 @@ class Session:
         seed=None,
         touch_classifier=None,
         clock: Callable[[], float] = time.monotonic,
+        liveliness: float = 1.0,
     ):
         self.model = model
         self.players = model.others
@@ -190,6 +192,7 @@ class Session:
         self._code = np.zeros(1, dtype=np.intp)
         self._resets = 0
         self.temperature = check_temperature(temperature)
+        self.liveliness = check_liveliness(liveliness)
         self._classifier = touch_classifier
         self._clock = clock
         self._lead_touches = LeadTouches()
@@ -244,6 +247,12 @@ class Session:
         self.temperature = check_temperature(value)
         return self.temperature
 
+    def set_liveliness(self, value) -> float:
+        """How often the ensemble changes (gesture_rnn.runtime.sample_states): 0 never,
+        1 as trained, above 1 more often; ValueError out of range."""
+        self.liveliness = check_liveliness(value)
+        return self.liveliness
+
     def reset(self) -> None:
         """Zero the model state and set the ensemble to N; the lead is kept."""
         self._state = self.model.initial_state(1)
@@ -266,11 +275,15 @@ class Session:
         rng = self._rng
         before = rng.bit_generator.state
         lead, ensemble_before, temperature = self.lead, self.ensemble, self.temperature
+        liveliness = self.liveliness
         self._code[0] = self.model.encode_input(lead, ensemble_before)
         probabilities, state = self.model.step_codes(self._code, self._state)
         yield None
         try:
-            ensemble = tuple(int(g) for g in self.model.sample(probabilities[0], temperature, rng))
+            drawn = self.model.sample(
+                probabilities[0], temperature, rng, liveliness, ensemble_before
+            )
+            ensemble = tuple(int(g) for g in drawn)
             # The players are copied (the index they read from is shared, not copied) and
             # advance only when the step is committed; the generator they share with the
             # sampling is put back the same way.
@@ -287,12 +300,21 @@ class Session:
         events.sort(key=lambda event: event.time)
         tick = Tick(self.ticks + 1, lead, ensemble, tuple(events))
         yield Step(
-            tick, ensemble_before, temperature, self._resets, duration, state, players, after
+            tick,
+            ensemble_before,
+            temperature,
+            liveliness,
+            self._resets,
+            duration,
+            state,
+            players,
+            after,
         )
 
     def follows(self, step: Step) -> bool:
         """Whether ``step`` was prepared from the ensemble and model state there are now:
-        no tick and no reset since. Only the lead or the temperature may have changed."""
+        no tick and no reset since. Only the lead, temperature or liveliness may have
+        changed."""
         return (
             step.tick.number == self.ticks + 1
             and step.before == self.ensemble
@@ -305,15 +327,16 @@ class Session:
             self.follows(step)
             and step.tick.lead == self.lead
             and step.temperature == self.temperature
+            and step.liveliness == self.liveliness
         )
 
     def commit(self, step: Step, *, lead_may_lag: bool = False) -> Tick:
         """Adopt a prepared step: the ensemble and the touch players move on.
 
         A step whose inputs changed since it was prepared is made again, over the same
-        duration. With ``lead_may_lag`` a step prepared before a new lead or temperature
-        stands and the change counts from the next tick (the bridge allows this for
-        changes in the last milliseconds before a tick); a reset always counts.
+        duration. With ``lead_may_lag`` a step prepared before a new lead, temperature or
+        liveliness stands and the change counts from the next tick (the bridge allows this
+        for changes in the last milliseconds before a tick); a reset always counts.
         """
         if not (self.follows(step) if lead_may_lag else self.is_current(step)):
             step = self.prepare(step.duration)

@@ -33,16 +33,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 
+from gesture_rnn.config import LIVELINESS_RANGE, check_liveliness
 from gesture_rnn.gestures import GESTURE_NAMES, GestureError, parse_gesture
 from gesture_rnn.touch_features import LEAD_SCREEN
 
 from .commands import Command, LeadTouch, Reset, SetLead, SetLiveliness, SetTemperature
 from .osc import RateLimitedLog
-
-try:  # the liveliness control, where this version of the model's runtime has it
-    from gesture_rnn.runtime import LIVELINESS_RANGE, check_liveliness
-except ImportError:
-    LIVELINESS_RANGE, check_liveliness = None, None
 from .session import Tick, TouchEvent, check_temperature, check_touch
 
 log = logging.getLogger(__name__)
@@ -56,7 +52,16 @@ SLOW_CLIENT = 5.0  # seconds a browser may take to accept one frame before it is
 HISTORY_SECONDS = 60.0  # ticks kept for a page that connects: the score's last minute
 MAX_HISTORY = 6000  # ... but never more ticks than this (60 s at --period 0.01)
 MAX_PENDING_TOUCHES = 2000  # per browser, between two frames; older ones are dropped
+# Browsers connected at once (a performance has a handful): each costs the web thread a
+# frame 60 times a second, so hundreds would slow the bridge's ticks; more get 503.
+MAX_CLIENTS = 16
 WS_PATH = "/ws"
+# Close codes (RFC 6455, 7.4.1) the server sends for what a browser sent: each a rejection.
+BROKEN = {
+    1002: "a broken WebSocket frame",
+    1007: "a text message that is not UTF-8",
+    1009: f"a message over {MAX_MESSAGE} bytes",
+}
 
 # The page's files: name -> content type. Nothing else is served.
 STATIC = {
@@ -81,7 +86,7 @@ def parse_message(text: str | bytes) -> Command:
 
     The page sends JSON objects with one key: ``{"touch": [x, y, velocity]}``,
     ``{"gesture": 0-8 or a short name}``, ``{"temperature": t}``, ``{"liveliness": l}``
-    (where the bridge has liveliness) or ``{"reset": true}``. Each passes the same check
+    or ``{"reset": true}``. Each passes the same check
     as its OSC message.
     """
     if isinstance(text, bytes):
@@ -103,8 +108,6 @@ def parse_message(text: str | bytes) -> Command:
         if key == "temperature":
             return SetTemperature(check_temperature(value))
         if key == "liveliness":
-            if check_liveliness is None:
-                raise WebRejected("liveliness: this bridge has no liveliness control")
             return SetLiveliness(check_liveliness(value))
         if key == "reset":
             return Reset()
@@ -183,7 +186,7 @@ class WebServer:
             **info,
             "names": list(GESTURE_NAMES),
             "lead_screen": list(LEAD_SCREEN),
-            "liveliness_range": LIVELINESS_RANGE and list(LIVELINESS_RANGE),
+            "liveliness_range": list(LIVELINESS_RANGE),
         }
         self.on_input = on_input
         self.allowed = list(allowed or [])
@@ -199,6 +202,7 @@ class WebServer:
         self._history: deque = deque(maxlen=MAX_HISTORY)
         self._state: dict = {}
         self._clients: set[_Client] = set()
+        self._admitted: set = set()  # WebSocket connections let in, handshakes included
         self._files = {path: _read_static(name) for path, (name, _) in STATIC.items()}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -207,6 +211,7 @@ class WebServer:
         self.flood_dropped = 0  # messages dropped from browsers over MAX_RATE
         self._flood_log = RateLimitedLog(log)
         self.disconnected_slow = 0
+        self.full_refused = 0  # WebSockets turned away: MAX_CLIENTS already connected
 
     # -- called from the bridge's thread ----------------------------------------------
 
@@ -248,6 +253,7 @@ class WebServer:
             "touches_dropped": self.dropped,
             "slow_disconnected": self.disconnected_slow,
             "over_rate_dropped": self.flood_dropped,
+            "full_refused": self.full_refused,
         }
 
     def close(self) -> None:
@@ -311,6 +317,19 @@ class WebServer:
             if origin is not None and origin != f"http://{host}":
                 log.warning("web: refused a WebSocket from origin %s (page is %s)", origin, host)
                 return connection.respond(403, "Forbidden: the page's own origin only\n")
+            from websockets.protocol import State
+
+            # Counted from the handshake on, so a burst cannot slip in before any is open.
+            self._admitted = {c for c in self._admitted if c.state is not State.CLOSED}
+            if len(self._admitted) >= MAX_CLIENTS:
+                self.full_refused += 1
+                self._flood_log.warning(
+                    "full", f"web: refused a WebSocket: {MAX_CLIENTS} browsers connected"
+                )
+                return connection.respond(
+                    503, f"Service Unavailable: {MAX_CLIENTS} browsers already connected\n"
+                )
+            self._admitted.add(connection)
             return None
         if path not in STATIC:
             return connection.respond(404, "Not found\n")
@@ -372,12 +391,10 @@ class WebServer:
                 except WebRejected as error:
                     self.on_input(error)
         except ConnectionClosed as closed:
-            if (
-                closed.rcvd is not None
-                and closed.rcvd.code == 1009
-                or (closed.sent is not None and closed.sent.code == 1009)
-            ):
-                self.on_input(WebRejected(f"a message over {MAX_MESSAGE} bytes"))
+            # Closed by us for what the browser sent: a bad message, as a bad OSC datagram.
+            why = BROKEN.get(closed.sent.code) if closed.sent is not None else None
+            if why is not None:
+                self.on_input(WebRejected(why))
         finally:
             self._clients.discard(client)
             writer.cancel()

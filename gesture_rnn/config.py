@@ -1,5 +1,6 @@
 """The model's configuration: sizes, training hyperparameters and the rules every part
-shares (ensemble sizes, the sampling temperature's range), free of TensorFlow.
+shares (ensemble sizes, the sampling temperature's and the liveliness's ranges), free of
+TensorFlow.
 
 Kept apart from :mod:`gesture_rnn.model` so that the command line can list sizes and
 check options without importing Keras.
@@ -54,6 +55,34 @@ def check_temperature(value: object) -> float:
     if not low <= t <= high:
         raise ValueError(f"expected {allowed}, got {value!r}")
     return t
+
+
+LIVELINESS_RANGE = (0.0, 10.0)
+"""Liveliness accepted everywhere (runtime, generate, evaluate, the bridge): 0 the ensemble
+never changes, 1 samples the model as trained, above 1 its players change more often (the
+formula is :func:`gesture_rnn.runtime.sample_states`'s)."""
+
+
+def check_liveliness(value: object) -> float:
+    """``value`` as a float liveliness in :data:`LIVELINESS_RANGE`.
+
+    The one check for every way a liveliness arrives (library calls, flags, the bridge's
+    TOML file, OSC, MIDI and the web page). Raises ``ValueError`` naming the range for
+    anything else: not a number, a bool, NaN or infinity, or a number outside the range.
+    """
+    low, high = LIVELINESS_RANGE
+    allowed = f"a liveliness in {low:g}-{high:g}"
+    if isinstance(value, bool):
+        raise ValueError(f"expected {allowed}, got {value!r}")
+    try:
+        lively = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"expected {allowed} (a number), got {value!r}") from None
+    if not math.isfinite(lively):
+        raise ValueError(f"expected {allowed} (a finite number), got {value!r}")
+    if not low <= lively <= high:
+        raise ValueError(f"expected {allowed}, got {value!r}")
+    return lively
 
 
 class ConfigError(ValueError):

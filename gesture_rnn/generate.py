@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .config import check_temperature
+from .config import check_liveliness, check_temperature
 from .corpus import (
     EVERYTHING,
     CorpusFileError,
@@ -75,7 +75,9 @@ class StepModel(Protocol):
 
     def step(self, lead: int, ensemble_before: Sequence[int]) -> np.ndarray: ...
 
-    def sample(self, probabilities: np.ndarray, temperature: float, rng) -> tuple[int, ...]: ...
+    def sample(
+        self, probabilities: np.ndarray, temperature: float, rng, liveliness: float, before
+    ) -> tuple[int, ...]: ...
 
 
 def column_names(ensemble: int) -> tuple[str, ...]:
@@ -88,11 +90,17 @@ def generate(
     lead: Sequence[int] | np.ndarray,
     temperature: float = 1.0,
     rng: np.random.Generator | int | None = None,
+    liveliness: float = 1.0,
 ) -> np.ndarray:
-    """The lead with a generated ensemble: an int8 array (seconds, k), lead in column 0."""
+    """The lead with a generated ensemble: an int8 array (seconds, k), lead in column 0.
+
+    ``liveliness`` reweights how often the ensemble changes
+    (:func:`gesture_rnn.runtime.sample_states`): 1 as trained, 0 never.
+    """
     lead = check_gestures(np.asarray(lead), "the lead part").reshape(-1)
     try:
         temperature = check_temperature(temperature)
+        liveliness = check_liveliness(liveliness)
     except ValueError as error:
         raise GenerationError(str(error)) from None
     rng = np.random.default_rng(rng)
@@ -102,7 +110,8 @@ def generate(
     with single_threaded_blas():
         for t, gesture in enumerate(lead):
             probabilities = model.step(int(gesture), before)
-            before = tuple(int(g) for g in model.sample(probabilities, temperature, rng))
+            drawn = model.sample(probabilities, temperature, rng, liveliness, before)
+            before = tuple(int(g) for g in drawn)
             out[t, 0] = gesture
             out[t, 1:] = before
     return out
@@ -385,6 +394,39 @@ def write_png(
     return write_new(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force)
 
 
+def write_comparison_png(
+    path: str | Path,
+    real: np.ndarray,
+    generated: np.ndarray,
+    columns: Sequence[str],
+    titles: tuple[str, str],
+    force: bool = False,
+) -> Path:
+    """:func:`comparison_figure` as a PNG. Needs matplotlib, the optional extra [plot]."""
+    require("plot", f"the plot {path}")
+    figure = comparison_figure(real, generated, columns, titles)
+    return write_new(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100), force)
+
+
+def comparison_figure(
+    real: np.ndarray, generated: np.ndarray, columns: Sequence[str], titles: tuple[str, str]
+):
+    """Two scores as :func:`performance_figure` draws them, one above the other on the
+    same time axis: a real ensemble and a generated one for the same lead, ``titles``
+    above each, one legend of the nine gestures. Returns a matplotlib Figure."""
+    real, generated = _check_performance(real, columns), _check_performance(generated, columns)
+    figure = _score_figure([real, generated])
+    span = min(max(len(real), len(generated)), SYSTEM_SECONDS)
+    for part, gestures, title in zip(
+        figure.subfigures(2, 1), (real, generated), titles, strict=True
+    ):
+        _draw_score(part, gestures, columns, span)
+        if title:
+            part.suptitle(title, fontsize="medium")
+    _gesture_key(figure)
+    return figure
+
+
 def performance_figure(gestures: np.ndarray, columns: Sequence[str], title: str | None = None):
     """The performance as a score: one lane per player (the lead on top), each second a
     cell in its gesture's colour (N left pale), and a legend of the nine gestures.
@@ -393,20 +435,39 @@ def performance_figure(gestures: np.ndarray, columns: Sequence[str], title: str 
     go on as more rows, so a 14-minute one is three rows of 5 minutes at 5 pixels a
     second rather than one line squeezed to 2. Returns a matplotlib Figure.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.colors import ListedColormap
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
-    from matplotlib.ticker import FuncFormatter, MultipleLocator
-
     gestures = _check_performance(gestures, columns)
-    seconds, lanes = gestures.shape
-    systems = -(-seconds // SYSTEM_SECONDS)
-    span = min(seconds, SYSTEM_SECONDS)
+    figure = _score_figure([gestures])
+    _draw_score(figure, gestures, columns, span=min(len(gestures), SYSTEM_SECONDS))
+    if title:
+        figure.suptitle(title, fontsize="medium")
+    _gesture_key(figure)
+    return figure
+
+
+def _score_figure(scores: Sequence[np.ndarray]):
+    """An empty Figure sized for ``scores`` (each (seconds, lanes)) drawn one above another."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    span = min(max(len(g) for g in scores), SYSTEM_SECONDS)
     width = min(max(8.0, span / 20), 16.0)  # 300 s: 15 inches, 5 pixels a second at 100 dpi
-    height = systems * (0.3 * lanes + 0.6) + 1.1
+    height = 1.1 + sum(
+        -(-len(g) // SYSTEM_SECONDS) * (0.3 * g.shape[1] + 0.6) + 0.4 * (len(scores) > 1)
+        for g in scores
+    )
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
+    return figure
+
+
+def _draw_score(figure, gestures: np.ndarray, columns: Sequence[str], span: int) -> None:
+    """The lanes of ``gestures`` on ``figure`` (a Figure or SubFigure), ``span`` seconds
+    across each row."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    seconds, lanes = gestures.shape
+    systems = -(-seconds // SYSTEM_SECONDS)
     colours = ListedColormap(GESTURE_COLOURS)
     clock = FuncFormatter(lambda t, _: f"{int(t) // 60}:{int(t) % 60:02d}")
     for row, axes in enumerate(figure.subplots(systems, 1, squeeze=False)[:, 0]):
@@ -430,11 +491,14 @@ def performance_figure(gestures: np.ndarray, columns: Sequence[str], title: str 
         for side in ("top", "right", "left"):
             axes.spines[side].set_visible(False)
     axes.set_xlabel("time (minutes:seconds)")
-    if title:
-        figure.suptitle(title, fontsize="medium")
+
+
+def _gesture_key(figure) -> None:
+    """The legend of the nine gestures' colours, below the figure."""
+    from matplotlib.patches import Patch
+
     key = [
         Patch(facecolor=GESTURE_COLOURS[g], edgecolor="0.6", label=f"{g} {name}")
         for g, name in enumerate(GESTURE_NAMES)
     ]
     figure.legend(handles=key, loc="outside lower center", ncols=NUM_GESTURES, fontsize="small")
-    return figure

@@ -15,6 +15,7 @@ class MidiNumbers:
 
     lead_note_base: int = 60  # note-on 60..68 sets lead gesture 0..8
     lead_cc: int = 20  # CC 20 value 0..8 sets the lead gesture
+    liveliness_cc: int = 23  # CC 23: 0 -> liveliness 0, 64 -> 1, 127 -> 4 (docs/midi.md)
     gesture_cc: int = 20  # out: the player's gesture at every tick
     x_cc: int = 21  # out: touch x
     y_cc: int = 22  # out: touch y

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from itertools import permutations
+from itertools import combinations, permutations
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,36 @@ def selection_for(ensemble: int, base: Selection | None = None) -> Selection:
     if ensemble == 4:
         return replace(base, performers=4, min_performers=None)
     return replace(base, performers=None, min_performers=ensemble)
+
+
+def player_subsets(
+    performance: Performance, size: int, limit: int, rng: np.random.Generator
+) -> list[Performance]:
+    """At most ``limit`` performances of ``size`` of ``performance``'s players, seeded.
+
+    Each is a copy with only those players' columns, named ``NAME players a,b,c,d``
+    (player columns counted from 0). The subsets are drawn without replacement from all
+    ``C(players, size)``; with fewer players than ``size`` there are none. For training a
+    quartet on the corpus's quintets and its nine-player performance without letting the
+    latter's ``P(9, 4) = 3024`` orderings outweigh the quartets themselves.
+    """
+    if size < 1 or limit < 1:
+        raise PrepareError(f"subset size and limit must be at least 1, got {size} and {limit}")
+    every = list(combinations(range(performance.num_players), size))
+    if not every:
+        return []
+    chosen = sorted(rng.choice(len(every), size=min(limit, len(every)), replace=False))
+    return [
+        replace(
+            performance,
+            name=f"{performance.name} players {','.join(map(str, every[i]))}",
+            gestures=np.ascontiguousarray(performance.gestures[:, list(every[i])]),
+            players=tuple(performance.players[c] for c in every[i])
+            if len(performance.players) == performance.num_players
+            else (),
+        )
+        for i in chosen
+    ]
 
 
 def orderings(num_players: int, ensemble: int) -> np.ndarray:

@@ -23,26 +23,31 @@ The file format is defined in :mod:`gesture_rnn.model_format` (docs/model-format
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from . import model_format
-from .config import TEMPERATURE_RANGE, check_temperature
+from .config import LIVELINESS_RANGE, TEMPERATURE_RANGE, check_liveliness, check_temperature
 from .gestures import NUM_GESTURES, decode_ensemble, parse_gesture
 from .model_format import FORMAT, FORMAT_VERSION, ModelFileError
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "LIVELINESS_RANGE",
     "TEMPERATURE_RANGE",
     "BatchedGestureModel",
     "GestureModel",
     "ModelFileError",
     "bundled_path",
+    "check_liveliness",
     "load",
     "load_bundled",
+    "sample_states",
 ]
 
 
@@ -235,16 +240,24 @@ class GestureModel:
         probabilities: np.ndarray,
         temperature: float = 1.0,
         rng: np.random.Generator | None = None,
+        liveliness: float = 1.0,
+        before: Sequence | None = None,
     ) -> tuple[int, ...]:
         """Draw the others' next gestures (k-1 codes) from ``probabilities``.
 
         ``temperature`` in :data:`TEMPERATURE_RANGE` (0.05-5): the distribution becomes
         ``p ** (1 / temperature)``, renormalised; 1 samples the model as it is.
+        ``liveliness`` in :data:`LIVELINESS_RANGE` reweights how often the others change
+        gesture from ``before`` (their k-1 gestures a step before, needed unless it is 1);
+        the formula is :func:`sample_states`'s.
         """
         p = np.asarray(probabilities, dtype=np.float64)
         if p.shape != (self.num_states,):
             raise ValueError(f"probabilities must have shape ({self.num_states},), got {p.shape}")
-        index = _draw(p[None, :], temperature, rng)[0]
+        last = None
+        if before is not None and liveliness != 1:
+            last = np.array([self.encode_input(0, before) // NUM_GESTURES])
+        index = sample_states(p[None, :], temperature, rng, liveliness, last)[0]
         return decode_ensemble(int(index), self.others)
 
     def batch(self, n: int) -> BatchedGestureModel:
@@ -338,19 +351,50 @@ class BatchedGestureModel:
         probabilities: np.ndarray,
         temperature: float = 1.0,
         rng: np.random.Generator | None = None,
+        liveliness: float = 1.0,
+        ensembles_before: Sequence | None = None,
     ) -> np.ndarray:
-        """One draw per row: (n, k-1) gesture codes."""
+        """One draw per row: (n, k-1) gesture codes (liveliness: see :func:`sample_states`)."""
         p = np.asarray(probabilities, dtype=np.float64)
         if p.shape != (self.n, self.model.num_states):
             raise ValueError(
                 f"probabilities must have shape ({self.n}, {self.model.num_states}), got {p.shape}"
             )
-        return decode_ensemble(_draw(p, temperature, rng), self.model.others)
+        last = None
+        if ensembles_before is not None:
+            encode = self.model.encode_input
+            last = np.array([encode(0, b) // NUM_GESTURES for b in ensembles_before])
+        return decode_ensemble(
+            sample_states(p, temperature, rng, liveliness, last), self.model.others
+        )
 
 
-def _draw(p: np.ndarray, temperature: float, rng: np.random.Generator | None) -> np.ndarray:
-    """One index per row of ``p`` (rows of probabilities), at ``temperature``."""
+@functools.cache
+def _digits(others: int) -> np.ndarray:
+    """Every state of ``others`` players as gestures: (9**others, others) int8."""
+    return decode_ensemble(np.arange(NUM_GESTURES**others), others).astype(np.int8)
+
+
+def sample_states(
+    p: np.ndarray,
+    temperature: float = 1.0,
+    rng: np.random.Generator | None = None,
+    liveliness: float = 1.0,
+    last: np.ndarray | None = None,
+) -> np.ndarray:
+    """One state index per row of ``p`` (n, 9**m): probabilities of m players' next state.
+
+    The state is drawn with weights ``p(s) ** (1 / temperature) * liveliness ** c(s)``,
+    where ``c(s)`` counts the players whose gesture in ``s`` differs from their gesture
+    in ``last`` (n,) (the state a step before; needed unless ``liveliness`` is 1). Were
+    the players independent given the past, this would multiply each player's odds of
+    changing gesture by ``liveliness``, after the temperature: 0 keeps every player's
+    gesture, 1 samples at the temperature alone, 2 doubles the odds of a change. It acts
+    most where the model hesitates, as at a lead's entry after a silence. Raises
+    ValueError for a temperature or liveliness out of range or bad probabilities.
+    """
     temperature = check_temperature(temperature)
+    liveliness = check_liveliness(liveliness)
     if not np.isfinite(p).all() or (p < 0).any():
         raise ValueError("probabilities must be finite and non-negative")
     peak = p.max(axis=1, keepdims=True)
@@ -358,6 +402,16 @@ def _draw(p: np.ndarray, temperature: float, rng: np.random.Generator | None) ->
         raise ValueError("probabilities are all zero")
     # p ** (1/T), computed relative to the peak so that small T cannot underflow to all zeros
     weights = (p / peak) ** (1.0 / temperature)
+    if liveliness != 1.0:
+        if last is None:
+            raise ValueError("a liveliness other than 1 needs the state a step before")
+        others = round(math.log(p.shape[1], NUM_GESTURES))
+        digits = _digits(others)
+        changes = (digits[None, :, :] != digits[np.asarray(last)][:, None, :]).sum(axis=2)
+        weights = weights * np.float64(liveliness) ** changes  # 0 ** 0 = 1: keeping stays
+        stuck = weights.sum(axis=1) <= 0  # the last state had underflowed: keep it
+        if stuck.any():
+            weights[stuck, np.asarray(last)[stuck]] = 1.0
     cumulative = np.cumsum(weights, axis=1)
     rng = rng if rng is not None else np.random.default_rng()
     u = rng.random(len(p)) * cumulative[:, -1]

@@ -179,6 +179,7 @@ def train(
     out: str | Path | None = None,
     strategy=None,
     force: bool = False,
+    extra: list[Performance] | None = None,
 ) -> TrainResult:
     """Train on ``performances``; write the best checkpoint and export it to ``out``.
 
@@ -187,6 +188,9 @@ def train(
 
     ``strategy``: a ``tf.distribute`` strategy; by default MirroredStrategy over every GPU
     when there are several, else the default one-device strategy.
+    ``extra``: performances added to the training side only (for example four-player
+    subsets of larger performances, :func:`gesture_rnn.prepare.player_subsets`); the
+    split is made among ``performances`` alone, so it stays what it is without them.
     """
     import keras
 
@@ -202,12 +206,21 @@ def train(
     if len(set(names)) != len(names):
         raise TrainingError("the selection holds two performances of the same name")
     split = split_performances(names, options.seed, options.test, options.validation)
-    everything = build_sequences(performances, config.ensemble, config.steps)
+    extra = list(extra or [])
+    if set(names) & {p.name for p in extra}:
+        raise TrainingError("an extra training performance has the name of a selected one")
+    everything = build_sequences(performances + extra, config.ensemble, config.steps)
     sides = {side: everything.subset(split[side]) for side in split}
+    if extra:
+        sides["train"] = everything.subset(split["train"] + [p.name for p in extra])
+        split["extra_train"] = [p.name for p in extra]
     sizes = {side: int(len(s.x)) for side, s in sides.items()}
     log.info(
-        "performances: %d train, %d validation, %d test (steps: %s)",
-        *(len(split[s]) for s in ("train", "validation", "test")),
+        "performances: %d train (and %d extra), %d validation, %d test (steps: %s)",
+        len(split["train"]),
+        len(extra),
+        len(split["validation"]),
+        len(split["test"]),
         sizes,
     )
 

@@ -12,6 +12,7 @@ import pytest
 
 import corpus_index
 from bridge.app import Bridge
+from bridge.clock import PULSES_PER_STEP
 from bridge.commands import Reset, SetLead
 from bridge.config import BridgeConfig
 from bridge.osc import OscSender
@@ -157,3 +158,37 @@ def test_reading_looks_at_the_clock_after_every_datagram(bridge):
         if bridge.stats.counts["received"] == 40:
             break
     assert bridge.stats.counts["received"] == 40 and bridge.session.lead == 39 % 9
+
+
+def test_a_pause_between_stop_and_continue_is_not_taken_for_a_slow_tempo(tiny_model, listener):
+    # A DAW at 300 BPM (0.2 s a step) stops, waits 2 s, sends its song position and
+    # Continue: the first step after it is still 0.2 s long, so its touches are spread
+    # over 0.2 s (a pause counted as a step spread them over 1.1 s: most were cut off).
+    import mido
+
+    config = BridgeConfig(
+        osc_out=[f"127.0.0.1:{listener.port}"], period=0.5, quiet=True, clock="midi"
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    bridge = Bridge(config, session(tiny_model), sock, OscSender(config.osc_targets()))
+    try:
+
+        def play(steps: int) -> None:
+            for _ in range(steps):
+                for _ in range(PULSES_PER_STEP):
+                    bridge.handle_midi(mido.Message("clock"))
+                time.sleep(0.2)
+
+        bridge.handle_midi(mido.Message("start"))
+        play(8)
+        assert bridge.period.value == pytest.approx(0.2, abs=0.05)
+        for again in (["songpos", "continue"], ["start"]):
+            bridge.handle_midi(mido.Message("stop"))
+            time.sleep(2.0)
+            for kind in again:
+                bridge.handle_midi(mido.Message(kind, **({"pos": 8} if kind == "songpos" else {})))
+            play(1)
+            assert bridge.period.value == pytest.approx(0.2, abs=0.05), again
+    finally:
+        bridge.close()

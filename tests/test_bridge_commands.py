@@ -29,7 +29,7 @@ EXAMPLES = {
     SetLead: SetLead(4),
     LeadTouch: LeadTouch(0.5, 0.25, None),
     SetTemperature: SetTemperature(0.7),
-    SetLiveliness: SetLiveliness(1.0),
+    SetLiveliness: SetLiveliness(2.5),
     Reset: Reset(),
     ClockTick: ClockTick(),
     Ping: Ping(b"/bridge/pong\0\0\0\0,\0\0\0"),
@@ -67,6 +67,8 @@ def test_each_command_is_acted_on_and_counted(bridge, kind):
         assert bridge.session.lead == 4
     if kind is SetTemperature:
         assert bridge.session.temperature == 0.7
+    if kind is SetLiveliness:
+        assert bridge.session.liveliness == 2.5
     if kind is ClockTick:
         assert bridge.session.ticks == 1
 

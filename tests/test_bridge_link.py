@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import select
 import time
 
 import numpy as np
@@ -218,3 +220,30 @@ def test_tempo_is_the_tempo_of_a_session_the_bridge_starts_and_others_join_it(ti
             peer.close()
     assert code == 0, err
     assert done["tempo"] == pytest.approx(100)
+
+
+@in_private_network
+def test_quiet_bridge_says_when_peers_join_and_leave_and_at_what_tempo(tiny_model):
+    # With --quiet the ready line is all a performer sees, and it is printed before Link
+    # has found anyone (120.0 BPM, 0 peers, while a DAW plays at 90): a line when the
+    # peers change says the session was joined, at its tempo, and when it was left.
+    peer = LinkPeer("--tempo", 90)
+    time.sleep(1.5)  # the peer's session is the older one (see the first test)
+    bridge = BridgeProcess(
+        "--model", tiny_model, "--clock", "link", "--quiet", "--osc-out", f"127.0.0.1:{peer.port}"
+    )  # fmt: skip
+    try:
+        peer.wait(lambda e: e.get("peers") == 1, 10)
+        peer.ticks(2, 10)
+    finally:
+        peer.close()  # the peer leaves the session
+    seen, deadline = "", time.monotonic() + 15  # Link forgets a peer that left within 5 s
+    while "0 peers" not in seen and time.monotonic() < deadline:
+        if select.select([bridge.proc.stderr], [], [], deadline - time.monotonic())[0]:
+            seen += os.read(bridge.proc.stderr.fileno(), 1 << 16).decode()  # unbuffered
+    code, out, err = bridge.stop()
+    err = seen + err
+    assert code == 0, err
+    assert re.search(r"Ableton Link: 1 peer, 90\.0 BPM", err), err
+    assert re.search(r"Ableton Link: 0 peers, 90\.0 BPM", err), err
+    assert "tick " not in out  # still quiet

@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from bridge.commands import ClockTick, Command, Ping, Reset, SetLead, SetTemperature, Unknown
+from bridge.commands import (
+    ClockTick,
+    Command,
+    Ping,
+    Reset,
+    SetLead,
+    SetLiveliness,
+    SetTemperature,
+    Unknown,
+)
 from bridge.osc import ADDRESSES, MAX_REASON, OscRejected, build, parse_command
 
 
@@ -43,6 +52,7 @@ def test_build_gives_the_same_bytes_as_python_osc(args):
         (("/lead/gesture", "fsa"), SetLead(4)),
         (("/bridge/temperature", 0.5), SetTemperature(0.5)),
         (("/bridge/temperature", 2), SetTemperature(2.0)),
+        (("/bridge/liveliness", 1.5), SetLiveliness(1.5)),
         (("/bridge/reset",), Reset()),
         (("/bridge/tick",), ClockTick()),
         (("/something/else", 1), Unknown("/something/else")),

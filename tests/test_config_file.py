@@ -38,6 +38,7 @@ def error_of(path: Path, text: str | bytes, **flags) -> str:
         ("osc_out = [5]", "osc_out: expected HOST:PORT or a list of them, got [5]"),
         ("quiet = 1", "quiet: expected true or false, got 1"),
         ("seed = true", "seed: expected a whole number, got true"),
+        ("liveliness = 'lively'", "liveliness: expected a number, got 'lively'"),
         ("model = 3", "model: expected a file path, got 3"),
         ("midi = 3", "midi: expected a table ([midi]), got 3"),
         ("[midi]\nnote_length = true", "midi.note_length"),
@@ -53,6 +54,7 @@ def test_a_value_of_the_wrong_type_names_the_file_and_the_key(tmp_path, text, sa
     [
         ("port = 70000", ": port 70000: a port is a whole number 1-65535"),
         ("temperature = 9.0", ": temperature: expected a temperature in 0.05-5, got 9.0"),
+        ("liveliness = 11.0", ": liveliness: expected a liveliness in 0-10, got 11.0"),
         ("period = 0", ": period 0.0: must be from"),
         ("clock = 'sundial'", ": clock 'sundial': choose one of"),
         ("osc_out = 'nohostport'", ": osc_out 'nohostport': expected HOST:PORT"),

@@ -265,11 +265,12 @@ def test_evaluate_command_end_to_end(tmp_path):
         "model", "persistence", "markov", "performances", "steps", "ensemble", "split",
         "model_file",
     }  # fmt: skip
-    # exactly 3 players, improvisations, not demonstrations: t1 t2 t3, 6 orderings each
-    assert report["performances"] == 3 and report["ensemble"] == 3 and report["split"] == "all"
-    assert report["steps"] == 6 * (19 + 11 + 8)
-    trios = load_corpus(corpus, Selection(performers=3))
-    assert [p.name for p in trios] == ["t1", "t2", "t3"]
+    # 3 players or more, improvisations, not demonstrations: t1 t2 t3 (6 orderings each),
+    # and the quartets q1 q2 through their trios (24 orderings each), as training took them
+    assert report["performances"] == 5 and report["ensemble"] == 3 and report["split"] == "all"
+    assert report["steps"] == 6 * (19 + 11 + 8) + 24 * (10 + 7)
+    trios = load_corpus(corpus, Selection(min_performers=3))
+    assert [p.name for p in trios] == ["t1", "t2", "t3", "q1", "q2"]
     assert report["model"] == evaluate_model(load(model_file), trios)
     assert report["persistence"] == persistence_baseline(trios, 3)
     # the Markov baseline learns from the train split as training did: t1, and q1 (4 >= 3)
@@ -294,7 +295,8 @@ def test_evaluate_command_splits_and_bad_input(tmp_path, capsys):
         return json.loads(capsys.readouterr().out)
 
     test = run("--split", "test", "--baseline-train", str(other))
-    assert test["performances"] == 1 and test["steps"] == 6 * 8  # t3 (q2 has 4 players)
+    # t3, and q2 through every ordered choice of 3 of its 4 players
+    assert test["performances"] == 2 and test["steps"] == 6 * 8 + 24 * 7
     assert test["split"] == "test" and test["markov"]["fitted_performances"] == 5
     assert "markov" not in run("--split", "validation")
 
@@ -330,6 +332,36 @@ def test_evaluate_on_the_single_file_corpus(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     # quartet-study only: the other quartet is a demonstration
     assert report["performances"] == 1 and report["steps"] == 24 * 29
+
+
+def test_evaluate_realism_report_and_plot(tmp_path, capsys):
+    from gesture_rnn_cli import main
+
+    corpus = trio_corpus(tmp_path / "corpus")
+    model = str(write_tiny_model(tmp_path / "m.h5", ensemble=3, seed=5, split=SPLIT))
+    png = tmp_path / "vs.png"
+    argv = ["evaluate", "--model", model, "--data", str(corpus), "--split", "test", "--realism"]
+    assert main([*argv, "--seeds", "2", "--liveliness", "0", "--out-png", str(png)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    realism = report["realism"]
+    assert realism["liveliness"] == 0 and realism["seeds"] == 2 and realism["performances"] == 2
+    # t3: 3 leads x 2 seeds x 2 others; q2: 4 leads x 2 seeds x 2 others. Frozen: all N.
+    assert realism["model"]["parts"] == 12 + 16
+    assert realism["model"]["flux"]["mean"] == 0 and realism["model"]["histogram"][0] == 1
+    assert realism["real"]["parts"] == 3 + 4
+    assert set(realism["model"]["distance"]) == {"flux", "entropy", "histogram"}
+    # the Markov chain and the natural spread come from the train split, t1 and q1
+    assert realism["markov"]["fitted_performances"] == 2
+    assert realism["natural_spread"]["performances"] == 2
+    assert realism["natural_spread"]["parts"] == 3 + 4
+    assert realism["plot"] == str(png) and png.read_bytes()[:4] == b"\x89PNG"
+    # the plot is never overwritten unless asked; and it needs --realism
+    assert main([*argv, "--out-png", str(png)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(argv[:-1] + ["--out-png", str(tmp_path / "x.png")]) == 1
+    assert "--out-png goes with --realism" in capsys.readouterr().err
+    assert main(argv[:-1] + ["--liveliness", "2"]) == 1
+    assert "--liveliness goes with --realism" in capsys.readouterr().err
 
 
 def test_evaluate_never_writes_nan_or_infinity_into_its_json(tmp_path, capsys):

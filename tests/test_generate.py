@@ -18,6 +18,7 @@ from gesture_rnn.generate import (
     generate,
     lead_from_corpus,
     read_lead_csv,
+    write_comparison_png,
     write_csv,
     write_midi,
     write_png,
@@ -98,7 +99,7 @@ class CountingModel:
         p[encode_ensemble([(ensemble_before[0] + 1) % 9, lead])] = 1.0
         return p
 
-    def sample(self, probabilities, temperature, rng):
+    def sample(self, probabilities, temperature, rng, liveliness=1.0, before=None):
         return decode_ensemble(int(np.argmax(probabilities)), 2)
 
 
@@ -132,6 +133,49 @@ def test_generation_with_a_real_model_file(tmp_path):
     sure = load(write_tiny_model(tmp_path / "sure.h5", ensemble=3, favour=encode_ensemble([4, 7])))
     out = generate(sure, lead, temperature=0.1, rng=0)
     assert (out[:, 1] == 4).all() and (out[:, 2] == 7).all()
+
+
+def test_liveliness_0_never_changes_and_higher_changes_more(tmp_path):
+    from gesture_rnn.runtime import load
+
+    model = load(write_tiny_model(tmp_path / "m.h5", ensemble=3, seed=1))
+    lead = np.random.default_rng(0).integers(0, 9, size=300)
+    frozen = generate(model, lead, rng=1, liveliness=0)
+    assert not frozen[:, 1:].any()  # all N from the start, never leaving it
+
+    def changes(liveliness):
+        out = generate(model, lead, rng=2, liveliness=liveliness)[:, 1:]
+        return np.count_nonzero(out[1:] != out[:-1])
+
+    assert changes(0.25) < changes(1) < changes(4)
+    with pytest.raises(GenerationError, match="liveliness"):
+        generate(model, lead, liveliness=-1)
+
+
+def test_comparison_png_is_a_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = write_comparison_png(
+        tmp_path / "c.png", PERFORMANCE, PERFORMANCE[::-1], COLUMNS, ("real", "generated")
+    )
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(GenerationError, match="does not match the columns"):
+        write_comparison_png(tmp_path / "d.png", PERFORMANCE, PERFORMANCE[:, :2], COLUMNS, ("", ""))
+
+
+def test_the_comparison_is_two_scores_real_above_generated_on_one_time_axis():
+    pytest.importorskip("matplotlib")
+    from gesture_rnn.generate import comparison_figure
+
+    generated = PERFORMANCE.copy()
+    generated[:, 1:] = 0  # the same lead, a silent ensemble
+    figure = comparison_figure(PERFORMANCE, generated, COLUMNS, ("real", "generated"))
+    top, bottom = figure.axes
+    for axes, shown in ((top, PERFORMANCE), (bottom, generated)):
+        assert [t.get_text() for t in axes.get_yticklabels()] == list(COLUMNS)  # a lane each
+        assert np.array_equal(np.asarray(axes.images[0].get_array()), shown.T)
+    assert top.get_xlim() == bottom.get_xlim() == (0, len(PERFORMANCE))
+    assert [f._suptitle.get_text() for f in figure.subfigs] == ["real", "generated"]
+    assert len(figure.legends) == 1  # one key of the nine gestures for both
 
 
 def test_bad_leads_and_temperatures():
@@ -266,6 +310,8 @@ def test_generate_command_writes_midi_at_the_tempo_and_scale_asked(tmp_path):
     args = ["generate", "--model", model, "--lead", lead, "--seed", "4", "--out-midi", out]
     result = gesture_rnn(*args, "--bpm", "120", "--cc-scale", "spread")
     assert result.returncode == 0, result.stderr
+    # 8 steps of a second in the CSV, but 4 s in a MIDI file at 120 BPM: the summary says so
+    assert "8 steps (8 s; the MIDI file 4.0 s at 120 BPM)" in result.stdout, result.stdout
     midi = mido.MidiFile(out)
     assert [m.tempo for m in midi.tracks[0] if m.type == "set_tempo"] == [500_000]
     lead_cc = [m.value for m in midi.tracks[0] if m.type == "control_change"]
@@ -385,6 +431,11 @@ def test_generate_command_from_a_corpus_performance_and_bad_input(tmp_path, caps
         main([*common, "--lead", str(bad), "--temperature", "0", "--out-csv", new])
     assert exit.value.code == 2
     assert "temperature in 0.05-5" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*common, "--lead", str(good), "--liveliness", "11", "--out-csv", new])
+    assert "a liveliness in 0-10" in capsys.readouterr().err
+    assert main([*common, "--lead", str(good), "--liveliness", "0", "--out-csv", new]) == 0
+    assert read_gesture_file(new)[0][:, 1].tolist() == [0, 0]
 
 
 def test_lead_from_the_single_file_corpus(tmp_path):

@@ -218,6 +218,52 @@ def test_cli_train_end_to_end_on_the_corpus(corpus_dir, tmp_path):
     assert (tmp_path / "duet.keras").is_file()
 
 
+def test_extra_performances_train_but_leave_the_split_alone(tmp_path):
+    performances = [sticky_performance(f"perf{i}", 60, 4, i) for i in range(6)]
+    extra = [sticky_performance("big players 0,1,2,3", 80, 4, 9)]
+    config = ModelConfig(ensemble=4, layers=1, units=8, embedding=4, steps=12, batch_size=8)
+    options = training.TrainOptions(epochs=1, seed=5, progress=False)
+    plain = training.train(performances, config, options).metadata
+    more = training.train(performances, config, options, extra=extra).metadata
+    for side in ("train", "validation", "test"):
+        assert more["split"][side] == plain["split"][side]
+    assert more["split"]["extra_train"] == ["big players 0,1,2,3"]
+    assert more["training"]["steps"]["train"] == plain["training"]["steps"]["train"] + 24 * 79
+    assert more["training"]["steps"]["test"] == plain["training"]["steps"]["test"]
+
+
+def test_cli_train_extra_subsets_of_larger_performances(corpus_dir, tmp_path):
+    out = tmp_path / "q.h5"
+    result = run_cli(
+        "train", "--data", str(corpus_dir), "--size", "tiny", "--steps", "30", "--epochs", "1",
+        "--extra-subsets", "2", "--quiet", "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    split = runtime.load(out).metadata["split"]
+    # Two subsets of each of the three quintets and of the nine-player performance.
+    assert len(split["extra_train"]) == 8
+    assert all(" players " in name for name in split["extra_train"])
+    assert not set(split["test"]) & {n.split(" players ")[0] for n in split["extra_train"]}
+    duet = run_cli(
+        "train", "--data", str(corpus_dir), "--ensemble", "2", "--size", "tiny",
+        "--extra-subsets", "2", "--out", str(tmp_path / "d.h5"),
+    )  # fmt: skip
+    assert duet.returncode == 1 and "already trains on every" in duet.stderr
+    # Only the quintets: the nine-player performance is mostly silence (71% N).
+    quintets = run_cli(
+        "train", "--data", str(corpus_dir), "--size", "tiny", "--steps", "30", "--epochs", "1",
+        "--extra-subsets", "2", "--extra-players", "5", "--quiet", "--out", str(tmp_path / "5.h5"),
+    )  # fmt: skip
+    assert quintets.returncode == 0, quintets.stderr[-2000:]
+    extra = runtime.load(tmp_path / "5.h5").metadata["split"]["extra_train"]
+    assert len(extra) == 6 and not any(n.startswith("2014-03-15T13-19-15") for n in extra)
+    none = run_cli(
+        "train", "--data", str(corpus_dir), "--size", "tiny", "--extra-subsets", "2",
+        "--extra-players", "7", "--out", str(tmp_path / "7.h5"),
+    )  # fmt: skip
+    assert none.returncode == 1 and "no selected performance has that many" in none.stderr
+
+
 def test_cli_export_of_a_missing_checkpoint_is_one_line(tmp_path):
     result = run_cli("export", str(tmp_path / "none.keras"), "--out", str(tmp_path / "m.h5"))
     assert result.returncode == 1

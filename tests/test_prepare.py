@@ -10,6 +10,7 @@ from gesture_rnn.prepare import (
     PrepareError,
     build_sequences,
     orderings,
+    player_subsets,
     selection_for,
 )
 
@@ -93,6 +94,24 @@ def test_subset_keeps_whole_performances_apart():
     Xp, Yp = part.arrays("all")
     np.testing.assert_array_equal(Xp, X[seqs.window_performance == 1])
     np.testing.assert_array_equal(Yp, Y[seqs.window_performance == 1])
+
+
+def test_player_subsets_take_distinct_columns_seeded_and_capped():
+    nine = Performance("nine", np.arange(9 * 6, dtype=np.int8).reshape(6, 9) % 9,
+                       tuple(f"p{i}" for i in range(9)))  # fmt: skip
+    subsets = player_subsets(nine, 4, 5, np.random.default_rng(3))
+    assert len(subsets) == 5 and len({s.name for s in subsets}) == 5
+    for s in subsets:
+        columns = [int(c) for c in s.name.split(" players ")[1].split(",")]
+        assert len(set(columns)) == 4 and columns == sorted(columns)
+        np.testing.assert_array_equal(s.gestures, nine.gestures[:, columns])
+        assert s.players == tuple(f"p{c}" for c in columns)
+    again = player_subsets(nine, 4, 5, np.random.default_rng(3))
+    assert [s.name for s in again] == [s.name for s in subsets]
+    # A quintet has only C(5, 4) = 5 subsets, however many are asked for.
+    five = fake("five", 10, 5, 1)
+    assert len(player_subsets(five, 4, 50, np.random.default_rng(0))) == 5
+    assert player_subsets(fake("duet", 10, 2, 1), 4, 5, np.random.default_rng(0)) == []
 
 
 def test_bad_arguments():

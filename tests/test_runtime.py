@@ -8,6 +8,7 @@ exporter's own writer, and a plain float64 LSTM written out below is the referen
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -230,6 +231,43 @@ def test_temperature_sharpens_and_flattens(tmp_path):
     for bad in (0.0, -1.0, 10.0, float("nan")):
         with pytest.raises(ValueError, match="temperature"):
             trio.sample(p, bad, rng)
+
+
+def test_liveliness_scales_each_players_odds_of_a_change(tmp_path):
+    write_random_model(tmp_path / "trio.h5", CONFIGS["joint-trio"])
+    trio = runtime.load(tmp_path / "trio.h5")
+    uniform = np.full(trio.num_states, 1 / trio.num_states)
+    rng = np.random.default_rng(0)
+    # Weights L ** (players that change): keep 1, one change 16 states x L, both 64 x L**2.
+    for liveliness, keep in ((0.0, 1.0), (0.5, 1 / 25), (1.0, 1 / 81), (2.0, 1 / 289)):
+        draws = [trio.sample(uniform, 1.0, rng, liveliness, (4, 7)) for _ in range(4000)]
+        share = np.mean([d == (4, 7) for d in draws])
+        assert share == pytest.approx(keep, abs=4 * math.sqrt(keep * (1 - keep) / 4000) + 1e-9)
+    # Each player alone: P(player 1 keeps 4) = 1 / (1 + 8 L), for independent players.
+    draws = [trio.sample(uniform, 1.0, rng, 4.0, ["ST", "N"]) for _ in range(4000)]
+    assert np.mean([d[0] == 2 for d in draws]) == pytest.approx(1 / 33, abs=0.012)
+    # Liveliness acts after the temperature, which keeps its meaning.
+    p = np.full(trio.num_states, 0.2 / (trio.num_states - 1))
+    p[17] = 0.8  # (8, 1)
+    cold = [trio.sample(p, 0.05, rng, 4.0, (0, 0)) for _ in range(100)]
+    assert cold == [(8, 1)] * 100
+    frozen = [trio.sample(p, 5.0, rng, 0.0, (0, 0)) for _ in range(100)]
+    assert frozen == [(0, 0)] * 100
+    with pytest.raises(ValueError, match="needs the state a step before"):
+        trio.sample(p, 1.0, rng, 2.0)
+    for bad in (-0.1, 10.5, float("nan"), "lively", True):
+        with pytest.raises(ValueError, match="liveliness"):
+            trio.sample(p, 1.0, rng, bad, (0, 0))
+
+
+def test_batched_sample_takes_liveliness_row_by_row(random_model):
+    path, _, _ = random_model
+    model = runtime.load(path)
+    batched = model.batch(3)
+    befores = [[g] * model.others for g in (1, 5, 8)]
+    p = batched.step([0, 1, 2], befores)
+    draws = batched.sample(p, 1.0, np.random.default_rng(0), 0.0, befores)
+    np.testing.assert_array_equal(draws, befores)
 
 
 def test_batched_sample_gives_one_draw_per_row(random_model):

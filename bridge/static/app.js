@@ -14,8 +14,8 @@ const MAX_LOG = 20000; // touches kept for scripts and tests (window.gestureRnn.
 
 // Everything the page knows, open to scripts and tests.
 const G = (window.gestureRnn = {
-  info: null, // the snapshot: players, model, clock, period, names, lead_screen
-  state: {}, // tick, lead, period, temperature, received, rejected (liveliness)
+  info: null, // the snapshot: players, model, clock, period, names, lead_screen, liveliness_range
+  state: {}, // tick, lead, period, temperature, liveliness, received, rejected
   ticks: [], // [number, lead, [gestures...]], oldest first
   trails: {}, // player (0 = lead) -> [{x, y, v, at}]
   touchLog: [], // [player, x, y, velocity] as received
@@ -98,15 +98,10 @@ function showState(state, fresh) {
   text("temperature-value", state.temperature.toFixed(2));
   text("received", state.received);
   text("rejected", state.rejected);
-  // Liveliness: shown, with its slider, only where the bridge has it.
-  const lively = state.liveliness !== undefined && Boolean(G.info && G.info.liveliness_range);
-  for (const el of document.querySelectorAll(".liveliness")) el.hidden = !lively;
-  if (lively) {
-    text("liveliness", Number(state.liveliness).toFixed(2));
-    const knob = document.getElementById("liveliness-slider");
-    [knob.min, knob.max] = G.info.liveliness_range;
-    if (fresh || document.activeElement !== knob) knob.value = state.liveliness;
-  }
+  text("liveliness", state.liveliness.toFixed(2));
+  const knob = document.getElementById("liveliness-slider");
+  if (G.info) [knob.min, knob.max] = G.info.liveliness_range;
+  if (fresh || document.activeElement !== knob) knob.value = state.liveliness;
   const slider = document.getElementById("temperature");
   if (fresh || document.activeElement !== slider) slider.value = state.temperature;
   for (const button of document.querySelectorAll("[data-gesture]")) {
@@ -296,7 +291,9 @@ function setUpControls() {
   }
   labelGestures(NAMES);
   document.addEventListener("keydown", (event) => {
-    if (event.target instanceof HTMLInputElement || event.ctrlKey || event.metaKey) return;
+    // Digits are the gestures' everywhere but in a box that takes text (a slider does not).
+    const typing = event.target instanceof HTMLInputElement && event.target.type !== "range";
+    if (typing || event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     if (/^[0-8]$/.test(event.key)) send({ gesture: Number(event.key) });
   });
   const slider = document.getElementById("temperature");

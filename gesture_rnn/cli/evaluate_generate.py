@@ -7,10 +7,9 @@ import functools
 import json
 import logging
 import math
-from dataclasses import replace
 from pathlib import Path
 
-from .common import CommandError, add_selection_arguments, selection
+from .common import CommandError, add_selection_arguments, positive_int, selection
 
 log = logging.getLogger(__name__)
 
@@ -84,20 +83,30 @@ def _keep(performances, names: set[str] | None, what: str):
 @_one_line_errors
 def cmd_evaluate(args) -> None:
     from ..corpus import CorpusError, load_corpus, read_metadata
+    from ..files import check_new_output
+
+    if not args.realism:
+        for option in ("out_png", "seeds", "temperature", "liveliness"):
+            if getattr(args, option) is not None:
+                raise CommandError(f"--{option.replace('_', '-')} goes with --realism")
+    args.seeds = args.seeds or 5
+    args.temperature = 1.0 if args.temperature is None else args.temperature
+    args.liveliness = 1.0 if args.liveliness is None else args.liveliness
+    if args.out_png is not None:
+        check_new_output(args.out_png, args.force)
     from ..evaluate import MarkovBaseline, count_steps, evaluate_model, persistence_baseline
     from ..prepare import selection_for
 
     model = _load_model(args.model)
     k = model.ensemble
     base = selection(args, default_type="improvisation")
-    # Evaluation: exactly k players. The Markov fit: the training selection (>= k for
-    # trios and duets), so it learns from what the model learned from.
+    # Evaluation and the Markov fit: the training selection (exactly 4 players for the
+    # quartet, k or more for trios and duets, through every ordered choice of k players),
+    # so every performance of a split is evaluated, as the model learned from it.
     if not args.data.is_file():  # a folder (not the single-file corpus) must be readable
         read_metadata(args.data)  # before its errors get the prefix below
     try:
-        performances = load_corpus(
-            args.data, replace(selection_for(k, base), performers=k, min_performers=None)
-        )
+        performances = load_corpus(args.data, selection_for(k, base))
     except CorpusError as error:
         raise CommandError(f"the model is for an ensemble of {k} players: {error}") from None
     split = _split_names(model, args.split, f"--split {args.split}")
@@ -136,6 +145,8 @@ def cmd_evaluate(args) -> None:
         split=args.split,
         model_file=_model_name(args.model),
     )
+    if args.realism:
+        result["realism"] = _realism(args, model, performances, base, markov)
     print(finite_json(result))
 
 
@@ -160,6 +171,52 @@ def finite_json(result: dict) -> str:
         cleaned["not_finite"] = reasons
         log.warning("%d figure(s) are not finite, written as null: %s", len(reasons), reasons[0])
     return json.dumps(cleaned, indent=2, allow_nan=False)
+
+
+def _realism(args, model, performances, base, markov) -> dict:
+    """The realism report (gesture_rnn.realism), with a plot if asked."""
+    from ..corpus import load_corpus
+    from ..evaluate import MarkovBaseline
+    from ..generate import column_names, write_comparison_png
+    from ..prepare import selection_for
+    from ..realism import realism
+
+    recorded = (model.metadata or {}).get("split")
+    reference = None
+    if isinstance(recorded, dict) and isinstance(recorded.get("train"), list):
+        evaluated = {p.name for p in performances}
+        train = set(map(str, recorded["train"])) - evaluated
+        reference = [p for p in load_corpus(args.data, selection_for(model.ensemble, base))
+                     if p.name in train] or None  # fmt: skip
+    if markov is None and reference:
+        markov = MarkovBaseline.fit(reference, model.ensemble, args.markov_alpha)
+    log.info("realism: %d performances x %d seeds", len(performances), args.seeds)
+    report, first = realism(
+        model,
+        performances,
+        args.temperature,
+        args.liveliness,
+        args.seeds,
+        markov=markov,
+        reference=reference,
+    )
+    if markov is not None:
+        report["markov"]["fitted_performances"] = markov.performances
+    if args.out_png is not None:
+        title = (
+            f"{first['performance']}, lead {first['lead']}: generated "
+            f"(temperature {args.temperature:g}, liveliness {args.liveliness:g}, seed 0)"
+        )
+        write_comparison_png(
+            args.out_png,
+            first["real"],
+            first["generated"],
+            column_names(model.ensemble),
+            (f"{first['performance']}, lead {first['lead']}: the real players", title),
+            force=args.force,
+        )
+        report["plot"] = str(args.out_png)
+    return report
 
 
 def _outputs(args) -> dict[str, Path]:
@@ -223,9 +280,12 @@ def cmd_generate(args) -> None:
         source = f"{args.performance} ({args.player})"
     model = _load_model(args.model)
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**32)
-    gestures = generate(model, lead, args.temperature, np.random.default_rng(seed))
+    gestures = generate(
+        model, lead, args.temperature, np.random.default_rng(seed), liveliness=args.liveliness
+    )
     columns = column_names(model.ensemble)
-    title = f"{source} with {model.ensemble - 1} generated players (temperature {args.temperature})"
+    title = f"{source} with {model.ensemble - 1} generated players (temperature {args.temperature}"
+    title += ")" if args.liveliness == 1 else f", liveliness {args.liveliness:g})"
     touches = None
     if "midi" in outputs:  # the touches the bridge would play, from the same touch source
         touches = ensemble_touches(
@@ -240,8 +300,11 @@ def cmd_generate(args) -> None:
     }
     for kind, path in outputs.items():
         writers[kind](path, gestures, columns, force=args.force)
+    # A step is a second in the CSV (the corpus's rate) but a beat in the MIDI file.
+    midi = f"; the MIDI file {len(gestures) * 60 / args.bpm:.1f} s at {args.bpm:g} BPM"
     print(
-        f"wrote {', '.join(str(p) for p in outputs.values())}: {len(gestures)} seconds, "
+        f"wrote {', '.join(str(p) for p in outputs.values())}: {len(gestures)} steps "
+        f"({len(gestures)} s{midi if 'midi' in outputs else ''}), "
         f"lead and {model.ensemble - 1} players (temperature {args.temperature}, seed {seed})"
     )
 
@@ -283,6 +346,35 @@ def _temperature(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _liveliness(text: str) -> float:
+    from ..config import check_liveliness
+
+    try:
+        return check_liveliness(_number(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_sampling_arguments(parser, default: float | None = 1.0) -> None:
+    from ..config import LIVELINESS_RANGE
+
+    parser.add_argument(
+        "--temperature",
+        type=_temperature,
+        default=default,
+        metavar="T",
+        help="sampling temperature, 0.05-5: below 1 safer, above 1 wilder (default 1.0)",
+    )
+    parser.add_argument(
+        "--liveliness",
+        type=_liveliness,
+        default=default,
+        metavar="L",
+        help=f"how often the ensemble changes, {LIVELINESS_RANGE[0]:g}-{LIVELINESS_RANGE[1]:g}: "
+        "0 never, 1 as trained (default), 2 each player's odds of a change doubled",
+    )
+
+
 def _alpha(text: str) -> float:
     value = _number(text)
     if not value > 0:
@@ -302,9 +394,9 @@ def register(commands) -> None:
     evaluate = commands.add_parser(
         "evaluate",
         help="score a model on corpus performances, beside persistence and Markov baselines",
-        description="Teacher-forced NLL and accuracy of the model over every performance with "
-        "exactly as many players as the model's ensemble, every lead and every ordering of "
-        "the others; JSON on stdout.",
+        description="Teacher-forced NLL and accuracy of the model over every performance it "
+        "could be trained on (exactly 4 players for a quartet, at least k for k < 4), every "
+        "lead and every ordering of the others; JSON on stdout.",
     )
     _add_model_argument(evaluate)
     evaluate.add_argument(
@@ -335,6 +427,23 @@ def register(commands) -> None:
         metavar="ALPHA",
         help=f"add-alpha smoothing of the Markov baseline (default {MARKOV_ALPHA})",
     )
+    realism = evaluate.add_argument_group(
+        "realism: the model plays the ensemble against every real lead (docs/models.md)"
+    )
+    realism.add_argument(
+        "--realism",
+        action="store_true",
+        help="also compare its sampled parts with the real players' (flux, transition "
+        "entropy, gestures, response to a lead's start), beside a Markov chain's",
+    )
+    realism.add_argument(
+        "--seeds", type=positive_int, metavar="N", help="runs per lead (default 5)"
+    )
+    _add_sampling_arguments(realism, default=None)
+    realism.add_argument(
+        "--out-png", type=Path, metavar="FILE", help="plot one lead's generated and real ensemble"
+    )
+    realism.add_argument("--force", action="store_true", help="overwrite the plot if it exists")
     add_selection_arguments(evaluate, default_type="improvisation")
     evaluate.set_defaults(func=cmd_evaluate)
 
@@ -356,13 +465,7 @@ def register(commands) -> None:
     )
     source.add_argument("--performance", metavar="NAME", help="performance name in --data")
     source.add_argument("--player", metavar="NAME", help="the performer in it to follow")
-    generate.add_argument(
-        "--temperature",
-        type=_temperature,
-        default=1.0,
-        metavar="T",
-        help="sampling temperature, 0.05-5: below 1 safer, above 1 wilder (default 1.0)",
-    )
+    _add_sampling_arguments(generate)
     generate.add_argument(
         "--seed", type=int, metavar="N", help="random seed (default: a fresh one, printed)"
     )

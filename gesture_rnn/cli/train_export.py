@@ -68,8 +68,10 @@ def cmd_train(args) -> None:
         )
     except ConfigError as error:
         raise CommandError(str(error)) from None
-    chosen = selection_for(args.ensemble, selection(args, default_type="improvisation"))
+    base = selection(args, default_type="improvisation")
+    chosen = selection_for(args.ensemble, base)
     performances = load_corpus(args.data, chosen)
+    extra = _extra_subsets(args, base)
     options = TrainOptions(
         epochs=args.epochs,
         minutes=args.minutes,
@@ -80,6 +82,8 @@ def cmd_train(args) -> None:
         record={
             "data": str(args.data),
             "selection": chosen.describe(),
+            **({"extra_subsets": args.extra_subsets} if args.extra_subsets else {}),
+            **({"extra_players": args.extra_players} if args.extra_players else {}),
             "command": shlex.join(["gesture-rnn", *sys.argv[1:]]),
         },
     )
@@ -93,7 +97,13 @@ def cmd_train(args) -> None:
     )
     try:
         result = train(
-            performances, config, options, checkpoint=checkpoint, out=args.out, force=args.force
+            performances,
+            config,
+            options,
+            checkpoint=checkpoint,
+            out=args.out,
+            force=args.force,
+            extra=extra,
         )
     except TrainingError as error:
         raise CommandError(str(error)) from None
@@ -103,6 +113,38 @@ def cmd_train(args) -> None:
         f"validation NLL {result.metadata['metrics']['validation']['nll']:.4f}, "
         f"test NLL {test['nll']:.4f}, test accuracy {test['accuracy']:.4f}"
     )
+
+
+def _extra_subsets(args, base) -> list:
+    """--extra-subsets N: N seeded k-player subsets of each larger selected performance."""
+    if not args.extra_subsets:
+        if args.extra_players:
+            raise CommandError("--extra-players goes with --extra-subsets")
+        return []
+    import dataclasses
+
+    import numpy as np
+
+    from ..corpus import load_corpus
+    from ..prepare import player_subsets, selection_for
+
+    if selection_for(args.ensemble, base).performers is None:
+        raise CommandError(
+            f"--extra-subsets: an ensemble of {args.ensemble} already trains on every "
+            "performance with more players (all their orderings)"
+        )
+    larger = load_corpus(
+        args.data, dataclasses.replace(base, performers=None, min_performers=args.ensemble + 1)
+    )
+    if args.extra_players:
+        larger = [p for p in larger if p.num_players in args.extra_players]
+        if not larger:
+            raise CommandError(
+                f"--extra-players {' '.join(map(str, args.extra_players))}: no selected "
+                f"performance has that many players"
+            )
+    rng = np.random.default_rng(args.seed)
+    return [s for p in larger for s in player_subsets(p, args.ensemble, args.extra_subsets, rng)]
 
 
 def cmd_export(args) -> None:
@@ -179,6 +221,20 @@ def register(commands) -> None:
     train.add_argument("--steps", type=positive_int, help="training window in seconds (120)")
     train.add_argument("--batch-size", type=positive_int, help="windows a batch (64)")
     train.add_argument("--learning-rate", type=positive_float, help="Adam learning rate (0.003)")
+    train.add_argument(
+        "--extra-subsets",
+        type=positive_int,
+        metavar="N",
+        help="quartet: also train on up to N seeded four-player subsets of each performance "
+        "with more players (training side only; the split stays among the quartets)",
+    )
+    train.add_argument(
+        "--extra-players",
+        type=positive_int,
+        action="append",
+        metavar="N",
+        help="with --extra-subsets: only performances of N players, repeatable (default: all)",
+    )
     add_force_argument(train, "--out, --checkpoint and its record")
     train.add_argument(
         "--quiet", action="store_true", help="no progress bar (none off a terminal either)"
