@@ -220,7 +220,7 @@ def _start_and_run(args, requested: set[int]) -> int:
 
     discovery = start_discovery(config, bridge.metatone)
     if requested:  # a signal came during the start-up
-        bridge.stopping = True
+        bridge.stop()
     try:
         code = bridge.run(ready)
     finally:
