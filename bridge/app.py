@@ -14,40 +14,41 @@ the already-made touches to the schedule.
 
 from __future__ import annotations
 
-import heapq
 import ipaddress
 import logging
 import math
 import os
-import queue
 import select
 import signal
 import socket
 import sys
 import time
-from collections import Counter, deque
 from typing import TextIO
 
-from gesture_rnn.gestures import GESTURE_NAMES
-
 from .clock import MIDI_CLOCK_MESSAGES, BeatClock, InternalClock, MidiClock, PeriodEstimate
+from .commands import (
+    ClockTick,
+    Command,
+    LeadTouch,
+    Ping,
+    Reset,
+    SetLead,
+    SetLiveliness,
+    SetTemperature,
+    Unknown,
+)
 from .config import BridgeConfig
+from .inbox import Inbox
 from .metatone import PREFIX as METATONE_PREFIX
-from .osc import Command, OscRejected, OscSender, RateLimitedLog, parse_command
-from .session import Session, Tick
+from .osc import OscRejected, OscSender, RateLimitedLog, parse_command
+from .schedule import TouchSchedule
+from .session import Session, Tick, TouchEvent
+from .stats import Stats, peak_memory_mb, write_stats
+from .view import LiveView, live_line
 
 log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 65536
-# Counted events, all in --stats even when 0 (docs/bridge.md says what each counts).
-COUNTERS = (
-    "received",
-    "rejected",
-    "ignored",
-    "not_allowed",
-    "touches_dropped",
-    "ticks_redone",
-)
 READ_BUDGET = 0.0005  # seconds of reading datagrams before the loop looks at the rest
 PREPARE_AHEAD = 0.005  # seconds before a deadline to make the tick, so it is punctual
 # A step prepared at most this long before its tick stands even if the lead or the
@@ -78,26 +79,55 @@ def _ask_for_realtime_priority() -> None:
 
 
 class Bridge:
+    """The bridge's one loop and everything it owns while it runs.
+
+    Owns: the OSC socket ``sock`` and its ``sender``, the :class:`Session` (all the musical
+    logic), the optional parts (``midi``: a midi.MidiIO; ``recorder``: a
+    recorder.Recorder; ``metatone``: a metatone.Metatone for the apps' protocol; ``web``:
+    a web.WebServer; ``link``: a link.LinkSession with --clock link), the ``inbox`` other
+    threads hand over through, the tick's clock, the touch and note-off ``schedule``, the
+    ``stats`` and the live ``view``. Every part given is closed by :meth:`close`, in a safe
+    order, even if the loop never ran; ``model_name`` and ``touch_name`` only name the
+    model file and the touch source for the ready line.
+
+    The loop (:meth:`run`): make the next tick PREPARE_AHEAD before it is due, commit and
+    send it at its deadline, send each touch and note-off when due, and in between sleep
+    in ``select`` until the next of these or until a datagram, a browser's message or a
+    signal comes; datagrams are read one at a time with a look at the clock after each.
+    """
+
     def __init__(
         self,
         config: BridgeConfig,
         session: Session,
         sock: socket.socket,
         sender: OscSender,
+        *,
+        inbox: Inbox | None = None,
         midi=None,
         recorder=None,
+        metatone=None,
+        web=None,
+        link=None,
+        model_name: str = "",
+        touch_name: str = "",
         out: TextIO = sys.stdout,
     ):
         self.config = config
         self.session = session
         self.sock = sock
         self.sender = sender
+        self.inbox = inbox if inbox is not None else Inbox()
         self.midi = midi
         self.recorder = recorder
-        self.metatone = None  # a metatone.Metatone: the apps' protocol (cli.build sets it)
-        self.web = None  # a bridge.web.WebServer with --web
+        self.metatone = metatone
+        self.web = web
+        self.link = link
+        self.model_name = model_name
+        self.touch_name = touch_name
         self.out = out
-        self.counts: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
+        self.view = LiveView(out, on=not config.quiet)
+        self.stats = Stats()
         self.rejections = RateLimitedLog(log)
         self.allowed = config.allowed_networks()  # --allow; empty: everyone
         self._last_host: str | None = None  # the last sender checked, and whether allowed
@@ -107,50 +137,23 @@ class Bridge:
         self._ran = False
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
-        self.clock: InternalClock | BeatClock | None = None
-        self.link = None  # a LinkSession with --clock link (bridge/link.py)
-        # The current tick's touches, in time order, due at _touch_start + event.time;
-        # _touch_next is the first not yet sent. MIDI note-offs: a heap of (due, order, note).
-        self._touches: tuple = ()
-        self._touch_next = 0
-        self._touch_start = 0.0
-        self._note_offs: list = []
-        self._order = 0
-        # Timing, for --stats: how late ticks and touches fire, and compute per tick.
-        self.timing = {
-            name: deque(maxlen=100_000)
-            for name in ("tick_late", "tick_prepare", "tick_compute", "touch_late")
-        }
+        self.clock: InternalClock | BeatClock | None = None  # made when the loop starts
+        self.schedule = TouchSchedule(config.midi.note_length)
         self._pending = None  # a Step prepared ahead of the next tick
         self._pending_data: list[bytes] | None = None  # its tick's OSC messages
         self._prepared_at = -math.inf  # when the pending step read its inputs
         self._last_tick: float | None = None  # when the last tick started
         self._next_port_check = time.monotonic() + PORT_CHECK
-        self._inbox: queue.SimpleQueue = queue.SimpleQueue()  # from the web page's thread
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
         sock.setblocking(False)
 
     # -- called from other threads ----------------------------------------------------
-
-    def on_web(self, item) -> None:
-        """The web thread's hand-over: a checked Command, or a WebRejected."""
-        self._inbox.put(item)
-        self._wake()
 
     def stop(self, signum: int | None = None, _frame=None) -> None:
         """Ask the loop to stop (a signal handler: a second signal only asks again)."""
         self.stopping = True
         if signum is not None:
             self.stopped_by = signum
-        self._wake()
-
-    def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"!")
-        except (BlockingIOError, OSError):
-            pass  # the pipe is full, so the loop is waking anyway
+        self.inbox.wake()
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -171,7 +174,7 @@ class Bridge:
         self._ran = True
         previous = {s: signal.signal(s, self.stop) for s in STOP_SIGNALS}
         _restart_system_calls()
-        previous_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        previous_wakeup = signal.set_wakeup_fd(self.inbox.wake_fd, warn_on_full_buffer=False)
         try:
             if ready_line:
                 self.out.write(ready_line + "\n")
@@ -218,11 +221,12 @@ class Bridge:
                 wake = max(0.0, min(wake or PORT_CHECK, self._next_port_check - time.monotonic()))
             if wake is not None:
                 timeout = wake if timeout is None else min(timeout, wake)
-        readable, _, _ = select.select([self.sock, self._wake_r], [], [], timeout)
+        readable, _, _ = select.select([self.sock, self.inbox], [], [], timeout)
         if self.sock in readable:
             self._read_datagrams(deadline)
-        if self._wake_r in readable:
-            self._drain_wake_pipe()
+        if self.inbox in readable:
+            for item in self.inbox.drain():  # the web page's (MIDI is read, not handed over)
+                self.handle_web(item)
 
     def _prepare_due(self) -> float | None:
         """When to prepare the next tick: PREPARE_AHEAD before it is due or expected."""
@@ -256,7 +260,7 @@ class Bridge:
             if between is not None:
                 between(now)
             began = time.monotonic()
-        self.timing["tick_prepare"].append(spent)
+        self.stats.timing["tick_prepare"].append(spent)
         return step
 
     def _next_deadline(self) -> float | None:
@@ -266,10 +270,9 @@ class Bridge:
             candidates.append(prepare_at)
         if self.clock is not None:
             candidates.append(self.clock.deadline - SPIN_BEFORE_TICK)
-        if self._touch_next < len(self._touches):
-            candidates.append(self._touch_start + self._touches[self._touch_next].time)
-        if self._note_offs:
-            candidates.append(self._note_offs[0][0])
+        due = self.schedule.next_due()
+        if due is not None:
+            candidates.append(due)
         return min(candidates) if candidates else None
 
     def _read_datagrams(self, deadline: float | None) -> None:
@@ -290,19 +293,6 @@ class Bridge:
             if time.monotonic() >= stop:
                 return  # the rest waits in the socket buffer
 
-    def _drain_wake_pipe(self) -> None:
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
-        while True:  # what the web thread handed over (MIDI is read, not handed over)
-            try:
-                item = self._inbox.get_nowait()
-            except queue.Empty:
-                break
-            self.handle_web(item)
-
     def _read_midi(self) -> None:
         for message in self.midi.receive():
             self.handle_midi(message)
@@ -320,27 +310,21 @@ class Bridge:
     def handle_datagram(self, data: bytes, sender) -> None:
         """One datagram from ``sender`` (host, port, ...): checked, counted, acted on.
         Every log line is rate-limited per kind of fault (bounded whatever arrives)."""
+        counts = self.stats.counts
         if self.allowed and not self._allowed(sender[0]):
-            self.counts["not_allowed"] += 1
+            counts["not_allowed"] += 1
             self.rejections.info("not allowed", f"dropped OSC from {sender[0]}: not in --allow")
             return
         try:
             if self.metatone is not None and data.startswith(METATONE_PREFIX):
-                self.counts["received" if self.metatone.receive(data, sender) else "ignored"] += 1
+                counts["received" if self.metatone.receive(data, sender) else "ignored"] += 1
                 return
             command = parse_command(data)
         except OscRejected as error:
-            self.counts["rejected"] += 1
+            counts["rejected"] += 1
             self.rejections.warning(error.kind, f"rejected OSC message: {error}")
             return
-        if command.kind == "unknown":
-            self.counts["ignored"] += 1
-            self.rejections.info(
-                "unknown address", f"ignored OSC message to an unknown address: {command.value}"
-            )
-            return
-        if self.apply(command, sender):
-            self.counts["received"] += 1
+        self.apply(command, sender)
 
     def _allowed(self, host: str) -> bool:
         """Whether ``host`` (a sender's address) is in --allow; the last answer is kept,
@@ -353,44 +337,59 @@ class Bridge:
             self._last_host = host
         return self._last_allowed
 
-    def apply(self, command: Command, sender=None) -> bool:
-        """Act on a checked command; False if it does not apply now (counted as rejected)."""
-        if command.kind == "lead":
-            self.session.lead = command.value
-        elif command.kind == "touch":
-            self.session.add_touch(*command.value)
-        elif command.kind == "temperature":
-            self.session.set_temperature(command.value)
-        elif command.kind == "liveliness":
-            self.session.set_liveliness(command.value)
-        elif command.kind == "reset":
-            self.session.reset()
-            self._cancel_touches()
-            self._pending = self._pending_data = None  # from the old state: make it again
-        elif command.kind == "ping" and sender is not None:
-            try:
-                self.sock.sendto(command.value, sender)
-            except OSError as error:  # e.g. a full buffer under a flood of pings
-                self.rejections.log(logging.DEBUG, "pong", f"pong to {sender} failed: {error}")
-        elif command.kind == "tick":
-            if self.config.clock != "osc":
-                self.counts["rejected"] += 1
-                self.rejections.warning(
-                    "tick without osc clock", "/bridge/tick ignored: the clock is not osc"
+    def apply(self, command: Command, sender=None) -> None:
+        """Act on a checked command (bridge/commands.py) from ``sender`` (an OSC sender's
+        address, or None for the web page), and count it: received, or ignored (an
+        unknown address), or rejected (a tick without --clock osc)."""
+        counts = self.stats.counts
+        match command:
+            case SetLead(gesture):
+                self.session.lead = gesture
+            case LeadTouch(x, y, velocity):
+                self.session.add_touch(x, y, velocity)
+            case SetTemperature(temperature):
+                self.session.set_temperature(temperature)
+            case SetLiveliness(liveliness):
+                self.session.set_liveliness(liveliness)
+            case Reset():
+                self.session.reset()
+                self._cancel_touches()
+                self._pending = self._pending_data = None  # from the old state: make it again
+            case Ping(pong):
+                if sender is not None:
+                    try:
+                        self.sock.sendto(pong, sender)
+                    except OSError as error:  # e.g. a full buffer under a flood of pings
+                        self.rejections.log(
+                            logging.DEBUG, "pong", f"pong to {sender} failed: {error}"
+                        )
+            case ClockTick():
+                if self.config.clock != "osc":
+                    counts["rejected"] += 1
+                    self.rejections.warning(
+                        "tick without osc clock", "/bridge/tick ignored: the clock is not osc"
+                    )
+                    return
+                now = time.monotonic()
+                self.tick(now, self.period.tick(now))
+            case Unknown(address):
+                counts["ignored"] += 1
+                self.rejections.info(
+                    "unknown address", f"ignored OSC message to an unknown address: {address}"
                 )
-                return False
-            now = time.monotonic()
-            self.tick(now, self.period.tick(now))
-        return True
+                return
+            case _:
+                raise TypeError(f"no case in Bridge.apply for {command!r}")
+        counts["received"] += 1
 
     def handle_web(self, item) -> None:
-        """A browser's message, checked on the web thread (bridge/web.py)."""
-        if isinstance(item, Command):
-            if self.apply(item):
-                self.counts["received"] += 1
+        """A browser's message, checked on the web thread (bridge/web.py): a command, or
+        the WebRejected saying why not."""
+        if isinstance(item, Exception):
+            self.stats.counts["rejected"] += 1
+            self.rejections.warning("web", f"rejected web message: {item}")
             return
-        self.counts["rejected"] += 1
-        self.rejections.warning("web", f"rejected web message: {item}")
+        self.apply(item)
 
     def handle_midi(self, message) -> None:
         from .midi import MidiRejected, lead_gesture, liveliness  # only here when MIDI is open
@@ -415,17 +414,17 @@ class Bridge:
             return
         lively = liveliness(message, self.config.midi)
         if lively is not None:
-            self.counts["received"] += 1
+            self.stats.counts["received"] += 1
             self.session.set_liveliness(lively)
             return
         try:
             gesture = lead_gesture(message, self.config.midi)
         except MidiRejected as error:
-            self.counts["rejected"] += 1
+            self.stats.counts["rejected"] += 1
             self.rejections.warning("midi", f"rejected MIDI message: {error}")
             return
         if gesture is not None:
-            self.counts["received"] += 1
+            self.stats.counts["received"] += 1
             self.session.lead = gesture
 
     # -- output -------------------------------------------------------------------------
@@ -442,7 +441,7 @@ class Bridge:
         fresh = self._prepared_at >= start - LEAD_LAG
         tick = self.session.commit(step, lead_may_lag=fresh)
         if tick is not step.tick:  # a reset, or an old step and a new lead: made again
-            self.counts["ticks_redone"] += 1
+            self.stats.counts["ticks_redone"] += 1
             data = None
         self.sender.send_all(data if data is not None else self.sender.tick_data(tick))
         if self.midi is not None:
@@ -450,66 +449,52 @@ class Bridge:
         sent = time.monotonic()
         if self.metatone is not None:  # after the ensemble's own messages: they come first
             self.metatone.tick(tick.ensemble)
-        self._touches, self._touch_next, self._touch_start = tick.touches, 0, start
+        self.schedule.start(tick.touches, start)
         self._last_tick = start
         if self.recorder is not None:
             self.recorder.tick(tick.lead, tick.ensemble)
         if self.web is not None:
             self.web.tick(tick, self._web_state(tick))
-        self.timing["tick_late"].append(sent - start)
-        self.timing["tick_compute"].append(time.monotonic() - began)
-        if not self.config.quiet:
-            self._show(tick)
+        timing = self.stats.timing
+        timing["tick_late"].append(sent - start)
+        timing["tick_compute"].append(time.monotonic() - began)
+        if self.view.on:
+            self.view.show(self._live_line(tick))
         return tick
 
     def _cancel_touches(self) -> None:
-        self.counts["touches_dropped"] += len(self._touches) - self._touch_next
-        self._touches, self._touch_next = (), 0
+        self.stats.counts["touches_dropped"] += self.schedule.cancel()
 
     def _fire_due_events(self, now: float) -> None:
         """Send the touches and note-offs due by ``now``, earliest first."""
-        touches, note_offs = self._touches, self._note_offs
-        while True:
-            more = self._touch_next < len(touches)
-            touch_due = self._touch_start + touches[self._touch_next].time if more else math.inf
-            if note_offs and note_offs[0][0] < touch_due:
-                if note_offs[0][0] > now:
-                    return
-                _, _, note = heapq.heappop(note_offs)
-                self.midi.note_off(*note)
-                continue
-            if not more or touch_due > now:
-                return
-            event = touches[self._touch_next]
-            self._touch_next += 1
-            self.timing["touch_late"].append(time.monotonic() - touch_due)
-            self.sender.touch(event)
-            if self.web is not None:
-                self.web.touch(event)
-            if self.metatone is not None:
-                self.metatone.touch(event)
-            if self.midi is not None:
-                note = self.midi.touch(event)
-                if note is not None:
-                    self._order += 1
-                    due = now + self.config.midi.note_length
-                    heapq.heappush(note_offs, (due, self._order, note))
+        self.schedule.fire(now, self._play_touch, self._note_off)
 
-    def _show(self, tick: Tick) -> None:
-        players = "  ".join(f"{i} {GESTURE_NAMES[g]:<3}" for i, g in enumerate(tick.ensemble, 1))
-        try:
-            self.out.write(
-                f"tick {tick.number:>5} | lead {GESTURE_NAMES[tick.lead]:<3} | {players} | "
-                f"in {self.counts['received']} rejected {self.counts['rejected']} "
-                f"ignored {self.counts['ignored']}{self._not_allowed()}{self._send_failures()}"
-                + (f" | {self.link.describe()}" if self.link is not None else "")
-                + (self.metatone.status() if self.metatone is not None else "")
-                + "\n"
-            )
-            self.out.flush()
-        except (OSError, ValueError) as error:  # the terminal is gone (a hang-up): play on
-            self.config.quiet = True
-            log.warning("live view stopped: %s", error)
+    def _play_touch(self, event: TouchEvent, due: float):
+        """Send one touch everywhere; returns the MIDI note it started, or None."""
+        self.stats.timing["touch_late"].append(time.monotonic() - due)
+        self.sender.touch(event)
+        if self.web is not None:
+            self.web.touch(event)
+        if self.metatone is not None:
+            self.metatone.touch(event)
+        return self.midi.touch(event) if self.midi is not None else None
+
+    def _note_off(self, note) -> None:
+        self.midi.note_off(*note)
+
+    def _live_line(self, tick: Tick) -> str:
+        extra = f" | {self.link.describe()}" if self.link is not None else ""
+        if self.metatone is not None:
+            extra += self.metatone.status()
+        return live_line(
+            tick.number,
+            tick.lead,
+            tick.ensemble,
+            self.stats.counts,
+            show_not_allowed=bool(self.allowed),
+            send_failed=self.sender.failed,
+            extra=extra,
+        )
 
     def _web_state(self, tick: Tick) -> dict:
         state = {
@@ -518,53 +503,29 @@ class Bridge:
             "period": self._tick_duration(),
             "temperature": self.session.temperature,
             "liveliness": self.session.liveliness,
-            "received": self.counts["received"],
-            "rejected": self.counts["rejected"],
+            "received": self.stats.counts["received"],
+            "rejected": self.stats.counts["rejected"],
         }
         return state
 
-    def _not_allowed(self) -> str:
-        return f" not allowed {self.counts['not_allowed']}" if self.allowed else ""
-
-    def _send_failures(self) -> str:
-        failed = [f"{label} {n}" for label, n in self.sender.failed.items() if n]
-        return f" | send failed: {', '.join(failed)}" if failed else ""
-
     def timing_summary(self) -> dict:
-        """Percentiles of the timing figures in milliseconds, counts, and peak memory."""
-        import resource
-
-        import numpy as np
-
-        summary: dict = {"ticks": self.session.ticks, **self.counts}
-        summary["sent"] = self.sender.sent  # OSC datagrams, counted once per target
-        summary["send_failed"] = dict(self.sender.failed)  # per target, zeros included
-        # Rows in the --record file: fewer than ticks if writing it failed on stage.
-        summary["ticks_recorded"] = self.recorder.ticks if self.recorder is not None else 0
-        for name, values in self.timing.items():
-            if values:
-                ms = np.asarray(values) * 1000.0
-                summary[name] = {
-                    "n": len(ms),
-                    "p50_ms": float(np.percentile(ms, 50)),
-                    "p99_ms": float(np.percentile(ms, 99)),
-                    "max_ms": float(ms.max()),
-                }
+        """The --stats figures: ticks, OSC datagrams sent and failed per target, rows
+        recorded, the counters, each timing's percentiles in milliseconds (bridge/stats.py),
+        the web page's figures (with --web) and the peak memory in MB."""
+        summary = self.stats.summary(
+            ticks=self.session.ticks,
+            sent=self.sender.sent,  # OSC datagrams, counted once per target
+            send_failed=dict(self.sender.failed),  # per target, zeros included
+            # Rows in the --record file: fewer than ticks if writing it failed on stage.
+            ticks_recorded=self.recorder.ticks if self.recorder is not None else 0,
+        )
         if self.web is not None:
             summary["web"] = self.web.stats()
-        summary["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        summary["max_rss_mb"] = peak_memory_mb()
         return summary
 
     def _write_stats(self) -> None:
-        import json
-
-        from gesture_rnn.files import OutputError, write_new
-
-        text = json.dumps(self.timing_summary(), indent=1) + "\n"
-        try:
-            write_new(self.config.stats, lambda tmp: tmp.write_text(text), self.config.force)
-        except OutputError as error:
-            log.error("could not write --stats: %s", error)
+        write_stats(self.config.stats, self.timing_summary(), self.config.force)
 
     def close(self) -> None:
         """Shut down in a safe order; every step runs even if one before it failed.
@@ -586,19 +547,15 @@ class Bridge:
             _safely(self.link.close)
         _safely(self.sock.close)
         _safely(self.sender.close)
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self.inbox.close()
         if not self._ran:
             return
         log.info(
             "stopped after %d ticks (%d messages in, %d rejected, %d ignored)",
             self.session.ticks,
-            self.counts["received"],
-            self.counts["rejected"],
-            self.counts["ignored"],
+            self.stats.counts["received"],
+            self.stats.counts["rejected"],
+            self.stats.counts["ignored"],
         )
 
 

@@ -226,7 +226,7 @@ def _start_and_run(args, requested: set[int]) -> int:
 
     discovery = start_discovery(config, bridge.metatone)
     if requested:  # a signal came during the start-up
-        bridge.stopping = True
+        bridge.stop()
     try:
         code = bridge.run(ready)
     finally:
@@ -269,6 +269,7 @@ def build(config):
     from gesture_rnn.runtime import ModelFileError, load
 
     from .app import Bridge
+    from .inbox import Inbox
     from .metatone import Metatone, MetatoneDevices
     from .osc import OscSender, OscTargetError
     from .session import Session
@@ -308,7 +309,9 @@ def build(config):
     except BaseException:
         sock.close()
         raise
-    bridge = None
+    session = None
+    inbox = Inbox()  # how the web page's and Link's threads reach the loop
+    parts: dict = {}  # what is open so far: the Bridge owns it, and closes it
     try:
         try:
             sender = OscSender(config.osc_targets())  # resolved here, once
@@ -322,8 +325,7 @@ def build(config):
             seed=config.seed,
             touch_classifier=lead_classifier,
         )
-        bridge = Bridge(config, session, sock, sender)
-        bridge.metatone = Metatone(
+        parts["metatone"] = Metatone(
             MetatoneDevices(
                 lead_classifier,
                 session.players,
@@ -339,17 +341,17 @@ def build(config):
             from .midi import MidiError, MidiIO
 
             try:
-                bridge.midi = MidiIO(config, session.players)
+                parts["midi"] = MidiIO(config, session.players)
             except MidiError as error:
                 raise StartupError(str(error)) from None
         if config.web is not None:
-            bridge.web = open_web(config, bridge)
+            parts["web"] = open_web(config, session, inbox)
         if config.clock == "link":
             from .link import LinkError, LinkSession
 
             try:
-                bridge.link = LinkSession(
-                    config.quantum, config.link_start_stop, config.tempo, bridge._wake
+                parts["link"] = LinkSession(
+                    config.quantum, config.link_start_stop, config.tempo, inbox.wake
                 )
             except LinkError as error:
                 raise StartupError(str(error)) from None
@@ -357,35 +359,43 @@ def build(config):
             from .recorder import Recorder, RecordError
 
             try:
-                bridge.recorder = Recorder(config.record, session.players, config.force)
+                parts["recorder"] = Recorder(config.record, session.players, config.force)
             except RecordError as error:
                 raise OutputRefused(str(error)) from None
     except BaseException:
-        if bridge is not None:
-            bridge.close()
+        if session is not None:  # the Bridge closes what opened, in its safe order
+            Bridge(config, session, sock, sender, inbox=inbox, **parts).close()
         else:
             sock.close()
+            inbox.close()
         raise
-    bridge.model_name = model.path.name if model.path else "bundled"
-    bridge.touch_name = touch_name
-    return bridge
+    return Bridge(
+        config,
+        session,
+        sock,
+        sender,
+        inbox=inbox,
+        model_name=model.path.name if model.path else "bundled",
+        touch_name=touch_name,
+        **parts,
+    )
 
 
-def open_web(config, bridge):
+def open_web(config, session, inbox):
     """The browser page's server, listening, or StartupError (docs/web.md)."""
     from .config import parse_web
     from .web import WebError, WebServer
 
     host, port = parse_web(config.web)
-    model = bridge.session.model
+    model = session.model
     info = {
-        "players": bridge.session.players,
+        "players": session.players,
         "model": model.path.name if model.path else "bundled",
         "clock": config.clock,
         "period": config.period,
     }
     try:
-        server = WebServer(host, port, info, bridge.on_web, config.allowed_networks())
+        server = WebServer(host, port, info, inbox.put, config.allowed_networks())
         server.start()
     except WebError as error:
         raise StartupError(str(error)) from None

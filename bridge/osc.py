@@ -2,8 +2,8 @@
 
 In: :func:`parse_command` checks one datagram in a time bounded by its size (type tags on
 the raw bytes first, then python-osc reads at most MAX_ARGUMENTS arguments) and returns a
-:class:`Command` or raises :class:`OscRejected`. Out: :class:`OscSender` sends to targets
-resolved once at start. The sockets are ours, so the bridge's one loop decides when to
+command (bridge/commands.py) or raises :class:`OscRejected`. Out: :class:`OscSender` sends
+to targets resolved once at start. The sockets are ours, so the bridge's one loop decides when to
 read them and the tick keeps its time.
 """
 
@@ -21,6 +21,17 @@ from pythonosc.osc_message import OscMessage, ParseError
 from gesture_rnn.config import check_liveliness
 from gesture_rnn.gestures import GESTURE_NAMES, GestureError, parse_gesture
 
+from .commands import (
+    ClockTick,
+    Command,
+    LeadTouch,
+    Ping,
+    Reset,
+    SetLead,
+    SetLiveliness,
+    SetTemperature,
+    Unknown,
+)
 from .session import Tick, TouchEvent, check_temperature, check_touch
 
 log = logging.getLogger(__name__)
@@ -60,20 +71,6 @@ class OscRejected(ValueError):
         super().__init__(_cut(message, MAX_REASON))
         self.address = _cut(address, MAX_SHOWN)
         self.kind = kind
-
-
-@dataclass(frozen=True)
-class Command:
-    """A checked incoming message.
-
-    ``kind`` is lead (value: gesture 0-8), touch (value: x, y, velocity or None),
-    temperature (value: float), liveliness (value: float), reset, tick, ping (value: the
-    pong's bytes), or unknown (value: the address, at most MAX_SHOWN characters), for an
-    address the bridge does not know: ignored, and counted.
-    """
-
-    kind: str
-    value: object = None
 
 
 def _cut(text: str, limit: int) -> str:
@@ -121,9 +118,9 @@ _KNOWN = {address.encode(): address for address in ADDRESSES}
 
 
 def parse_command(data: bytes) -> Command:
-    """Check one datagram (bytes, at most 64 KB) and return its :class:`Command`.
+    """Check one datagram (bytes, at most 64 KB) and return its command (bridge/commands.py).
 
-    An address the bridge does not know gives ``Command("unknown", address)`` without its
+    An address the bridge does not know gives :class:`~bridge.commands.Unknown` without its
     arguments being read. Anything else wrong raises :class:`OscRejected` (and nothing
     else does): not OSC, a bundle, a type tag outside READ_TAGS (arrays included), more
     than MAX_ARGUMENTS arguments, a message longer or shorter than its tags say, or an
@@ -137,7 +134,7 @@ def parse_command(data: bytes) -> Command:
         raise OscRejected("not an OSC message (no address)", kind=NOT_OSC)
     address = _KNOWN.get(data[:end])
     if address is None:
-        return Command("unknown", _cut(data[:end].decode("utf-8", "replace"), MAX_SHOWN))
+        return Unknown(_cut(data[:end].decode("utf-8", "replace"), MAX_SHOWN))
     try:
         tags, start = _type_tags(data, _padded(end), address)
         try:
@@ -206,37 +203,37 @@ def _check(address: str, args: list, data: bytes) -> Command:
         if len(args) != 1:
             raise OscRejected(f"/lead/gesture takes 1 gesture, got {len(args)} arguments")
         try:
-            return Command("lead", parse_gesture(args[0]))
+            return SetLead(parse_gesture(args[0]))
         except GestureError as error:
             raise OscRejected(f"/lead/gesture {error}") from None
     if address == "/lead/touch":
         if len(args) not in (2, 3):
             raise OscRejected(f"/lead/touch takes x y [velocity], got {len(args)} arguments")
         try:
-            return Command("touch", check_touch(*args))
+            return LeadTouch(*check_touch(*args))
         except ValueError as error:
             raise OscRejected(f"/lead/touch: {error}") from None
     if address == "/bridge/temperature":
         t = _number(args, address)
         try:
-            return Command("temperature", check_temperature(t))
+            return SetTemperature(check_temperature(t))
         except ValueError as error:
             raise OscRejected(f"/bridge/temperature: {error}") from None
     if address == "/bridge/liveliness":
         value = _number(args, address)
         try:
-            return Command("liveliness", check_liveliness(value))
+            return SetLiveliness(check_liveliness(value))
         except ValueError as error:
             raise OscRejected(f"/bridge/liveliness: {error}") from None
     if address == "/bridge/reset":
         _no_arguments(args, address)
-        return Command("reset")
+        return Reset()
     if address == "/bridge/tick":
         _no_arguments(args, address)
-        return Command("tick")
+        return ClockTick()
     if address == "/bridge/ping":
         # The pong carries the ping's arguments byte for byte: same types, same values.
-        return Command("ping", _osc_string("/bridge/pong") + data[len(_osc_string(address)) :])
+        return Ping(_osc_string("/bridge/pong") + data[len(_osc_string(address)) :])
     raise AssertionError(f"{address} is in ADDRESSES but not checked here")
 
 

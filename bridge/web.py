@@ -9,7 +9,7 @@ in two places only:
   ``call_soon_threadsafe`` (a write to a pipe): the bridge never waits on a browser;
 - in: each WebSocket message is checked here (:func:`parse_message`, with the same checks
   as OSC) and handed to ``on_input`` (the bridge's inbox and wake-up pipe) as a
-  :class:`~bridge.osc.Command` or a :class:`WebRejected`.
+  command (bridge/commands.py) or a :class:`WebRejected`.
 
 Every send happens on the web thread, from one writer task per connection, so no
 connection is ever written from two threads or two tasks. A writer sends everything new
@@ -37,7 +37,8 @@ from gesture_rnn.config import LIVELINESS_RANGE, check_liveliness
 from gesture_rnn.gestures import GESTURE_NAMES, GestureError, parse_gesture
 from gesture_rnn.touch_features import LEAD_SCREEN
 
-from .osc import Command, RateLimitedLog
+from .commands import Command, LeadTouch, Reset, SetLead, SetLiveliness, SetTemperature
+from .osc import RateLimitedLog
 from .session import Tick, TouchEvent, check_temperature, check_touch
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,8 @@ class WebRejected(ValueError):
 
 
 def parse_message(text: str | bytes) -> Command:
-    """Check one message from the page; a :class:`Command` or :class:`WebRejected`.
+    """Check one message from the page; a command (bridge/commands.py) or
+    :class:`WebRejected`.
 
     The page sends JSON objects with one key: ``{"touch": [x, y, velocity]}``,
     ``{"gesture": 0-8 or a short name}``, ``{"temperature": t}``, ``{"liveliness": l}``
@@ -100,15 +102,15 @@ def parse_message(text: str | bytes) -> Command:
         if key == "touch":
             if not isinstance(value, list) or len(value) not in (2, 3):
                 raise WebRejected("touch takes [x, y] or [x, y, velocity]")
-            return Command("touch", check_touch(*value))
+            return LeadTouch(*check_touch(*value))
         if key == "gesture":
-            return Command("lead", parse_gesture(value))
+            return SetLead(parse_gesture(value))
         if key == "temperature":
-            return Command("temperature", check_temperature(value))
+            return SetTemperature(check_temperature(value))
         if key == "liveliness":
-            return Command("liveliness", check_liveliness(value))
+            return SetLiveliness(check_liveliness(value))
         if key == "reset":
-            return Command("reset")
+            return Reset()
     except (ValueError, GestureError) as error:
         raise WebRejected(f"{key}: {error}") from None
     raise WebRejected(f"unknown message {key!r}")

@@ -13,8 +13,9 @@ import pytest
 import corpus_index
 from bridge.app import Bridge
 from bridge.clock import PULSES_PER_STEP
+from bridge.commands import Reset, SetLead
 from bridge.config import BridgeConfig
-from bridge.osc import Command, OscSender
+from bridge.osc import OscSender
 from bridge.session import Session
 from gesture_rnn.runtime import load
 from tests.bridge_process import osc
@@ -99,7 +100,7 @@ def bridge(tiny_model, listener):
 
 
 def test_the_prepared_tick_and_its_touches_go_out_over_udp(bridge, listener):
-    bridge.apply(Command("lead", 4))
+    bridge.apply(SetLead(4))
     for _ in range(20):  # until a tick with touches
         bridge._prepare_pending()
         step = bridge._pending
@@ -126,21 +127,21 @@ def test_the_prepared_tick_and_its_touches_go_out_over_udp(bridge, listener):
         [[e.x, e.y, e.velocity] for e in tick.touches],
         rtol=1e-6,
     )
-    assert bridge.timing["touch_late"] and bridge.counts["ticks_redone"] == 0
+    assert bridge.stats.timing["touch_late"] and bridge.stats.counts["ticks_redone"] == 0
 
 
 def test_a_lead_just_before_the_tick_counts_next_tick_one_long_before_is_redone(bridge):
-    bridge.apply(Command("lead", 2))
+    bridge.apply(SetLead(2))
     bridge._prepare_pending()
-    bridge.apply(Command("lead", 7))  # within LEAD_LAG of the tick below
+    bridge.apply(SetLead(7))  # within LEAD_LAG of the tick below
     assert bridge.tick(time.monotonic(), 0.5).lead == 2
     bridge._prepare_pending()
-    bridge.apply(Command("lead", 1))
+    bridge.apply(SetLead(1))
     late = bridge._prepared_at + 1.0  # the tick came a second after the step was made
     tick = bridge.tick(late, 0.5)
-    assert tick.lead == 1 and bridge.counts["ticks_redone"] == 1
+    assert tick.lead == 1 and bridge.stats.counts["ticks_redone"] == 1
     bridge._prepare_pending()
-    bridge.apply(Command("reset"))  # drops the prepared step: made again in time
+    bridge.apply(Reset())  # drops the prepared step: made again in time
     assert bridge._pending is None and bridge._prepare_due() is not None
 
 
@@ -151,12 +152,12 @@ def test_reading_looks_at_the_clock_after_every_datagram(bridge):
             flood.sendto(osc("/lead/gesture", i % 9), address)
     time.sleep(0.2)  # all in the bridge's socket buffer
     bridge._read_datagrams(deadline=time.monotonic() - 1.0)  # a tick is already due
-    assert bridge.counts["received"] == 1
+    assert bridge.stats.counts["received"] == 1
     for _ in range(1000):
         bridge._read_datagrams(deadline=None)
-        if bridge.counts["received"] == 40:
+        if bridge.stats.counts["received"] == 40:
             break
-    assert bridge.counts["received"] == 40 and bridge.session.lead == 39 % 9
+    assert bridge.stats.counts["received"] == 40 and bridge.session.lead == 39 % 9
 
 
 def test_a_pause_between_stop_and_continue_is_not_taken_for_a_slow_tempo(tiny_model, listener):

@@ -10,7 +10,17 @@ from hypothesis import strategies as st
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from bridge.osc import ADDRESSES, MAX_REASON, Command, OscRejected, build, parse_command
+from bridge.commands import (
+    ClockTick,
+    Command,
+    Ping,
+    Reset,
+    SetLead,
+    SetLiveliness,
+    SetTemperature,
+    Unknown,
+)
+from bridge.osc import ADDRESSES, MAX_REASON, OscRejected, build, parse_command
 
 
 def reference(address, *args):
@@ -37,14 +47,15 @@ def test_build_gives_the_same_bytes_as_python_osc(args):
 @pytest.mark.parametrize(
     "message, command",
     [
-        (("/lead/gesture", 3), Command("lead", 3)),
-        (("/lead/gesture", 3.0), Command("lead", 3)),
-        (("/lead/gesture", "fsa"), Command("lead", 4)),
-        (("/bridge/temperature", 0.5), Command("temperature", 0.5)),
-        (("/bridge/temperature", 2), Command("temperature", 2.0)),
-        (("/bridge/reset",), Command("reset")),
-        (("/bridge/tick",), Command("tick")),
-        (("/something/else", 1), Command("unknown", "/something/else")),
+        (("/lead/gesture", 3), SetLead(3)),
+        (("/lead/gesture", 3.0), SetLead(3)),
+        (("/lead/gesture", "fsa"), SetLead(4)),
+        (("/bridge/temperature", 0.5), SetTemperature(0.5)),
+        (("/bridge/temperature", 2), SetTemperature(2.0)),
+        (("/bridge/liveliness", 1.5), SetLiveliness(1.5)),
+        (("/bridge/reset",), Reset()),
+        (("/bridge/tick",), ClockTick()),
+        (("/something/else", 1), Unknown("/something/else")),
     ],
 )
 def test_valid_messages(message, command):
@@ -53,7 +64,7 @@ def test_valid_messages(message, command):
 
 def test_ping_becomes_a_pong_with_the_same_arguments():
     command = parse_command(reference("/bridge/ping", 1, 2.5, "hi"))
-    pong = OscMessage(command.value)
+    pong = OscMessage(command.pong)
     assert pong.address == "/bridge/pong" and list(pong.params) == [1, 2.5, "hi"]
 
 
@@ -131,7 +142,7 @@ def test_a_datagram_of_unknown_tags_is_refused_once_without_logging_each_tag(cap
     with caplog.at_level(logging.DEBUG):
         with pytest.raises(OscRejected) as info:
             parse_command(data)
-        assert parse_command(raw_message("/their/app", b"x" * 65_000)).kind == "unknown"
+        assert parse_command(raw_message("/their/app", b"x" * 65_000)) == Unknown("/their/app")
     assert caplog.records == []  # python-osc logged one line per tag
     assert len(str(info.value)) <= 200
 
@@ -139,7 +150,7 @@ def test_a_datagram_of_unknown_tags_is_refused_once_without_logging_each_tag(cap
 def test_more_arguments_than_any_message_takes_are_refused_before_reading_them():
     with pytest.raises(OscRejected, match="17 arguments"):
         parse_command(raw_message("/bridge/ping", b"i" * 17, bytes(4 * 17)))
-    assert parse_command(raw_message("/bridge/ping", b"i" * 16, bytes(4 * 16))).kind == "ping"
+    assert isinstance(parse_command(raw_message("/bridge/ping", b"i" * 16, bytes(4 * 16))), Ping)
 
 
 @pytest.mark.parametrize(
@@ -159,13 +170,13 @@ def test_gesture_names_only_in_ascii_and_quoted_short(value, says):
 
 def test_an_unknown_address_is_not_read_and_comes_back_short():
     command = parse_command(raw_message("/" + "a" * 5000, b"[[[", b"junk"))
-    assert command.kind == "unknown" and len(command.value) <= 40
-    assert command.value.startswith("/aaa")
+    assert isinstance(command, Unknown) and len(command.address) <= 40
+    assert command.address.startswith("/aaa")
 
 
 def test_a_string_cut_short_or_padded_is_refused():
     good = reference("/lead/gesture", "FS")
-    assert parse_command(good) == Command("lead", 3)
+    assert parse_command(good) == SetLead(3)
     with pytest.raises(OscRejected, match="padded"):
         parse_command(good + bytes(4))
     with pytest.raises(OscRejected):
@@ -180,9 +191,9 @@ def check_outcome(data: bytes) -> None:
         assert len(str(error)) <= MAX_REASON and len(error.address) <= 40
         assert error.kind in ("not OSC", "bundle", "type tags", "arguments")
         return
-    assert isinstance(command, Command)
-    if command.kind == "unknown":
-        assert len(command.value) <= 40
+    assert isinstance(command, Command)  # one of the union
+    if isinstance(command, Unknown):
+        assert len(command.address) <= 40
 
 
 @settings(max_examples=400, deadline=None)

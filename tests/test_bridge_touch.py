@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import corpus_index
-from bridge.osc import Command, OscRejected, parse_command
+from bridge.commands import LeadTouch
+from bridge.osc import OscRejected, parse_command
 from bridge.session import Session
 from gesture_rnn import touch_classifier
 from gesture_rnn.runtime import load
@@ -104,8 +105,8 @@ def test_bad_touches_are_refused_by_the_session(tiny_model, classifier, args, sa
 
 
 def test_lead_touch_messages_are_checked():
-    assert parse_command(osc("/lead/touch", 0.25, 0.75)) == Command("touch", (0.25, 0.75, None))
-    assert parse_command(osc("/lead/touch", 0, 1, 3.5)) == Command("touch", (0.0, 1.0, 3.5))
+    assert parse_command(osc("/lead/touch", 0.25, 0.75)) == LeadTouch(0.25, 0.75, None)
+    assert parse_command(osc("/lead/touch", 0, 1, 3.5)) == LeadTouch(0.0, 1.0, 3.5)
     for args, says in [
         ((0.5,), "takes x y [velocity], got 1"),
         ((0.5, 0.5, 1.0, 2.0), "got 4"),

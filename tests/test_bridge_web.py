@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.osc import Command
+from bridge.commands import LeadTouch, Reset, SetLead, SetLiveliness, SetTemperature
 from bridge.web import MAX_MESSAGE, WebRejected, loopback, page_url, parse_message
 from tests.bridge_process import BridgeProcess, run_bridge_once
 
@@ -41,12 +41,12 @@ pytest.importorskip("websockets", reason="the web extra is not installed: pip in
 @pytest.mark.parametrize(
     "text, command",
     [
-        ('{"touch": [0.5, 0.25, 12.5]}', Command("touch", (0.5, 0.25, 12.5))),
-        ('{"touch": [0, 1]}', Command("touch", (0.0, 1.0, None))),
-        ('{"gesture": 4}', Command("lead", 4)),
-        ('{"gesture": "fsa"}', Command("lead", 4)),
-        ('{"temperature": 0.5}', Command("temperature", 0.5)),
-        ('{"reset": true}', Command("reset")),
+        ('{"touch": [0.5, 0.25, 12.5]}', LeadTouch(0.5, 0.25, 12.5)),
+        ('{"touch": [0, 1]}', LeadTouch(0.0, 1.0, None)),
+        ('{"gesture": 4}', SetLead(4)),
+        ('{"gesture": "fsa"}', SetLead(4)),
+        ('{"temperature": 0.5}', SetTemperature(0.5)),
+        ('{"reset": true}', Reset()),
     ],
 )
 def test_page_messages_become_the_same_commands_as_osc(text, command):
@@ -77,7 +77,7 @@ def test_bad_page_messages_say_what_is_wrong(text, says):
 
 
 def test_the_page_sets_the_liveliness_through_the_one_check():
-    assert parse_message('{"liveliness": 1.5}') == Command("liveliness", 1.5)
+    assert parse_message('{"liveliness": 1.5}') == SetLiveliness(1.5)
     for bad in ("-1", "11", "true", '"lively"'):
         with pytest.raises(
             WebRejected, match=re.escape("liveliness: expected a liveliness in 0-10")

@@ -134,7 +134,7 @@ def bridge(tiny_model):
 def test_handle_midi_never_raises_and_keeps_the_lead_a_gesture(bridge, batch):
     mapping = bridge.config.midi
     for message in batch:
-        ticks, counts = bridge.session.ticks, dict(bridge.counts)
+        ticks, counts = bridge.session.ticks, dict(bridge.stats.counts)
         try:
             gesture = lead_gesture(message, mapping)
         except MidiRejected:
@@ -145,9 +145,9 @@ def test_handle_midi_never_raises_and_keeps_the_lead_a_gesture(bridge, batch):
             assert bridge.session.ticks - ticks in (0, 1)  # the clock: at most one step
             assert bridge.session.ticks == ticks or message.type == "clock"
         elif gesture == "rejected":
-            assert bridge.counts["rejected"] == counts.get("rejected", 0) + 1
+            assert bridge.stats.counts["rejected"] == counts.get("rejected", 0) + 1
         elif gesture is not None:
             assert bridge.session.lead == gesture
-            assert bridge.counts["received"] == counts.get("received", 0) + 1
+            assert bridge.stats.counts["received"] == counts.get("received", 0) + 1
         else:
-            assert dict(bridge.counts) == counts  # ignored
+            assert dict(bridge.stats.counts) == counts  # ignored
