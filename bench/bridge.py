@@ -772,9 +772,12 @@ def _stalled_client(host: str, port: int) -> socket.socket:
     return sock
 
 
-def web_run(model: Path, period: float, ticks: int, readers: int, folder: Path) -> dict:
+def web_run(
+    model: Path, period: float, ticks: int, readers: int, folder: Path, wrap: list[str]
+) -> dict:
     """The bridge at ``period`` with --web, ``readers`` clients reading and one stalled
-    (none at all with readers=-1): its --stats, what the clients got, its CPU share."""
+    (none at all with readers=-1), under ``wrap`` (e.g. chrt): its --stats, what the
+    clients got, its CPU share."""
     import re
     import threading
 
@@ -785,7 +788,7 @@ def web_run(model: Path, period: float, ticks: int, readers: int, folder: Path) 
     if readers >= 0:
         cmd += ["--web", "127.0.0.1:0"]
     with open(folder / "bridge.log", "a") as log:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        proc = subprocess.Popen(wrap + cmd, stdout=subprocess.PIPE, stderr=log, text=True)
     end = time.monotonic() + 30
     line = ""
     while not line.startswith(READY) and time.monotonic() < end:
@@ -1160,7 +1163,7 @@ def main() -> None:
     parser.add_argument(
         "--wrap",
         default="",
-        help="run the timing part's bridges under this command, e.g. 'chrt -f 10'",
+        help="run the timing and web parts' bridges under this command, e.g. 'chrt -f 10'",
     )
     parser.add_argument(
         "--clock",
@@ -1226,7 +1229,7 @@ def main() -> None:
             r["web"] = []
             for readers in (-1, 2):
                 print(f"bridge at period 0.05 s with --web, readers {readers} ...", flush=True)
-                r["web"].append(web_run(model, 0.05, args.fast_ticks, readers, folder))
+                r["web"].append(web_run(model, 0.05, args.fast_ticks, readers, folder, wrap))
         for corpus in (None, args.corpus) if args.corpus else (None,):
             for period, ticks in ((1.0, args.slow_ticks), (0.05, args.fast_ticks)):
                 for flood in (False, True) if "timing" in parts else ():
