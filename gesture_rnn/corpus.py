@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import checked
-from .errors import CorpusError, CorpusFileError, TouchFileError
+from .errors import CorpusError, CorpusFileError, CorpusFolderError, TouchFileError
 from .gestures import NUM_GESTURES
 
 if TYPE_CHECKING:
@@ -129,26 +129,26 @@ def read_metadata(root: str | Path) -> pd.DataFrame:
     path = root / METADATA_FILE
     if not root.is_dir():
         if checked.missing(root):
-            raise CorpusError(f"corpus folder {root} does not exist; {DOWNLOAD_HINT}")
-        raise CorpusError(  # a file, a link loop: "does not exist" would be untrue
+            raise CorpusFolderError(f"corpus folder {root} does not exist; {DOWNLOAD_HINT}")
+        raise CorpusFolderError(  # a file, a link loop: "does not exist" would be untrue
             f"{root} is not a corpus folder (one holding {METADATA_FILE}); {DOWNLOAD_HINT}"
         )
     if not path.is_file():
-        raise CorpusError(
+        raise CorpusFolderError(
             f"{root} is not a metatone-analysis corpus: {METADATA_FILE} is missing; {DOWNLOAD_HINT}"
         )
-    checked.check_file(path, "corpus metadata file", MAX_CSV_BYTES, CorpusError)
+    checked.check_file(path, "corpus metadata file", MAX_CSV_BYTES, CorpusFolderError)
     try:
         metadata = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise CorpusError(f"{path} is not a readable CSV file: {error}") from None
+        raise CorpusFolderError(f"{path} is not a readable CSV file: {error}") from None
     missing = [c for c in METADATA_COLUMNS if c not in metadata.columns]
     if missing:
-        raise CorpusError(f"{path} lacks the column(s) {', '.join(missing)}")
+        raise CorpusFolderError(f"{path} lacks the column(s) {', '.join(missing)}")
     performers = pd.to_numeric(metadata["number_performers"], errors="coerce")
     if performers.isna().any():
         row = int(performers.isna().to_numpy().nonzero()[0][0]) + 2
-        raise CorpusError(f"{path} line {row}: number_performers is not a number")
+        raise CorpusFolderError(f"{path} line {row}: number_performers is not a number")
     metadata["number_performers"] = performers.astype(int)
     return metadata
 

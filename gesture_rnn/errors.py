@@ -13,6 +13,11 @@ class CorpusError(Exception):
     """The corpus cannot be read or the selection leaves nothing to use."""
 
 
+class CorpusFolderError(CorpusError, InputFileError):
+    """The corpus folder given (``--data``) is missing, not a folder, or its metadata cannot
+    be read: bad input, exit code 2 (README: exit codes)."""
+
+
 class CorpusFileError(CorpusError):
     """One file of the corpus is damaged; callers skip it."""
 

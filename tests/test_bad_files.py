@@ -411,3 +411,36 @@ def test_a_toml_file_with_a_byte_order_mark_is_read(goods, tmp_path):
     toml.write_bytes(b"\xef\xbb\xbfport = 9123\r\ntemperature = 0.5\r\n")
     config = from_sources(load_toml(toml), {}, toml)
     assert (config.port, config.temperature) == (9123, 0.5)
+
+
+CORPUS_COMMANDS = {
+    "prepare": lambda data, out: ["prepare", "--data", data, "--out", out / "x.npz"],
+    "corpus summary": lambda data, out: ["corpus", "summary", "--data", data],
+    "corpus build": lambda data, out: ["corpus", "build", "--data", data, "--out", out / "i.h5"],
+    "evaluate": lambda data, out: ["evaluate", "--model", "duet", "--data", data],
+    "touches train": lambda data, out: ["touches", "train", "--data", data, "--out", out / "t.h5"],
+}
+
+
+@pytest.mark.parametrize("case", ["missing", "a file", "no metadata", "damaged metadata"])
+@pytest.mark.parametrize("command", list(CORPUS_COMMANDS))
+def test_a_corpus_folder_that_is_not_one_is_bad_input(command, case, tmp_path, capsys):
+    """README: exit code 2 is bad input, a file or folder we read. A --data folder that is
+    missing or holds no readable corpus exited 1, as if the command had failed."""
+    from gesture_rnn_cli import main
+
+    data = tmp_path / "corpus"
+    if case == "a file":
+        data.write_text("not a folder\n")
+    elif case != "missing":
+        (data / "metadata").mkdir(parents=True)
+    if case == "damaged metadata":
+        (data / "metadata" / "metatone-performance-information.csv").write_bytes(b"\xff\xfe\0")
+    out = tmp_path / "out"
+    out.mkdir()
+    code = main([str(a) for a in CORPUS_COMMANDS[command](data, out)])
+    _, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert len(lines) == 1 and str(data) in lines[0] and "Traceback" not in err, err
+    assert list(out.iterdir()) == []

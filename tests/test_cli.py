@@ -50,7 +50,7 @@ def test_prepare_writes_int16_npz(tmp_path):
 
 def test_errors_are_one_line_without_traceback(tmp_path):
     missing = run("prepare", "--data", tmp_path / "nope", "--out", tmp_path / "x.npz")
-    assert missing.returncode == 1
+    assert missing.returncode == 2  # bad input (README: exit codes)
     assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
 
     write_corpus(tmp_path, [random_performance("d", 30, 2, seed=3)])

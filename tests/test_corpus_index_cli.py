@@ -101,7 +101,7 @@ def test_build_quiet_has_no_progress_bar_and_never_overwrites(tmp_path):
 
 def test_build_errors_are_one_line(tmp_path):
     missing = run("corpus", "build", "--data", tmp_path / "nope", "--out", tmp_path / "x.h5")
-    assert missing.returncode == 1 and "does not exist" in missing.stderr
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr
     root = write_touch_corpus(tmp_path / "c", [_alpha()])
     for fake in ("alpha",):
@@ -163,7 +163,7 @@ def test_plot_of_the_fallback_and_its_default_name(tmp_path):
         timeout=180,
     )
     assert result.returncode == 0, result.stderr
-    _check_png(tmp_path / "corpus-BS.png")
+    _check_png(tmp_path / "procedural-BS.png")
 
 
 def test_plot_errors(index_file, tmp_path):

@@ -66,6 +66,6 @@ def test_a_corpus_path_that_is_not_a_folder_is_not_called_missing(what, tmp_path
     for command in (["corpus", "summary"], ["evaluate"], ["prepare", "--out", tmp_path / "x"]):
         result = run(*command, "--data", data)
         lines = result.stderr.strip().splitlines()
-        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
         assert f"{data} is not a corpus folder" in lines[0], lines[0]
         assert "does not exist" not in lines[0] and "ensemble" not in lines[0]

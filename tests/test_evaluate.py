@@ -314,7 +314,7 @@ def test_evaluate_command_splits_and_bad_input(tmp_path, capsys):
     assert "records no train split" in error("--baseline-split", model=quartet)
     elsewhere = write_tiny_model(tmp_path / "e.h5", ensemble=3, split={"test": ["x", "y"]})
     assert "none of the 2 performances" in error("--split", "test", model=elsewhere)
-    assert "does not exist" in error(data=tmp_path / "nowhere")
+    assert "does not exist" in error(data=tmp_path / "nowhere", code=2)  # bad input too
     assert "does not exist" in error(model=tmp_path / "nope.h5", code=2)  # a bad input file
     with pytest.raises(SystemExit) as exit:
         main(["evaluate", "--data", str(corpus), "--baseline-split", "--baseline-train", "x"])

@@ -83,6 +83,7 @@ def _keep(performances, names: set[str] | None, what: str):
 @_one_line_errors
 def cmd_evaluate(args) -> None:
     from ..corpus import CorpusError, is_single_file, load_corpus, read_metadata
+    from ..errors import CorpusFolderError
     from ..files import check_new_output
 
     if not args.realism:
@@ -107,6 +108,8 @@ def cmd_evaluate(args) -> None:
         read_metadata(args.data)  # before its errors get the prefix below
     try:
         performances = load_corpus(args.data, selection_for(k, base))
+    except CorpusFolderError:
+        raise  # a folder that is not a corpus: bad input, named as it is (exit 2)
     except CorpusError as error:
         raise CommandError(f"the model is for an ensemble of {k} players: {error}") from None
     split = _split_names(model, args.split, f"--split {args.split}")
@@ -119,6 +122,8 @@ def cmd_evaluate(args) -> None:
         fit_on = args.baseline_train or args.data
         try:
             fitting = load_corpus(fit_on, selection_for(k, base))
+        except CorpusFolderError:
+            raise
         except CorpusError as error:
             raise CommandError(f"the Markov baseline's data {fit_on}: {error}") from None
         markov = MarkovBaseline.fit(_keep(fitting, fit_names, "train split"), k, args.markov_alpha)
