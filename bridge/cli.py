@@ -12,6 +12,8 @@ import socket
 import sys
 from pathlib import Path
 
+from gesture_rnn.cli.common import path_arg
+
 log = logging.getLogger(__name__)
 
 EXIT_FAILED = 1
@@ -28,7 +30,7 @@ def register(commands) -> None:
         "Options can also come from a TOML file (--config); flags win.",
     )
     add = parser.add_argument
-    add("--config", type=Path, help="TOML file with any of these options (flags win)")
+    add("--config", type=path_arg, help="TOML file with any of these options (flags win)")
     add("--model", help=MODEL_HELP)
     add("--corpus", help="corpus index file for touches (default: the procedural fallback)")
     add("--host", help="address to listen on (default 127.0.0.1: this computer only)")

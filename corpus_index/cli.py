@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from gesture_rnn.cli.common import CommandError, positive_int, show_progress
+from gesture_rnn.cli.common import CommandError, path_arg, positive_int, show_progress
 
 
 def cmd_build(args) -> None:
@@ -150,9 +150,9 @@ def register(actions) -> None:
         "a corpus index (HDF5). Damaged or missing files are skipped with a warning.",
     )
     build.add_argument(
-        "--data", required=True, type=Path, help="corpus folder in the metatone-analysis layout"
+        "--data", required=True, type=path_arg, help="corpus folder in the metatone-analysis layout"
     )
-    build.add_argument("--out", required=True, type=Path, help="the index file to write (.h5)")
+    build.add_argument("--out", required=True, type=path_arg, help="the index file to write (.h5)")
     build.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     build.add_argument(
         "--quiet", action="store_true", help="no progress bar (none off a terminal either)"
@@ -173,7 +173,7 @@ def register(actions) -> None:
         description="What an index holds; with --round-trip, how often the touch classifier "
         "hears each gesture's touches as that gesture (see docs/corpus-index.md).",
     )
-    info.add_argument("file", type=Path, nargs="?", metavar="FILE", help="a corpus index file")
+    info.add_argument("file", type=path_arg, nargs="?", metavar="FILE", help="a corpus index file")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument(
         "--round-trip",
@@ -189,7 +189,7 @@ def register(actions) -> None:
     info.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     info.add_argument(
         "--classifier",
-        type=Path,
+        type=path_arg,
         default=None,
         metavar="FILE",
         help="touch classifier file (default: the bundled one)",
@@ -197,7 +197,7 @@ def register(actions) -> None:
     info.set_defaults(func=cmd_info)
 
     plot = actions.add_parser("plot", help="draw a few touch sequences per gesture as trails (PNG)")
-    plot.add_argument("file", type=Path, nargs="?", metavar="FILE", help="a corpus index file")
+    plot.add_argument("file", type=path_arg, nargs="?", metavar="FILE", help="a corpus index file")
     plot.add_argument(
         "--procedural", action="store_true", help="plot the procedural fallback instead"
     )
@@ -209,7 +209,7 @@ def register(actions) -> None:
     )
     plot.add_argument(
         "--out",
-        type=Path,
+        type=path_arg,
         help="PNG to write (default: corpus-<gesture>.png, or procedural-<gesture>.png)",
     )
     plot.add_argument("--force", action="store_true", help="overwrite --out if it exists")

@@ -444,3 +444,27 @@ def test_a_corpus_folder_that_is_not_one_is_bad_input(command, case, tmp_path, c
     assert code == 2, err
     assert len(lines) == 1 and str(data) in lines[0] and "Traceback" not in err, err
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["evaluate", "--model", "", "--data", "x"],
+        ["generate", "--model", "", "--lead", "x.csv", "--out", "x"],
+        ["touches", "evaluate", "--model", "", "--data", "x"],
+        ["corpus", "info", ""],
+        ["corpus", "summary", "--data", " "],
+        ["bridge", "--config", ""],
+        ["prepare", "--data", "x", "--out", ""],
+    ],
+    ids=lambda argv: " ".join(a for a in argv[:2] if a),
+)
+def test_an_empty_path_is_refused_as_empty_not_taken_for_the_current_folder(argv, capsys):
+    """An empty path became ".", and the error named a folder nobody gave ("model file .
+    is a folder")."""
+    from gesture_rnn_cli import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and "an empty path" in err and " . " not in err, err

@@ -15,6 +15,23 @@ class CommandError(Exception):
     """A user-facing failure: printed as one line, exit code 1."""
 
 
+def path_arg(text: str) -> Path:
+    """A file or folder option (``~`` expanded). An empty one is refused: as a Path it would
+    be ``.``, the current folder, and the error would name a folder nobody gave."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(text).expanduser()
+
+
+def model_arg(text: str) -> Path:
+    """A model option: a bundled model's name (quartet, trio, duet) or a file, not empty."""
+    from ..bundled import model_path
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path")
+    return model_path(text)
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -26,7 +43,7 @@ def positive_int(text: str) -> int:
 
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, type=Path, help=CORPUS_HELP)
+    parser.add_argument("--data", required=True, type=path_arg, help=CORPUS_HELP)
 
 
 def add_ensemble_argument(parser: argparse.ArgumentParser) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from .common import (
     add_data_argument,
     add_selection_arguments,
+    path_arg,
     positive_int,
     selection,
     show_progress,
@@ -55,7 +55,7 @@ def register(commands) -> argparse._SubParsersAction:
     actions.required = True
 
     download = actions.add_parser("download", help="download the corpus from its public repository")
-    download.add_argument("--to", required=True, type=Path, help="folder to unpack it into")
+    download.add_argument("--to", required=True, type=path_arg, help="folder to unpack it into")
     download.add_argument(
         "--url", default=None, help="archive URL or local file (default: the public repository)"
     )

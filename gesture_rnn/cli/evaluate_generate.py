@@ -9,7 +9,14 @@ import logging
 import math
 from pathlib import Path
 
-from .common import CommandError, add_selection_arguments, positive_int, selection
+from .common import (
+    CommandError,
+    add_selection_arguments,
+    model_arg,
+    path_arg,
+    positive_int,
+    selection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -399,9 +406,9 @@ def _alpha(text: str) -> float:
 
 
 def _add_model_argument(parser) -> None:
-    from ..bundled import MODEL_HELP, model_path
+    from ..bundled import MODEL_HELP
 
-    parser.add_argument("--model", type=model_path, metavar="FILE|NAME", help=MODEL_HELP)
+    parser.add_argument("--model", type=model_arg, metavar="FILE|NAME", help=MODEL_HELP)
 
 
 def register(commands) -> None:
@@ -416,7 +423,7 @@ def register(commands) -> None:
     )
     _add_model_argument(evaluate)
     evaluate.add_argument(
-        "--data", required=True, type=Path, metavar="DIR", help="corpus folder to evaluate on"
+        "--data", required=True, type=path_arg, metavar="DIR", help="corpus folder to evaluate on"
     )
     evaluate.add_argument(
         "--split",
@@ -427,7 +434,7 @@ def register(commands) -> None:
     fit = evaluate.add_mutually_exclusive_group()
     fit.add_argument(
         "--baseline-train",
-        type=Path,
+        type=path_arg,
         metavar="DIR",
         help="also fit a first-order Markov baseline on this corpus folder",
     )
@@ -457,7 +464,10 @@ def register(commands) -> None:
     )
     _add_sampling_arguments(realism, default=None)
     realism.add_argument(
-        "--out-png", type=Path, metavar="FILE", help="plot one lead's generated and real ensemble"
+        "--out-png",
+        type=path_arg,
+        metavar="FILE",
+        help="plot one lead's generated and real ensemble",
     )
     realism.add_argument("--force", action="store_true", help="overwrite the plot if it exists")
     add_selection_arguments(evaluate, default_type="improvisation")
@@ -473,11 +483,14 @@ def register(commands) -> None:
     _add_model_argument(generate)
     source = generate.add_argument_group("the lead part")
     source.add_argument(
-        "--lead", type=Path, metavar="CSV", help="gesture CSV: a time column, then a column each"
+        "--lead",
+        type=path_arg,
+        metavar="CSV",
+        help="gesture CSV: a time column, then a column each",
     )
     source.add_argument("--lead-column", metavar="NAME", help="the lead's column in --lead")
     source.add_argument(
-        "--data", type=Path, metavar="DIR", help="corpus folder (with --performance, --player)"
+        "--data", type=path_arg, metavar="DIR", help="corpus folder (with --performance, --player)"
     )
     source.add_argument("--performance", metavar="NAME", help="performance name in --data")
     source.add_argument("--player", metavar="NAME", help="the performer in it to follow")
@@ -487,13 +500,15 @@ def register(commands) -> None:
     )
     out = generate.add_argument_group("outputs (at least one)")
     out.add_argument(
-        "--out", type=Path, metavar="PREFIX", help="write PREFIX.csv, PREFIX.png and PREFIX.mid"
+        "--out", type=path_arg, metavar="PREFIX", help="write PREFIX.csv, PREFIX.png and PREFIX.mid"
     )
-    out.add_argument("--out-csv", type=Path, metavar="FILE", help="the performance as CSV")
-    out.add_argument("--out-png", type=Path, metavar="FILE", help="a plot (needs the [plot] extra)")
+    out.add_argument("--out-csv", type=path_arg, metavar="FILE", help="the performance as CSV")
+    out.add_argument(
+        "--out-png", type=path_arg, metavar="FILE", help="a plot (needs the [plot] extra)"
+    )
     out.add_argument(
         "--out-midi",
-        type=Path,
+        type=path_arg,
         metavar="FILE",
         help="a MIDI file a DAW plays: per player gestures (CC 20), touches (CC 21/22), notes",
     )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .common import (
     CommandError,
     add_data_argument,
     add_ensemble_argument,
     add_force_argument,
     add_selection_arguments,
+    path_arg,
     positive_int,
     selection,
 )
@@ -49,7 +48,7 @@ def register(commands) -> None:
         default="all",
         help="a target at every step (all, the default) or one after the last step (last)",
     )
-    prepare.add_argument("--out", required=True, type=Path, help="the .npz file to write")
+    prepare.add_argument("--out", required=True, type=path_arg, help="the .npz file to write")
     add_force_argument(prepare, "--out")
     add_selection_arguments(prepare, default_type="improvisation")
     prepare.set_defaults(func=cmd_prepare)

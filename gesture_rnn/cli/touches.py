@@ -8,10 +8,9 @@ import shlex
 import sys
 import time
 from dataclasses import asdict, replace
-from pathlib import Path
 
 from ..touch_training import TrainConfig
-from .common import CommandError, add_data_argument, positive_int
+from .common import CommandError, add_data_argument, path_arg, positive_int
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -119,7 +118,7 @@ def register(commands) -> None:
         "train", help="train a touch classifier on the corpus's touches and gesture labels"
     )
     add_data_argument(train)
-    train.add_argument("--out", required=True, type=Path, help="classifier file to write (.h5)")
+    train.add_argument("--out", required=True, type=path_arg, help="classifier file to write (.h5)")
     train.add_argument("--force", action="store_true", help="replace --out if it exists")
     train.add_argument(
         "--hidden",
@@ -149,7 +148,7 @@ def register(commands) -> None:
     )
     add_data_argument(evaluate)
     evaluate.add_argument(
-        "--model", type=Path, default=None, help="classifier file (default: the bundled one)"
+        "--model", type=path_arg, default=None, help="classifier file (default: the bundled one)"
     )
     evaluate.add_argument(
         "--all", action="store_true", help="every performance, not only the held-out ones"

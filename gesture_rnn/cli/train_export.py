@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from pathlib import Path
 
 from ..config import INPUTS, SIZES
 from .common import (
@@ -17,6 +16,7 @@ from .common import (
     add_ensemble_argument,
     add_force_argument,
     add_selection_arguments,
+    path_arg,
     positive_int,
     selection,
     show_progress,
@@ -175,10 +175,10 @@ def register(commands) -> None:
         + ", ".join(f"{name} {s['layers']} x {s['units']}" for name, s in SIZES.items())
         + " (default medium)",
     )
-    train.add_argument("--out", required=True, type=Path, help="the model file (.h5) to write")
+    train.add_argument("--out", required=True, type=path_arg, help="the model file (.h5) to write")
     train.add_argument(
         "--checkpoint",
-        type=Path,
+        type=path_arg,
         help="Keras checkpoint of the best epoch (default: --out with .keras); "
         "its training record goes beside it as CHECKPOINT.json",
     )
@@ -245,7 +245,7 @@ def register(commands) -> None:
     export = commands.add_parser(
         "export", help="export a Keras checkpoint to a portable model file (needs TensorFlow)"
     )
-    export.add_argument("checkpoint", type=Path, help="checkpoint written by gesture-rnn train")
-    export.add_argument("--out", required=True, type=Path, help="the model file (.h5) to write")
+    export.add_argument("checkpoint", type=path_arg, help="checkpoint written by gesture-rnn train")
+    export.add_argument("--out", required=True, type=path_arg, help="the model file (.h5) to write")
     add_force_argument(export, "--out")
     export.set_defaults(func=cmd_export)
