@@ -41,6 +41,7 @@ APP_PORT = 51200  # where the apps listen (their OSC server and playback port)
 SILENT_TIMEOUT = 30.0  # seconds without a message before a device counts as offline
 MAX_DEVICES = 64  # more names than this are rejected: a flood of names costs no memory
 MAX_NAME = 256
+BROADCAST = "255.255.255.255"
 # The apps' gesture names: the short names in lower case, as the original server sent them.
 APP_GESTURE_NAMES = tuple(name.lower() for name in GESTURE_NAMES)
 
@@ -117,13 +118,23 @@ def _check(address: str, args: list) -> MetatoneMessage:
         if velocity < 0:
             raise OscRejected(f"{address}: velocity must be 0 or more, got {velocity!r}")
         return MetatoneMessage(kind, device, (x, y, velocity))
-    if kind == "remote":  # an address, never a name: looking one up would hold the loop
-        try:
-            host = str(ipaddress.IPv4Address(args[1]))
-        except ValueError:
-            raise OscRejected(f"{address}: {args[1][:40]!r} is not an IPv4 address") from None
-        return MetatoneMessage(kind, device, (host,))
+    if kind == "remote":
+        return MetatoneMessage(kind, device, (playback_host(args[1]),))
     return MetatoneMessage(kind, device, tuple(args[1:]))
+
+
+def playback_host(ip: str) -> str | None:
+    """The host a ``/metatone/remote`` ip names, or None where the bridge should play to
+    the sender instead: the apps send "error" when they have no Wi-Fi address, and
+    0.0.0.0, broadcast or multicast would reach no device or every one. A name is never
+    looked up (that would hold the loop)."""
+    try:
+        host = ipaddress.IPv4Address(ip)
+    except ValueError:
+        return None
+    if host.is_unspecified or host.is_multicast or host == ipaddress.IPv4Address(BROADCAST):
+        return None
+    return str(host)
 
 
 def _device(name: str, address: str) -> str:
@@ -210,9 +221,15 @@ class MetatoneDevices:
         return came
 
     def offline(self, name: str) -> None:
+        """``/metatone/offline``: the device is offline, and its ensemble part (if it
+        played one) is free for the next playback device."""
         device = self.devices.get(name)
         if device is not None and device.online:
             self._go_offline(device, "said offline")
+        for part in self.parts:
+            if part.device == name:
+                part.device = part.host = part.gesture = None
+                log.info("Metatone playback device %r left part %d", name, part.number)
 
     def touch(self, name: str, x: float, y: float, velocity: float, address=None) -> bool:
         """One touch in screen points; True if it is the lead's (the session's lead)."""
@@ -303,9 +320,9 @@ class Metatone:
         if message is None:
             return False
         devices, name = self.devices, message.device
-        if message.kind == "online":
-            if devices.online(name, message.args[0], sender):
-                self._send_device(devices.devices[name], build("/metatone/classifier/hello"))
+        if message.kind == "online":  # every time, as the original server did: an app
+            devices.online(name, message.args[0], sender)  # restarted never said offline
+            self._send_device(devices.devices[name], build("/metatone/classifier/hello"))
         elif message.kind == "offline":
             devices.offline(name)
         elif message.kind == "touch":
@@ -321,7 +338,10 @@ class Metatone:
             log.info("Metatone switch from %r: %s %s", name, *message.args)
             self.sender.send(data)
         elif message.kind == "remote":  # a player of parts, not a performer: not classified
-            part = devices.remote(name, message.args[0])
+            host = message.args[0] or (sender[0] if sender else None)
+            if host is None:
+                raise OscRejected("/metatone/remote: no address to play to")
+            part = devices.remote(name, host)
             if part is not None:
                 self._send_part_gesture(part, self.session.ensemble[part.number - 1])
         else:  # ended, acceleration, app: the device is still there

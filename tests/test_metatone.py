@@ -72,7 +72,6 @@ def test_metatone_messages_are_checked_into_commands(address, args, kind, rest):
         ("/metatone/online", ["ipad1"], "takes 2 arguments"),
         ("/metatone/switch", ["ipad1", "a", 1], "takes a string"),
         ("/metatone/remote", ["ipad1"], "takes 2 arguments"),
-        ("/metatone/remote", ["ipad1", "my-ipad.local"], "not an IPv4 address"),
         ("/metatone/app", [], "device name first"),
         ("/metatone/touch", ["ipad1", 1.0, 2.0, [0.0]], "arrays are not accepted"),
     ],
@@ -81,6 +80,16 @@ def test_malformed_metatone_messages_are_rejected_with_a_reason(address, args, s
     with pytest.raises(OscRejected, match=says) as caught:
         parse_metatone(osc(address, *args))
     assert caught.value.address == address
+
+
+@pytest.mark.parametrize(
+    "ip", ["error", "0.0.0.0", "255.255.255.255", "224.0.0.251", "::1", "my-ipad.local"]
+)
+def test_a_remote_ip_no_device_has_means_the_sender(ip):
+    # The apps send "error" when they have no Wi-Fi address; 0.0.0.0 on Linux reaches this
+    # computer, broadcast and multicast every device or none: play to the sender instead.
+    message = parse_metatone(osc("/metatone/remote", "ipad2", ip))
+    assert (message.kind, message.device, message.args) == ("remote", "ipad2", (None,))
 
 
 def test_metatone_addresses_the_bridge_does_not_use_are_ignored():
@@ -153,6 +162,17 @@ def test_playback_devices_take_parts_in_registration_order(classifier):
     assert devices.remote("p3", "10.0.0.7") is None  # a duet's ensemble has two parts
     again = devices.remote("p1", "10.0.0.9")  # registering again keeps the part
     assert again.number == 1 and again.host == "10.0.0.9"
+
+
+def test_a_playback_device_going_offline_frees_its_part(classifier):
+    devices = MetatoneDevices(classifier, 2, clock=FakeClock())
+    devices.online("p1", "x")  # the apps say online before they register
+    devices.remote("p1", "10.0.0.5")
+    devices.remote("p2", "10.0.0.6")
+    devices.offline("p1")
+    devices.offline("p2")  # never said online: its part is freed all the same
+    assert [part.device for part in devices.parts] == [None, None]
+    assert devices.remote("p3", "10.0.0.7").number == 1
 
 
 def test_a_flood_of_device_names_costs_no_more_than_max_devices(classifier):
@@ -287,3 +307,42 @@ def test_devices_over_udp_are_classified_and_a_playback_device_plays_part_one(ti
     assert "devices 1 lead ipad-b" in views[3]
     assert "rejected OSC message" in err and "/metatone/touch" in err
     assert "Traceback" not in err
+
+
+def test_playback_devices_with_odd_ips_play_at_their_sender_and_leave_their_parts(tiny_model):
+    """/metatone/remote with an ip no device has, an app restarted without saying offline,
+    a playback device leaving: what the apps see."""
+    players = [Listener() for _ in range(3)]  # each one's app port is the playback port
+    bridge = BridgeProcess(
+        "--model", tiny_model, "--clock", "osc", "--metatone-playback-port", players[0].port
+    )  # fmt: skip
+    ipad = Device("ipad-a", bridge)
+    try:
+        ipad.send("/metatone/online", "ipad-a", "MetatoneApp")
+        ipad.collect(3.0, until=lambda m: m)
+        ipad.send("/metatone/online", "ipad-a", "MetatoneApp")  # the app restarted
+        again = ipad.collect(3.0, until=lambda m: m)
+        assert [address for _, address, _ in again] == ["/metatone/classifier/hello"]
+        # Three playback devices on one port (this computer): "error" (an app without a
+        # Wi-Fi address), broadcast and 0.0.0.0 all mean "where this came from".
+        player = players[0]
+        for ip in ("error", "255.255.255.255", "0.0.0.0"):
+            player.sock.sendto(osc("/metatone/remote", f"p-{ip}", ip), ("127.0.0.1", bridge.port))
+        # (ipad-a's hellos come here too: the apps' port on its host)
+        parts = lambda m: [a[0] for _, address, a in m if address == "/metatone/playback/gesture"]  # noqa: E731
+        got = player.collect(3.0, until=lambda m: len(parts(m)) >= 3)
+        assert parts(got) == [
+            "p-error", "p-255.255.255.255", "p-0.0.0.0"
+        ]  # fmt: skip
+        # p-error leaves: its part (1) is free for the next playback device, and only it.
+        player.sock.sendto(osc("/metatone/offline", "p-error", "app"), ("127.0.0.1", bridge.port))
+        for name in ("p-3", "p-4"):
+            player.sock.sendto(osc("/metatone/remote", name, "error"), ("127.0.0.1", bridge.port))
+        assert parts(player.collect(1.0)) == ["p-3"]  # p-4: all three parts taken
+    finally:
+        code, out, err = bridge.stop()
+        ipad.close()
+        for player in players:
+            player.close()
+    assert code == 0, err
+    assert "Traceback" not in err and "rejected OSC message" not in err
