@@ -351,25 +351,29 @@ class Metatone:
     def tick(self, ensemble: tuple[int, ...]) -> None:
         """Once a tick: expire silent devices, classify each, send every gesture.
 
-        Nothing is sent until the first Metatone device has been heard from, so a bridge
-        used without the apps sends exactly what it did before."""
+        Each device gets its own gesture only, as the original server sent it: the apps
+        read any /metatone/classifier/gesture as their own, whatever device it names.
+        The ``--osc-out`` targets get every device's and every part's. Nothing is sent
+        until the first Metatone device has been heard from, so a bridge used without the
+        apps sends exactly what it did before."""
         devices = self.devices
         if not devices.devices and not any(part.device for part in devices.parts):
             return
         devices.expire()
         gestures = devices.classify()
+        for device in devices.online_devices():
+            name = APP_GESTURE_NAMES[device.gesture]
+            self._send_device(device, build("/metatone/classifier/gesture", device.name, name))
         for part, gesture in zip(devices.parts, ensemble, strict=False):
             gestures[part_name(part)] = gesture
             if part.device is not None and part.gesture != gesture:
                 self._send_part_gesture(part, gesture)
-        messages = [
-            build("/metatone/classifier/gesture", name, APP_GESTURE_NAMES[gesture])
-            for name, gesture in gestures.items()
-        ]
-        for device in devices.online_devices():
-            for data in messages:
-                self._send_device(device, data)
-        self.sender.send_all(messages)
+        self.sender.send_all(
+            [
+                build("/metatone/classifier/gesture", name, APP_GESTURE_NAMES[gesture])
+                for name, gesture in gestures.items()
+            ]
+        )
 
     def touch(self, event: TouchEvent) -> None:
         """One ensemble touch, at its time: to the part's playback device, in points."""

@@ -251,17 +251,19 @@ def test_devices_over_udp_are_classified_and_a_playback_device_plays_part_one(ti
         )
         a.collect(0.3)  # let them arrive before the tick
         tick(bridge, listener)
-        got_a = a.gestures(a.collect(2.0, until=lambda m: len(a.gestures(m)) >= 5))
-        got_b = b.gestures(b.collect(2.0, until=lambda m: len(b.gestures(m)) >= 5))
-        # The lead's gesture and every device's: its own classification, both ends.
-        assert got_a["ipad-a"] == "ft" and got_a["ipad-b"] == "n"
-        assert got_b == got_a
-        assert set(got_a) == {"ipad-a", "ipad-b", "player-1", "ensemble-2", "ensemble-3"}
+        # Each device gets its own classification and nothing else: the apps read every
+        # /metatone/classifier/gesture as their own, whatever device it names.
+        gesture = "/metatone/classifier/gesture"
+        to_a = [m[1:] for m in a.collect(1.0) if m[1] == gesture]
+        to_b = [m[1:] for m in b.collect(0.5) if m[1] == gesture]
+        assert to_a == [(gesture, ["ipad-a", "ft"])] and to_b == [(gesture, ["ipad-b", "n"])]
         # During the tick: part 1's touches reach its playback device in screen points,
         # at the times they reach the --osc-out targets as /ensemble/1/touch (0-1).
         collect_together([listener, playback], 1.3)
         to_out = [m for m in listener.messages if m[1] == "/metatone/classifier/gesture"]
-        assert {args[0] for _, _, args in to_out} == set(got_a)
+        got = {args[0]: args[1] for _, _, args in to_out}  # every device's, every part's
+        assert set(got) == {"ipad-a", "ipad-b", "player-1", "ensemble-2", "ensemble-3"}
+        assert got["ipad-a"] == "ft" and got["ipad-b"] == "n"
         assert ("/metatone/switch", ["ipad-a", "sound", "on"]) in [m[1:] for m in listener.messages]
         ensemble = [m for m in listener.messages if m[1] == "/ensemble/1/touch"]
         touches = [m for m in playback.messages if m[1] == "/metatone/playback/touch"]
@@ -276,14 +278,14 @@ def test_devices_over_udp_are_classified_and_a_playback_device_plays_part_one(ti
             assert pv == pytest.approx(v, abs=1e-4)
             assert abs(t_in - t_out) < 0.05
         part_gestures = [m for m in playback.messages if m[1] == "/metatone/playback/gesture"]
-        assert part_gestures and part_gestures[-1][2] == ["player-1", got_a["player-1"]]
+        assert part_gestures and part_gestures[-1][2] == ["player-1", got["player-1"]]
         # ipad-a goes offline: ipad-b leads and ipad-a hears nothing more.
         a.send("/metatone/offline", "ipad-a", "MetatoneApp")
         b.send("/metatone/touch/ended", "ipad-b")  # still here (it has been quiet a while)
         b.collect(0.2)
         tick(bridge, listener)
-        got_b = b.gestures(b.collect(2.0, until=lambda m: len(b.gestures(m)) >= 4))
-        assert "ipad-a" not in got_b and "ipad-b" in got_b
+        got_b = b.gestures(b.collect(2.0, until=lambda m: len(b.gestures(m)) >= 1))
+        assert got_b == {"ipad-b": "n"}
         assert not a.collect(0.3)
         # ipad-b says nothing for longer than --metatone-timeout: offline at the next tick.
         b.collect(1.7)
@@ -293,7 +295,7 @@ def test_devices_over_udp_are_classified_and_a_playback_device_plays_part_one(ti
         b.send("/metatone/touch", "ipad-b", 300.0, 200.0, 0.0)
         b.collect(0.2)
         tick(bridge, listener)
-        assert "ipad-b" in b.gestures(b.collect(2.0, until=lambda m: len(b.gestures(m)) >= 4))
+        assert "ipad-b" in b.gestures(b.collect(2.0, until=lambda m: len(b.gestures(m)) >= 1))
     finally:
         code, out, err = bridge.stop()
         for listener_ in (a, b, playback):
