@@ -147,7 +147,8 @@ def _device(name: str, address: str) -> str:
 class Device:
     """One app on the network, as the registry knows it."""
 
-    name: str
+    name: str  # as the bridge knows it (see MetatoneDevices.key)
+    said: str = ""  # as it calls itself, in the messages it gets
     app: str = ""
     address: tuple | None = None  # where its messages come from (host, port)
     online: bool = False
@@ -164,6 +165,7 @@ class Part:
     device: str | None = None
     host: str | None = None
     gesture: int | None = None  # last gesture sent to its device
+    source: str | None = None  # the host it registered from
 
 
 class MetatoneDevices:
@@ -195,15 +197,36 @@ class MetatoneDevices:
 
     # -- what arrives ------------------------------------------------------------------
 
-    def heard(self, name: str, address=None) -> tuple[Device, bool]:
-        """Note a message from ``name``: (its device, whether it just came online)."""
+    def key(self, said: str, address=None) -> str:
+        """The name the bridge knows a device by: the one it ``said``, or, where a device
+        on another host already goes by that name, ``"NAME (HOST)"``. iPads on iOS 16 and
+        later all call themselves "iPad"; a device on the same host (an app restarted,
+        from a new port) is the same device."""
+        if address is None:
+            return said
+        host = address[0]
+        alias = f"{said} ({host})"
+        if alias in self.devices or any(part.device == alias for part in self.parts):
+            return alias
+        owner = self._host_of(said)
+        return alias if owner is not None and owner != host else said
+
+    def _host_of(self, name: str) -> str | None:
+        device = self.devices.get(name)
+        if device is not None and device.online and device.address is not None:
+            return device.address[0]
+        return next((part.source for part in self.parts if part.device == name), None)
+
+    def heard(self, name: str, address=None, said: str | None = None) -> tuple[Device, bool]:
+        """Note a message from ``name`` (a :meth:`key`; ``said``: the name in the message,
+        if not the same): (its device, whether it just came online)."""
         device = self.devices.get(name)
         if device is None:
             if len(self.devices) >= MAX_DEVICES:
                 self._forget_offline()
                 if len(self.devices) >= MAX_DEVICES:
                     raise OscRejected(f"more than {MAX_DEVICES} devices; {name!r} ignored")
-            device = self.devices[name] = Device(name)
+            device = self.devices[name] = Device(name, said or name)
         device.heard = self.clock()
         if address is not None:
             device.address = address
@@ -214,9 +237,9 @@ class MetatoneDevices:
             log.info("Metatone device %r is online", name)
         return device, came
 
-    def online(self, name: str, app: str, address=None) -> bool:
+    def online(self, name: str, app: str, address=None, said: str | None = None) -> bool:
         """``/metatone/online``: True if the device was not online before."""
-        device, came = self.heard(name, address)
+        device, came = self.heard(name, address, said)
         device.app = app
         return came
 
@@ -231,22 +254,25 @@ class MetatoneDevices:
                 part.device = part.host = part.gesture = None
                 log.info("Metatone playback device %r left part %d", name, part.number)
 
-    def touch(self, name: str, x: float, y: float, velocity: float, address=None) -> bool:
+    def touch(
+        self, name: str, x: float, y: float, velocity: float, address=None, said=None
+    ) -> bool:
         """One touch in screen points; True if it is the lead's (the session's lead)."""
-        device, _ = self.heard(name, address)
+        device, _ = self.heard(name, address, said)
         device.touches.add(device.heard, x, y, velocity)
         return name == self.lead
 
-    def remote(self, name: str, host: str) -> Part | None:
+    def remote(self, name: str, host: str, source: str | None = None) -> Part | None:
         """``/metatone/remote``: ``name`` at ``host`` plays the first free part (None if
-        all are taken); a device registering again keeps its part and takes the new host."""
+        all are taken); a device registering again keeps its part and takes the new host.
+        ``source``: the host the message came from."""
         for part in self.parts:
             if part.device == name:
                 part.host = host
                 return part
         for part in self.parts:
             if part.device is None:
-                part.device, part.host, part.gesture = name, host, None
+                part.device, part.host, part.gesture, part.source = name, host, None, source
                 log.info("Metatone playback device %r at %s plays part %d", name, host, part.number)
                 return part
         log.warning("Metatone playback device %r: all %d parts are taken", name, len(self.parts))
@@ -319,33 +345,34 @@ class Metatone:
         message = parse_metatone(data)
         if message is None:
             return False
-        devices, name = self.devices, message.device
+        devices, said = self.devices, message.device
+        name = devices.key(said, sender)
         if message.kind == "online":  # every time, as the original server did: an app
-            devices.online(name, message.args[0], sender)  # restarted never said offline
+            devices.online(name, message.args[0], sender, said)  # restarted never said offline
             self._send_device(devices.devices[name], build("/metatone/classifier/hello"))
         elif message.kind == "offline":
             devices.offline(name)
         elif message.kind == "touch":
             x, y, velocity = message.args
-            if devices.touch(name, x, y, velocity, sender):
+            if devices.touch(name, x, y, velocity, sender, said):
                 self.session.add_touch(
                     min(max(x / LEAD_SCREEN[0], 0.0), 1.0),
                     min(max(y / LEAD_SCREEN[1], 0.0), 1.0),
                     velocity,
                 )
         elif message.kind == "switch":
-            devices.heard(name, sender)
+            devices.heard(name, sender, said)
             log.info("Metatone switch from %r: %s %s", name, *message.args)
             self.sender.send(data)
         elif message.kind == "remote":  # a player of parts, not a performer: not classified
             host = message.args[0] or (sender[0] if sender else None)
             if host is None:
                 raise OscRejected("/metatone/remote: no address to play to")
-            part = devices.remote(name, host)
+            part = devices.remote(name, host, sender[0] if sender else None)
             if part is not None:
                 self._send_part_gesture(part, self.session.ensemble[part.number - 1])
         else:  # ended, acceleration, app: the device is still there
-            devices.heard(name, sender)
+            devices.heard(name, sender, said)
         return True
 
     def tick(self, ensemble: tuple[int, ...]) -> None:
@@ -363,7 +390,7 @@ class Metatone:
         gestures = devices.classify()
         for device in devices.online_devices():
             name = APP_GESTURE_NAMES[device.gesture]
-            self._send_device(device, build("/metatone/classifier/gesture", device.name, name))
+            self._send_device(device, build("/metatone/classifier/gesture", device.said, name))
         for part, gesture in zip(devices.parts, ensemble, strict=False):
             gestures[part_name(part)] = gesture
             if part.device is not None and part.gesture != gesture:

@@ -175,6 +175,27 @@ def test_a_playback_device_going_offline_frees_its_part(classifier):
     assert devices.remote("p3", "10.0.0.7").number == 1
 
 
+def test_devices_with_one_name_on_two_hosts_are_two_devices(classifier):
+    # iPads on iOS 16 and later all call themselves "iPad".
+    clock = FakeClock()
+    devices = MetatoneDevices(classifier, 3, clock=clock)
+    first = devices.key("iPad", ("10.0.0.5", 50000))
+    devices.online(first, "x", ("10.0.0.5", 50000), "iPad")
+    second = devices.key("iPad", ("10.0.0.6", 50000))
+    devices.online(second, "x", ("10.0.0.6", 50000), "iPad")
+    assert (first, second) == ("iPad", "iPad (10.0.0.6)")
+    assert devices.key("iPad", ("10.0.0.5", 61000)) == "iPad"  # its app restarted
+    assert devices.key("iPad", ("10.0.0.6", 61000)) == "iPad (10.0.0.6)"
+    assert [d.said for d in devices.online_devices()] == ["iPad", "iPad"]
+    taps(devices, clock, second)
+    assert devices.classify() == {"iPad": 0, "iPad (10.0.0.6)": 1}
+    assert devices.lead == "iPad"
+    # Playback devices too: two "iPad"s on two hosts play two parts.
+    assert devices.remote(devices.key("iPad", ("10.0.0.7", 1)), "10.0.0.7", "10.0.0.7").number == 1
+    part = devices.remote(devices.key("iPad", ("10.0.0.8", 1)), "10.0.0.8", "10.0.0.8")
+    assert part.number == 2 and part.device == "iPad (10.0.0.8)"
+
+
 def test_a_flood_of_device_names_costs_no_more_than_max_devices(classifier):
     from bridge.metatone import MAX_DEVICES
 
@@ -348,3 +369,40 @@ def test_playback_devices_with_odd_ips_play_at_their_sender_and_leave_their_part
             player.close()
     assert code == 0, err
     assert "Traceback" not in err and "rejected OSC message" not in err
+
+
+def test_two_ipads_with_one_name_each_get_their_own_gesture(tiny_model, listener):
+    """Two devices that both call themselves "iPad", on two hosts (127.0.0.2, 127.0.0.1):
+    one taps, the other rests; each gets its own gesture, at its own address."""
+    bridge = BridgeProcess("--model", tiny_model, "--osc-out", f"127.0.0.1:{listener.port}",
+                           "--clock", "osc")  # fmt: skip
+    tapping, resting = Device("iPad", bridge), Listener("127.0.0.2")
+    rng = np.random.default_rng(0)
+    try:
+        resting.sock.sendto(
+            osc("/metatone/online", "iPad", "MetatoneApp"), ("127.0.0.1", bridge.port)
+        )
+        resting.collect(3.0, until=lambda m: m)  # its hello: it came first, it leads
+        tapping.send("/metatone/online", "iPad", "MetatoneApp")
+        assert [m[1] for m in tapping.collect(3.0, until=lambda m: m)] == [
+            "/metatone/classifier/hello"
+        ]
+        for _ in range(40):
+            tapping.send("/metatone/touch", "iPad", *rng.uniform(50, 700, 2).tolist(), 0.0)
+        tapping.collect(0.3)
+        tick(bridge, listener)
+        gesture = "/metatone/classifier/gesture"
+        assert [m[1:] for m in tapping.collect(1.0) if m[1] == gesture] == [
+            (gesture, ["iPad", "ft"])
+        ]
+        assert [m[1:] for m in resting.collect(0.5) if m[1] == gesture] == [
+            (gesture, ["iPad", "n"])
+        ]
+        to_out = {a[0]: a[1] for _, address, a in listener.collect(0.5) if address == gesture}
+        assert to_out["iPad"] == "n" and to_out["iPad (127.0.0.1)"] == "ft"
+    finally:
+        code, out, err = bridge.stop()
+        tapping.close()
+        resting.close()
+    assert code == 0, err
+    assert "devices 2 lead iPad " in out
