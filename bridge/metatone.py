@@ -257,9 +257,10 @@ class MetatoneDevices:
     def touch(
         self, name: str, x: float, y: float, velocity: float, address=None, said=None
     ) -> bool:
-        """One touch in screen points; True if it is the lead's (the session's lead)."""
+        """One touch in screen points; True if it is the lead's (the session's lead).
+        A touch off the screen counts at its edge, as the lead's does (:func:`on_screen`)."""
         device, _ = self.heard(name, address, said)
-        device.touches.add(device.heard, x, y, velocity)
+        device.touches.add(device.heard, *on_screen(x, y), velocity)
         return name == self.lead
 
     def remote(self, name: str, host: str, source: str | None = None) -> Part | None:
@@ -316,6 +317,12 @@ class MetatoneDevices:
             del self.devices[name]
 
 
+def on_screen(x: float, y: float) -> tuple[float, float]:
+    """A touch in screen points, moved onto the app's screen (LEAD_SCREEN): every device
+    is classified from the same points as the lead, whose touches the session keeps 0-1."""
+    return min(max(x, 0.0), LEAD_SCREEN[0]), min(max(y, 0.0), LEAD_SCREEN[1])
+
+
 def part_name(part: Part) -> str:
     """The name an ensemble part goes by in /metatone/classifier/gesture."""
     return part.device or f"ensemble-{part.number}"
@@ -355,11 +362,8 @@ class Metatone:
         elif message.kind == "touch":
             x, y, velocity = message.args
             if devices.touch(name, x, y, velocity, sender, said):
-                self.session.add_touch(
-                    min(max(x / LEAD_SCREEN[0], 0.0), 1.0),
-                    min(max(y / LEAD_SCREEN[1], 0.0), 1.0),
-                    velocity,
-                )
+                x, y = on_screen(x, y)
+                self.session.add_touch(x / LEAD_SCREEN[0], y / LEAD_SCREEN[1], velocity)
         elif message.kind == "switch":
             devices.heard(name, sender, said)
             log.info("Metatone switch from %r: %s %s", name, *message.args)

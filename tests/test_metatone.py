@@ -155,6 +155,21 @@ def test_each_device_is_classified_from_its_own_last_five_seconds(classifier):
     assert devices.classify() == {"a": 0, "b": 0}  # the taps have left the window
 
 
+def test_touches_off_the_screen_count_at_its_edge_for_every_device_as_for_the_lead(classifier):
+    # The lead's touches reach the session 0-1 (clamped); another device's must classify
+    # the same, or the lead device is told one gesture while the ensemble follows another.
+    rng = np.random.default_rng(1)
+    x, y, v = rng.uniform(-2000, 100, 60), rng.uniform(0, 768, 60), rng.uniform(0, 40, 60)
+    clamped = classifier.classify_touches(np.clip(x, 0, 1024), y, v)
+    assert clamped != classifier.classify_touches(x, y, v)  # this example tells them apart
+    clock = FakeClock()
+    devices = MetatoneDevices(classifier, 3, clock=clock)
+    for touch in zip(x, y, v, strict=True):
+        clock.now += 0.05
+        devices.touch("ipad", *touch)
+    assert devices.classify() == {"ipad": clamped}
+
+
 def test_playback_devices_take_parts_in_registration_order(classifier):
     devices = MetatoneDevices(classifier, 2, clock=FakeClock())
     assert devices.remote("p1", "10.0.0.5").number == 1
