@@ -31,7 +31,7 @@ from pythonosc.osc_message import OscMessage, ParseError
 from gesture_rnn.gestures import GESTURE_NAMES
 from gesture_rnn.touch_features import LEAD_SCREEN
 
-from .osc import NOT_OSC, OscRejected, _check_length, _padded, _type_tags, build
+from .osc import NOT_OSC, OscRejected, RateLimitedLog, _check_length, _padded, _type_tags, build
 from .session import LeadTouches, TouchEvent
 
 log = logging.getLogger(__name__)
@@ -194,6 +194,8 @@ class MetatoneDevices:
         self.devices: dict[str, Device] = {}
         self.parts = [Part(number) for number in range(1, players + 1)]
         self._order: list[str] = []  # online devices, in the order they came online
+        self.log = RateLimitedLog(log)  # at most a line a second of each kind: a flood of
+        # devices coming and going must not block the loop on a slow terminal
 
     # -- what arrives ------------------------------------------------------------------
 
@@ -234,7 +236,7 @@ class MetatoneDevices:
         if came:
             device.online = True
             self._order.append(name)
-            log.info("Metatone device %r is online", name)
+            self.log.info("online", f"Metatone device {name!r} is online")
         return device, came
 
     def online(self, name: str, app: str, address=None, said: str | None = None) -> bool:
@@ -252,7 +254,7 @@ class MetatoneDevices:
         for part in self.parts:
             if part.device == name:
                 part.device = part.host = part.gesture = None
-                log.info("Metatone playback device %r left part %d", name, part.number)
+                self.log.info("left", f"Metatone playback device {name!r} left part {part.number}")
 
     def touch(
         self, name: str, x: float, y: float, velocity: float, address=None, said=None
@@ -274,9 +276,13 @@ class MetatoneDevices:
         for part in self.parts:
             if part.device is None:
                 part.device, part.host, part.gesture, part.source = name, host, None, source
-                log.info("Metatone playback device %r at %s plays part %d", name, host, part.number)
+                self.log.info(
+                    "plays", f"Metatone playback device {name!r} at {host} plays part {part.number}"
+                )
                 return part
-        log.warning("Metatone playback device %r: all %d parts are taken", name, len(self.parts))
+        self.log.warning(
+            "taken", f"Metatone playback device {name!r}: all {len(self.parts)} parts are taken"
+        )
         return None
 
     # -- what the tick reads ----------------------------------------------------------
@@ -310,7 +316,7 @@ class MetatoneDevices:
         device.online = False
         device.touches = LeadTouches()
         self._order.remove(device.name)
-        log.info("Metatone device %r is offline (%s)", device.name, why)
+        self.log.info("offline", f"Metatone device {device.name!r} is offline ({why})")
 
     def _forget_offline(self) -> None:
         for name in [n for n, d in self.devices.items() if not d.online]:
@@ -366,7 +372,9 @@ class Metatone:
                 self.session.add_touch(x / LEAD_SCREEN[0], y / LEAD_SCREEN[1], velocity)
         elif message.kind == "switch":
             devices.heard(name, sender, said)
-            log.info("Metatone switch from %r: %s %s", name, *message.args)
+            self.devices.log.info(
+                "switch", "Metatone switch from {!r}: {} {}".format(name, *message.args)
+            )
             self.sender.send(data)
         elif message.kind == "remote":  # a player of parts, not a performer: not classified
             host = message.args[0] or (sender[0] if sender else None)

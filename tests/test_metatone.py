@@ -421,3 +421,30 @@ def test_two_ipads_with_one_name_each_get_their_own_gesture(tiny_model, listener
         resting.close()
     assert code == 0, err
     assert "devices 2 lead iPad " in out
+
+
+def test_a_flood_of_devices_coming_and_going_logs_a_few_lines_and_every_tick_comes(
+    tiny_model, listener
+):
+    """Each device online or offline, each switch and each playback device is a log line;
+    thousands a second must not fill the terminal (or block the loop on a full pipe)."""
+    bridge = BridgeProcess(
+        "--model", tiny_model, "--osc-out", f"127.0.0.1:{listener.port}", "--clock", "osc"
+    )  # fmt: skip
+    flood = Device("flood", bridge)
+    try:
+        for i in range(1500):
+            flood.send("/metatone/online", f"d{i % 50}", "MetatoneApp")
+            flood.send("/metatone/switch", f"d{i % 50}", "loop", "T")
+            flood.send("/metatone/offline", f"d{i % 50}", "MetatoneApp")
+            flood.send("/metatone/remote", f"p{i}", "error")
+            if i % 100 == 0:
+                flood.collect(0.01)  # let the bridge keep up; drop its hellos
+        for _ in range(3):
+            tick(bridge, listener)
+    finally:
+        code, out, err = bridge.stop()
+        flood.close()
+    assert code == 0, err
+    assert len([m for m in listener.messages if m[1] == "/ensemble/tick"]) == 3
+    assert len(err.splitlines()) < 60, err[-2000:]
