@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -455,9 +456,12 @@ class Metatone:
             self._send((host, self.app_port), data)
 
     def _send(self, target, data: bytes) -> None:
+        host, port = target
+        if self.sock.family == socket.AF_INET6 and ":" not in host:
+            host = f"::ffff:{host}"  # --host ::: an IPv4 device through the dual-stack socket
         try:
-            self.sock.sendto(data, target)
+            self.sock.sendto(data, (host, port))
             self.sent += 1
-        except (OSError, TypeError, UnicodeError) as error:  # a bad --remote ip, or no route
+        except (OSError, TypeError, UnicodeError) as error:  # no route, a full buffer
             self.failed += 1
-            log.debug("could not send to %s: %s", target, error)
+            self.devices.log.warning("send", f"could not send to {host}:{port}: {error}")

@@ -4,7 +4,11 @@ talking to several fake devices over UDP."""
 from __future__ import annotations
 
 import select
+import shlex
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -448,3 +452,36 @@ def test_a_flood_of_devices_coming_and_going_logs_a_few_lines_and_every_tick_com
     assert code == 0, err
     assert len([m for m in listener.messages if m[1] == "/ensemble/tick"]) == 3
     assert len(err.splitlines()) < 60, err[-2000:]
+
+
+V6_PLAYBACK = """
+import socket, sys
+from tests.bridge_process import BridgeProcess, osc
+bridge = BridgeProcess("--host", "::", "--clock", "osc", "--no-advertise",
+                       "--model", sys.argv[1], "--metatone-playback-port", "51277")
+app = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # the playback app's port
+app.bind(("127.0.0.1", 51277))
+app.settimeout(3)
+app.sendto(osc("/metatone/remote", "p1", "127.0.0.1"), ("127.0.0.1", bridge.port))
+try:
+    print(app.recvfrom(1000)[0])
+finally:
+    print(bridge.stop()[2], file=sys.stderr)
+"""
+
+
+def test_a_bridge_on_ipv6_any_plays_to_an_ipv4_playback_device(tiny_model):
+    """--host :: listens on IPv6 and IPv4 at once: a playback device's IPv4 ip must be
+    reached through that socket (in a private network namespace: nothing leaves)."""
+    from tests.test_discovery import namespace_reason
+
+    reason = namespace_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    script = shlex.join([sys.executable, "-c", V6_PLAYBACK, str(tiny_model)])
+    done = subprocess.run(
+        ["unshare", "-n", "sh", "-c", f"ip link set lo up; {script}"],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parent.parent,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "/metatone/playback/gesture" in done.stdout and "p1" in done.stdout
