@@ -290,9 +290,14 @@ class MetatoneDevices:
 
     @property
     def lead(self) -> str | None:
-        """The lead device's name, or None when no device is online."""
-        if self.lead_name is not None and self.lead_name in self._order:
-            return self.lead_name
+        """The lead device's name, or None when no device is online. ``lead_name``
+        matches whatever the case and kind of quotes: iPads name themselves "Charles’s
+        iPad" (a typographic apostrophe), which a terminal types as "Charles's iPad"."""
+        if self.lead_name is not None:
+            wanted = plain_name(self.lead_name)
+            for name in self._order:
+                if plain_name(name) == wanted:
+                    return name
         return self._order[0] if self._order else None
 
     def online_devices(self) -> list[Device]:
@@ -322,6 +327,15 @@ class MetatoneDevices:
     def _forget_offline(self) -> None:
         for name in [n for n, d in self.devices.items() if not d.online]:
             del self.devices[name]
+
+
+# Typographic quotes a device name may have and a terminal types straight.
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def plain_name(name: str) -> str:
+    """A device name for comparing: straight quotes, no case, no outer spaces."""
+    return name.translate(_QUOTES).casefold().strip()
 
 
 def on_screen(x: float, y: float) -> tuple[float, float]:

@@ -135,6 +135,14 @@ def test_lead_device_option_names_the_lead_while_it_is_online(classifier):
     assert devices.touch("c", 1.0, 1.0, 0.0) is True and devices.touch("a", 1, 1, 0) is False
 
 
+def test_lead_device_matches_an_ipads_typographic_apostrophe_and_any_case(classifier):
+    # iOS names an iPad "Charles’s iPad"; a terminal types "Charles's iPad".
+    devices = MetatoneDevices(classifier, 3, clock=FakeClock(), lead_name="charles's ipad")
+    devices.online("yvonne", "x")
+    devices.online("Charles’s iPad", "x")
+    assert devices.lead == "Charles’s iPad"
+
+
 def test_a_device_silent_for_the_timeout_goes_offline(classifier):
     clock = FakeClock()
     devices = MetatoneDevices(classifier, 3, clock=clock, timeout=30.0)
