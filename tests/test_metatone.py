@@ -117,7 +117,7 @@ def test_the_first_device_online_leads_until_it_goes_offline(classifier):
     assert devices.lead is None
     assert devices.online("a", "MetatoneApp") is True
     assert devices.online("b", "MetatoneApp") is True
-    assert devices.online("a", "MetatoneApp") is False  # already online: no second hello
+    assert devices.online("a", "MetatoneApp") is False  # already online (still answered)
     assert devices.lead == "a"
     devices.offline("a")
     assert devices.lead == "b"
