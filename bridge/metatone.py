@@ -176,8 +176,8 @@ class MetatoneDevices:
     screen points), ``clock`` gives seconds. A device is online from its first message
     (``/metatone/online`` or any other) until ``/metatone/offline`` or ``timeout``
     seconds of silence. The lead is ``lead_name`` while that device is online, else the
-    online device that came online first. Playback devices (``/metatone/remote``) take
-    the ensemble's parts in the order they registered.
+    online device that came online first, playback devices last. Playback devices
+    (``/metatone/remote``) take the ensemble's parts in the order they registered.
     """
 
     def __init__(
@@ -298,7 +298,11 @@ class MetatoneDevices:
             for name in self._order:
                 if plain_name(name) == wanted:
                     return name
-        return self._order[0] if self._order else None
+        # A playback device says online too, often first (set up before the performers):
+        # it plays a part, it does not lead unless no one else is here.
+        playing = {part.device for part in self.parts}
+        performers = [name for name in self._order if name not in playing]
+        return (performers or self._order or [None])[0]
 
     def online_devices(self) -> list[Device]:
         return [self.devices[name] for name in self._order]

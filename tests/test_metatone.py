@@ -126,6 +126,17 @@ def test_the_first_device_online_leads_until_it_goes_offline(classifier):
     assert devices.lead == "b" and [d.name for d in devices.online_devices()] == ["b", "a"]
 
 
+def test_a_playback_device_online_first_does_not_lead(classifier):
+    # The apps say online before /metatone/remote; playback iPads are often set up first.
+    devices = MetatoneDevices(classifier, 3, clock=FakeClock())
+    devices.online("player", "x")
+    devices.remote("player", "10.0.0.5")
+    assert devices.lead == "player"  # no one else is here
+    devices.online("performer", "x")
+    assert devices.lead == "performer"
+    assert devices.touch("performer", 1.0, 1.0, 0.0) is True
+
+
 def test_lead_device_option_names_the_lead_while_it_is_online(classifier):
     devices = MetatoneDevices(classifier, 3, clock=FakeClock(), lead_name="c")
     devices.online("a", "x")
