@@ -64,6 +64,16 @@ def primary_ipv4() -> str | None:
     return None if ipaddress.ip_address(address).is_loopback else address
 
 
+def is_local(address: str) -> bool:
+    """Whether ``address`` is one of this computer's (zeroconf can only speak from one)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((address, 0))
+        except OSError:
+            return False
+    return True
+
+
 class Discovery:
     """Advertise and browse in a background thread; :meth:`close` says goodbye."""
 
@@ -145,6 +155,13 @@ def start_discovery(config, metatone=None):
     address, why = advertised_address(config)
     if address is None:
         log.info("not advertising over zeroconf: %s", why)
+        return NoDiscovery()
+    if not is_local(address):
+        log.warning(
+            "zeroconf discovery off: %s is not an address of this computer "
+            "(choose one with --advertise-address)",
+            address,
+        )
         return NoDiscovery()
     try:
         import zeroconf  # noqa: F401

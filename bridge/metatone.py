@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from pythonosc.osc_message import OscMessage, ParseError
 from gesture_rnn.gestures import GESTURE_NAMES
 from gesture_rnn.touch_features import LEAD_SCREEN
 
-from .osc import NOT_OSC, OscRejected, _check_length, _padded, _type_tags, build
+from .osc import NOT_OSC, OscRejected, RateLimitedLog, _check_length, _padded, _type_tags, build
 from .session import LeadTouches, TouchEvent
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ APP_PORT = 51200  # where the apps listen (their OSC server and playback port)
 SILENT_TIMEOUT = 30.0  # seconds without a message before a device counts as offline
 MAX_DEVICES = 64  # more names than this are rejected: a flood of names costs no memory
 MAX_NAME = 256
+BROADCAST = "255.255.255.255"
 # The apps' gesture names: the short names in lower case, as the original server sent them.
 APP_GESTURE_NAMES = tuple(name.lower() for name in GESTURE_NAMES)
 
@@ -117,13 +119,23 @@ def _check(address: str, args: list) -> MetatoneMessage:
         if velocity < 0:
             raise OscRejected(f"{address}: velocity must be 0 or more, got {velocity!r}")
         return MetatoneMessage(kind, device, (x, y, velocity))
-    if kind == "remote":  # an address, never a name: looking one up would hold the loop
-        try:
-            host = str(ipaddress.IPv4Address(args[1]))
-        except ValueError:
-            raise OscRejected(f"{address}: {args[1][:40]!r} is not an IPv4 address") from None
-        return MetatoneMessage(kind, device, (host,))
+    if kind == "remote":
+        return MetatoneMessage(kind, device, (playback_host(args[1]),))
     return MetatoneMessage(kind, device, tuple(args[1:]))
+
+
+def playback_host(ip: str) -> str | None:
+    """The host a ``/metatone/remote`` ip names, or None where the bridge should play to
+    the sender instead: the apps send "error" when they have no Wi-Fi address, and
+    0.0.0.0, broadcast or multicast would reach no device or every one. A name is never
+    looked up (that would hold the loop)."""
+    try:
+        host = ipaddress.IPv4Address(ip)
+    except ValueError:
+        return None
+    if host.is_unspecified or host.is_multicast or host == ipaddress.IPv4Address(BROADCAST):
+        return None
+    return str(host)
 
 
 def _device(name: str, address: str) -> str:
@@ -136,7 +148,8 @@ def _device(name: str, address: str) -> str:
 class Device:
     """One app on the network, as the registry knows it."""
 
-    name: str
+    name: str  # as the bridge knows it (see MetatoneDevices.key)
+    said: str = ""  # as it calls itself, in the messages it gets
     app: str = ""
     address: tuple | None = None  # where its messages come from (host, port)
     online: bool = False
@@ -153,6 +166,7 @@ class Part:
     device: str | None = None
     host: str | None = None
     gesture: int | None = None  # last gesture sent to its device
+    source: str | None = None  # the host it registered from
 
 
 class MetatoneDevices:
@@ -162,8 +176,8 @@ class MetatoneDevices:
     screen points), ``clock`` gives seconds. A device is online from its first message
     (``/metatone/online`` or any other) until ``/metatone/offline`` or ``timeout``
     seconds of silence. The lead is ``lead_name`` while that device is online, else the
-    online device that came online first. Playback devices (``/metatone/remote``) take
-    the ensemble's parts in the order they registered.
+    online device that came online first, playback devices last. Playback devices
+    (``/metatone/remote``) take the ensemble's parts in the order they registered.
     """
 
     def __init__(
@@ -181,18 +195,41 @@ class MetatoneDevices:
         self.devices: dict[str, Device] = {}
         self.parts = [Part(number) for number in range(1, players + 1)]
         self._order: list[str] = []  # online devices, in the order they came online
+        self.log = RateLimitedLog(log)  # at most a line a second of each kind: a flood of
+        # devices coming and going must not block the loop on a slow terminal
 
     # -- what arrives ------------------------------------------------------------------
 
-    def heard(self, name: str, address=None) -> tuple[Device, bool]:
-        """Note a message from ``name``: (its device, whether it just came online)."""
+    def key(self, said: str, address=None) -> str:
+        """The name the bridge knows a device by: the one it ``said``, or, where a device
+        on another host already goes by that name, ``"NAME (HOST)"``. iPads on iOS 16 and
+        later all call themselves "iPad"; a device on the same host (an app restarted,
+        from a new port) is the same device."""
+        if address is None:
+            return said
+        host = address[0]
+        alias = f"{said} ({host})"
+        if alias in self.devices or any(part.device == alias for part in self.parts):
+            return alias
+        owner = self._host_of(said)
+        return alias if owner is not None and owner != host else said
+
+    def _host_of(self, name: str) -> str | None:
+        device = self.devices.get(name)
+        if device is not None and device.online and device.address is not None:
+            return device.address[0]
+        return next((part.source for part in self.parts if part.device == name), None)
+
+    def heard(self, name: str, address=None, said: str | None = None) -> tuple[Device, bool]:
+        """Note a message from ``name`` (a :meth:`key`; ``said``: the name in the message,
+        if not the same): (its device, whether it just came online)."""
         device = self.devices.get(name)
         if device is None:
             if len(self.devices) >= MAX_DEVICES:
                 self._forget_offline()
                 if len(self.devices) >= MAX_DEVICES:
                     raise OscRejected(f"more than {MAX_DEVICES} devices; {name!r} ignored")
-            device = self.devices[name] = Device(name)
+            device = self.devices[name] = Device(name, said or name)
         device.heard = self.clock()
         if address is not None:
             device.address = address
@@ -200,49 +237,72 @@ class MetatoneDevices:
         if came:
             device.online = True
             self._order.append(name)
-            log.info("Metatone device %r is online", name)
+            self.log.info("online", f"Metatone device {name!r} is online")
         return device, came
 
-    def online(self, name: str, app: str, address=None) -> bool:
+    def online(self, name: str, app: str, address=None, said: str | None = None) -> bool:
         """``/metatone/online``: True if the device was not online before."""
-        device, came = self.heard(name, address)
+        device, came = self.heard(name, address, said)
         device.app = app
         return came
 
     def offline(self, name: str) -> None:
+        """``/metatone/offline``: the device is offline, and its ensemble part (if it
+        played one) is free for the next playback device."""
         device = self.devices.get(name)
         if device is not None and device.online:
             self._go_offline(device, "said offline")
+        for part in self.parts:
+            if part.device == name:
+                part.device = part.host = part.gesture = None
+                self.log.info("left", f"Metatone playback device {name!r} left part {part.number}")
 
-    def touch(self, name: str, x: float, y: float, velocity: float, address=None) -> bool:
-        """One touch in screen points; True if it is the lead's (the session's lead)."""
-        device, _ = self.heard(name, address)
-        device.touches.add(device.heard, x, y, velocity)
+    def touch(
+        self, name: str, x: float, y: float, velocity: float, address=None, said=None
+    ) -> bool:
+        """One touch in screen points; True if it is the lead's (the session's lead).
+        A touch off the screen counts at its edge, as the lead's does (:func:`on_screen`)."""
+        device, _ = self.heard(name, address, said)
+        device.touches.add(device.heard, *on_screen(x, y), velocity)
         return name == self.lead
 
-    def remote(self, name: str, host: str) -> Part | None:
+    def remote(self, name: str, host: str, source: str | None = None) -> Part | None:
         """``/metatone/remote``: ``name`` at ``host`` plays the first free part (None if
-        all are taken); a device registering again keeps its part and takes the new host."""
+        all are taken); a device registering again keeps its part and takes the new host.
+        ``source``: the host the message came from."""
         for part in self.parts:
             if part.device == name:
                 part.host = host
                 return part
         for part in self.parts:
             if part.device is None:
-                part.device, part.host, part.gesture = name, host, None
-                log.info("Metatone playback device %r at %s plays part %d", name, host, part.number)
+                part.device, part.host, part.gesture, part.source = name, host, None, source
+                self.log.info(
+                    "plays", f"Metatone playback device {name!r} at {host} plays part {part.number}"
+                )
                 return part
-        log.warning("Metatone playback device %r: all %d parts are taken", name, len(self.parts))
+        self.log.warning(
+            "taken", f"Metatone playback device {name!r}: all {len(self.parts)} parts are taken"
+        )
         return None
 
     # -- what the tick reads ----------------------------------------------------------
 
     @property
     def lead(self) -> str | None:
-        """The lead device's name, or None when no device is online."""
-        if self.lead_name is not None and self.lead_name in self._order:
-            return self.lead_name
-        return self._order[0] if self._order else None
+        """The lead device's name, or None when no device is online. ``lead_name``
+        matches whatever the case and kind of quotes: iPads name themselves "Charles’s
+        iPad" (a typographic apostrophe), which a terminal types as "Charles's iPad"."""
+        if self.lead_name is not None:
+            wanted = plain_name(self.lead_name)
+            for name in self._order:
+                if plain_name(name) == wanted:
+                    return name
+        # A playback device says online too, often first (set up before the performers):
+        # it plays a part, it does not lead unless no one else is here.
+        playing = {part.device for part in self.parts}
+        performers = [name for name in self._order if name not in playing]
+        return (performers or self._order or [None])[0]
 
     def online_devices(self) -> list[Device]:
         return [self.devices[name] for name in self._order]
@@ -266,11 +326,26 @@ class MetatoneDevices:
         device.online = False
         device.touches = LeadTouches()
         self._order.remove(device.name)
-        log.info("Metatone device %r is offline (%s)", device.name, why)
+        self.log.info("offline", f"Metatone device {device.name!r} is offline ({why})")
 
     def _forget_offline(self) -> None:
         for name in [n for n, d in self.devices.items() if not d.online]:
             del self.devices[name]
+
+
+# Typographic quotes a device name may have and a terminal types straight.
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def plain_name(name: str) -> str:
+    """A device name for comparing: straight quotes, no case, no outer spaces."""
+    return name.translate(_QUOTES).casefold().strip()
+
+
+def on_screen(x: float, y: float) -> tuple[float, float]:
+    """A touch in screen points, moved onto the app's screen (LEAD_SCREEN): every device
+    is classified from the same points as the lead, whose touches the session keeps 0-1."""
+    return min(max(x, 0.0), LEAD_SCREEN[0]), min(max(y, 0.0), LEAD_SCREEN[1])
 
 
 def part_name(part: Part) -> str:
@@ -302,54 +377,61 @@ class Metatone:
         message = parse_metatone(data)
         if message is None:
             return False
-        devices, name = self.devices, message.device
-        if message.kind == "online":
-            if devices.online(name, message.args[0], sender):
-                self._send_device(devices.devices[name], build("/metatone/classifier/hello"))
+        devices, said = self.devices, message.device
+        name = devices.key(said, sender)
+        if message.kind == "online":  # every time, as the original server did: an app
+            devices.online(name, message.args[0], sender, said)  # restarted never said offline
+            self._send_device(devices.devices[name], build("/metatone/classifier/hello"))
         elif message.kind == "offline":
             devices.offline(name)
         elif message.kind == "touch":
             x, y, velocity = message.args
-            if devices.touch(name, x, y, velocity, sender):
-                self.session.add_touch(
-                    min(max(x / LEAD_SCREEN[0], 0.0), 1.0),
-                    min(max(y / LEAD_SCREEN[1], 0.0), 1.0),
-                    velocity,
-                )
+            if devices.touch(name, x, y, velocity, sender, said):
+                x, y = on_screen(x, y)
+                self.session.add_touch(x / LEAD_SCREEN[0], y / LEAD_SCREEN[1], velocity)
         elif message.kind == "switch":
-            devices.heard(name, sender)
-            log.info("Metatone switch from %r: %s %s", name, *message.args)
+            devices.heard(name, sender, said)
+            self.devices.log.info(
+                "switch", "Metatone switch from {!r}: {} {}".format(name, *message.args)
+            )
             self.sender.send(data)
         elif message.kind == "remote":  # a player of parts, not a performer: not classified
-            part = devices.remote(name, message.args[0])
+            host = message.args[0] or (sender[0] if sender else None)
+            if host is None:
+                raise OscRejected("/metatone/remote: no address to play to")
+            part = devices.remote(name, host, sender[0] if sender else None)
             if part is not None:
                 self._send_part_gesture(part, self.session.ensemble[part.number - 1])
         else:  # ended, acceleration, app: the device is still there
-            devices.heard(name, sender)
+            devices.heard(name, sender, said)
         return True
 
     def tick(self, ensemble: tuple[int, ...]) -> None:
         """Once a tick: expire silent devices, classify each, send every gesture.
 
-        Nothing is sent until the first Metatone device has been heard from, so a bridge
-        used without the apps sends exactly what it did before."""
+        Each device gets its own gesture only, as the original server sent it: the apps
+        read any /metatone/classifier/gesture as their own, whatever device it names.
+        The ``--osc-out`` targets get every device's and every part's. Nothing is sent
+        until the first Metatone device has been heard from, so a bridge used without the
+        apps sends exactly what it did before."""
         devices = self.devices
         if not devices.devices and not any(part.device for part in devices.parts):
             return
         devices.expire()
         gestures = devices.classify()
+        for device in devices.online_devices():
+            name = APP_GESTURE_NAMES[device.gesture]
+            self._send_device(device, build("/metatone/classifier/gesture", device.said, name))
         for part, gesture in zip(devices.parts, ensemble, strict=False):
             gestures[part_name(part)] = gesture
             if part.device is not None and part.gesture != gesture:
                 self._send_part_gesture(part, gesture)
-        messages = [
-            build("/metatone/classifier/gesture", name, APP_GESTURE_NAMES[gesture])
-            for name, gesture in gestures.items()
-        ]
-        for device in devices.online_devices():
-            for data in messages:
-                self._send_device(device, data)
-        self.sender.send_all(messages)
+        self.sender.send_all(
+            [
+                build("/metatone/classifier/gesture", name, APP_GESTURE_NAMES[gesture])
+                for name, gesture in gestures.items()
+            ]
+        )
 
     def touch(self, event: TouchEvent) -> None:
         """One ensemble touch, at its time: to the part's playback device, in points."""
@@ -392,9 +474,12 @@ class Metatone:
             self._send((host, self.app_port), data)
 
     def _send(self, target, data: bytes) -> None:
+        host, port = target
+        if self.sock.family == socket.AF_INET6 and ":" not in host:
+            host = f"::ffff:{host}"  # --host ::: an IPv4 device through the dual-stack socket
         try:
-            self.sock.sendto(data, target)
+            self.sock.sendto(data, (host, port))
             self.sent += 1
-        except (OSError, TypeError, UnicodeError) as error:  # a bad --remote ip, or no route
+        except (OSError, TypeError, UnicodeError) as error:  # no route, a full buffer
             self.failed += 1
-            log.debug("could not send to %s: %s", target, error)
+            self.devices.log.warning("send", f"could not send to {host}:{port}: {error}")

@@ -4,6 +4,7 @@ them, inside a private network namespace so no multicast leaves the machine."""
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import subprocess
 import sys
@@ -53,6 +54,16 @@ def test_on_0000_one_address_of_the_network_is_advertised_never_0000():
     address, why = advertised_address(BridgeConfig(host="0.0.0.0"))
     assert address != "0.0.0.0"
     assert address is not None or "--advertise-address" in why
+
+
+def test_an_advertise_address_not_of_this_computer_is_one_line(caplog):
+    from bridge.discovery import NoDiscovery, start_discovery
+
+    config = BridgeConfig(host="0.0.0.0", advertise_address="192.0.2.1")  # TEST-NET-1
+    with caplog.at_level(logging.INFO, logger="bridge.discovery"):
+        assert isinstance(start_discovery(config), NoDiscovery)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "192.0.2.1 is not an address of this computer" in lines[0]
 
 
 def test_a_bad_advertise_address_is_one_line(tmp_path):
