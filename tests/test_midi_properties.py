@@ -17,7 +17,7 @@ import corpus_index
 from bridge.app import Bridge
 from bridge.clock import MIDI_CLOCK_MESSAGES, PULSES_PER_SIXTEENTH, PULSES_PER_STEP, MidiClock
 from bridge.config import BridgeConfig, MidiMapping
-from bridge.midi import MidiRejected, lead_gesture, parse_message
+from bridge.midi import MidiRejected, lead_gesture, liveliness, parse_message
 from bridge.osc import OscSender
 from bridge.session import Session
 from gesture_rnn.runtime import load
@@ -135,6 +135,7 @@ def test_handle_midi_never_raises_and_keeps_the_lead_a_gesture(bridge, batch):
     mapping = bridge.config.midi
     for message in batch:
         ticks, counts = bridge.session.ticks, dict(bridge.stats.counts)
+        lively = liveliness(message, mapping)
         try:
             gesture = lead_gesture(message, mapping)
         except MidiRejected:
@@ -144,6 +145,9 @@ def test_handle_midi_never_raises_and_keeps_the_lead_a_gesture(bridge, batch):
         if message.type in MIDI_CLOCK_MESSAGES:
             assert bridge.session.ticks - ticks in (0, 1)  # the clock: at most one step
             assert bridge.session.ticks == ticks or message.type == "clock"
+        elif lively is not None:  # the liveliness CC
+            assert bridge.session.liveliness == lively
+            assert bridge.stats.counts["received"] == counts.get("received", 0) + 1
         elif gesture == "rejected":
             assert bridge.stats.counts["rejected"] == counts.get("rejected", 0) + 1
         elif gesture is not None:

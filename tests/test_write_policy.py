@@ -87,10 +87,12 @@ def test_every_writer_refuses_to_replace_a_fifo_or_device_even_with_force(name, 
 
 
 def test_generate_out_needs_a_file_name(corpus, tmp_path):
-    for prefix in ("", tmp_path):  # '' was a ValueError traceback; a folder wrote <folder>.csv
-        result = run("generate", "--lead", corpus / "lead.csv", "--out", prefix)
-        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-        assert "give a file name prefix" in result.stderr
+    # '' was a ValueError traceback; a folder wrote <folder>.csv
+    empty = run("generate", "--lead", corpus / "lead.csv", "--out", "")
+    assert empty.returncode == 2 and "an empty path" in empty.stderr, empty.stderr
+    folder = run("generate", "--lead", corpus / "lead.csv", "--out", tmp_path)
+    assert folder.returncode == 1 and "Traceback" not in folder.stderr, folder.stderr
+    assert "give a file name prefix" in folder.stderr
     assert not tmp_path.with_suffix(".csv").exists()
 
 
