@@ -213,7 +213,7 @@ def _start_and_run(args, requested: set[int]) -> int:
         )
     ready = (
         f"gesture-rnn bridge ready: listening on {config.host}:{config.port} (OSC), "
-        f"sending to {targets}{midi}; {clock}; {_players(bridge.session.players)}, "
+        f"sending to {targets}{midi}; {clock}; {_players(bridge.session.others)}, "
         f"model {bridge.model_name}; touches from {bridge.touch_name}{exposure(bridge)}"
     )
     if bridge.web is not None:
@@ -330,7 +330,7 @@ def build(config):
         parts["metatone"] = Metatone(
             MetatoneDevices(
                 lead_classifier,
-                session.players,
+                session.others,
                 timeout=config.metatone_timeout,
                 lead_name=config.lead_device,
             ),
@@ -343,7 +343,7 @@ def build(config):
             from .midi import MidiError, MidiIO
 
             try:
-                parts["midi"] = MidiIO(config, session.players)
+                parts["midi"] = MidiIO(config, session.others)
             except MidiError as error:
                 raise StartupError(str(error)) from None
         if config.web is not None:
@@ -361,7 +361,7 @@ def build(config):
             from .recorder import Recorder, RecordError
 
             try:
-                parts["recorder"] = Recorder(config.record, session.players, config.force)
+                parts["recorder"] = Recorder(config.record, session.others, config.force)
             except RecordError as error:
                 raise OutputRefused(str(error)) from None
     except BaseException:
@@ -391,7 +391,7 @@ def open_web(config, session, inbox):
     host, port = parse_web(config.web)
     model = session.model
     info = {
-        "players": session.players,
+        "players": session.others,
         "model": model.path.name if model.path else "bundled",
         "clock": config.clock,
         "period": config.period,

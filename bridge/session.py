@@ -184,10 +184,10 @@ class Session:
         liveliness: float = 1.0,
     ):
         self.model = model
-        self.players = model.others
+        self.others = model.others  # the ensemble players, the lead not counted (as model.others)
         self._rng = np.random.default_rng(seed)
         self._source = touches
-        self._touch_players = [touches.player(self._rng) for _ in range(self.players)]
+        self._touch_players = [touches.player(self._rng) for _ in range(self.others)]
         self._state = model.initial_state(1)
         self._code = np.zeros(1, dtype=np.intp)
         self._resets = 0
@@ -198,7 +198,7 @@ class Session:
         self._lead_touches = LeadTouches()
         self._lead_by_touch = False  # whether a touch came after the last lead gesture
         self.lead = 0
-        self.ensemble: tuple[int, ...] = (0,) * self.players
+        self.ensemble: tuple[int, ...] = (0,) * self.others
         self.ticks = 0
 
     @property
@@ -256,7 +256,7 @@ class Session:
     def reset(self) -> None:
         """Zero the model state and set the ensemble to N; the lead is kept."""
         self._state = self.model.initial_state(1)
-        self.ensemble = (0,) * self.players
+        self.ensemble = (0,) * self.others
         self._resets += 1
 
     def prepare(self, duration: float) -> Step:

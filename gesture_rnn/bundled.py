@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# name -> players in the ensemble, lead included (runtime.BUNDLED's files)
+# name -> players in the ensemble, lead included; the file is models/<name>.h5 (runtime)
 MODEL_NAMES = {"quartet": 4, "trio": 3, "duet": 2}
 MODEL_HELP = "model file (.h5), or a bundled model by name: quartet (default), trio, duet"
 

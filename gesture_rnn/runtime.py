@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import model_format
+from .bundled import MODEL_NAMES
 from .config import LIVELINESS_RANGE, TEMPERATURE_RANGE, check_liveliness, check_temperature
 from .gestures import NUM_GESTURES, decode_ensemble, parse_gesture
 from .model_format import FORMAT, FORMAT_VERSION, ModelFileError
@@ -52,7 +53,9 @@ __all__ = [
 
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-BUNDLED = {4: "quartet.h5", 3: "trio.h5", 2: "duet.h5"}
+# The bundled files, by ensemble size (players, lead included): <name>.h5 for each name of
+# bundled.MODEL_NAMES, the one table of them.
+BUNDLED = {size: f"{name}.h5" for name, size in MODEL_NAMES.items()}
 
 
 def bundled_path(ensemble: int = 4) -> Path:
