@@ -31,7 +31,16 @@ from pythonosc.osc_message import OscMessage, ParseError
 from gesture_rnn.gestures import GESTURE_NAMES
 from gesture_rnn.touch_features import LEAD_SCREEN
 
-from .osc import NOT_OSC, OscRejected, _check_length, _padded, _type_tags, build
+from .osc import (
+    NOT_OSC,
+    OscRejected,
+    RateLimitedLog,
+    _check_length,
+    _padded,
+    _type_tags,
+    build,
+    shown,
+)
 from .session import LeadTouches, TouchEvent
 
 log = logging.getLogger(__name__)
@@ -129,6 +138,8 @@ def _check(address: str, args: list) -> MetatoneMessage:
 def _device(name: str, address: str) -> str:
     if not name or len(name) > MAX_NAME:
         raise OscRejected(f"{address}: a device name is 1-{MAX_NAME} characters")
+    if not name.isprintable():  # it is shown in the live view: no terminal escapes
+        raise OscRejected(f"{address}: a device name is printable text, got {name!r}")
     return name
 
 
@@ -178,6 +189,9 @@ class MetatoneDevices:
         self.clock = clock
         self.timeout = timeout
         self.lead_name = lead_name
+        # What the network says is logged at most once a second per (kind, device): a
+        # device flapping online and offline, or a flood of names, writes a few lines.
+        self.log = RateLimitedLog(log)
         self.devices: dict[str, Device] = {}
         self.parts = [Part(number) for number in range(1, players + 1)]
         self._order: list[str] = []  # online devices, in the order they came online
@@ -200,7 +214,7 @@ class MetatoneDevices:
         if came:
             device.online = True
             self._order.append(name)
-            log.info("Metatone device %r is online", name)
+            self.log.info(f"online {name}", f"Metatone device {name!r} is online")
         return device, came
 
     def online(self, name: str, app: str, address=None) -> bool:
@@ -230,9 +244,15 @@ class MetatoneDevices:
         for part in self.parts:
             if part.device is None:
                 part.device, part.host, part.gesture = name, host, None
-                log.info("Metatone playback device %r at %s plays part %d", name, host, part.number)
+                self.log.info(
+                    f"remote {name}",
+                    f"Metatone playback device {name!r} at {host} plays part {part.number}",
+                )
                 return part
-        log.warning("Metatone playback device %r: all %d parts are taken", name, len(self.parts))
+        self.log.warning(
+            "all parts taken",
+            f"Metatone playback device {name!r}: all {len(self.parts)} parts are taken",
+        )
         return None
 
     # -- what the tick reads ----------------------------------------------------------
@@ -266,7 +286,9 @@ class MetatoneDevices:
         device.online = False
         device.touches = LeadTouches()
         self._order.remove(device.name)
-        log.info("Metatone device %r is offline (%s)", device.name, why)
+        self.log.info(
+            f"offline {device.name}", f"Metatone device {device.name!r} is offline ({why})"
+        )
 
     def _forget_offline(self) -> None:
         for name in [n for n, d in self.devices.items() if not d.online]:
@@ -318,7 +340,10 @@ class Metatone:
                 )
         elif message.kind == "switch":
             devices.heard(name, sender)
-            log.info("Metatone switch from %r: %s %s", name, *message.args)
+            self.devices.log.info(
+                f"switch {name}",
+                f"Metatone switch from {name!r}: {' '.join(shown(a) for a in message.args)}",
+            )
             self.sender.send(data)
         elif message.kind == "remote":  # a player of parts, not a performer: not classified
             part = devices.remote(name, message.args[0])

@@ -3,6 +3,7 @@ talking to several fake devices over UDP."""
 
 from __future__ import annotations
 
+import logging
 import select
 import time
 
@@ -74,6 +75,8 @@ def test_metatone_messages_are_checked_into_commands(address, args, kind, rest):
         ("/metatone/remote", ["ipad1"], "takes 2 arguments"),
         ("/metatone/remote", ["ipad1", "my-ipad.local"], "not an IPv4 address"),
         ("/metatone/app", [], "device name first"),
+        ("/metatone/online", ["\x1b[2Jipad", "MetatoneApp"], "printable text"),  # live view
+        ("/metatone/touch", ["ipad\u202e", 1.0, 2.0, 0.0], "printable text"),
         ("/metatone/touch", ["ipad1", 1.0, 2.0, [0.0]], "arrays are not accepted"),
     ],
 )
@@ -166,6 +169,19 @@ def test_a_flood_of_device_names_costs_no_more_than_max_devices(classifier):
     devices.offline("d0")  # an offline device is forgotten to make room
     devices.touch("one-too-many", 1.0, 1.0, 0.0)
     assert len(devices.devices) == MAX_DEVICES
+
+
+def test_a_device_flapping_online_and_offline_logs_a_few_lines(classifier, caplog):
+    devices = MetatoneDevices(classifier, 3, clock=FakeClock())
+    with caplog.at_level(logging.INFO, logger="bridge.metatone"):
+        for _ in range(1000):  # every change of state was a line: 2,000 lines
+            devices.online("ipad1", "MetatoneApp")
+            devices.offline("ipad1")
+        for i in range(1000):  # and a flood of names
+            devices.online(f"ipad-{i}", "MetatoneApp")
+            devices.offline(f"ipad-{i}")
+    assert 2 <= len(caplog.records) <= 2 * 64, len(caplog.records)
+    assert "'ipad1' is online" in caplog.records[0].getMessage()
 
 
 def test_app_gesture_names_are_the_lower_case_short_names():
@@ -287,3 +303,29 @@ def test_devices_over_udp_are_classified_and_a_playback_device_plays_part_one(ti
     assert "devices 1 lead ipad-b" in views[3]
     assert "rejected OSC message" in err and "/metatone/touch" in err
     assert "Traceback" not in err
+
+
+def test_what_devices_send_never_drives_the_terminal(tiny_model, listener):
+    """Names and switch values reach the log and the live view as escapes, and a switch
+    flood writes a few lines (each was a line, quoting up to 64 KB)."""
+    bridge = BridgeProcess("--model", tiny_model, "--osc-out", f"127.0.0.1:{listener.port}",
+                           "--clock", "osc")  # fmt: skip
+    ipad = Device("ipad-a", bridge)
+    try:
+        ipad.send("/metatone/online", "\x1b[2J\x1b]0;pwned\x07", "MetatoneApp")
+        ipad.send("/metatone/online", "ipad-a", "MetatoneApp")
+        for _ in range(300):
+            ipad.send("/metatone/switch", "ipad-a", "\x1b[2J" + "x" * 20_000, "on\r")
+            if _ % 50 == 0:
+                ipad.collect(0.05)  # the socket buffer drains
+        ipad.sock.sendto(osc("/bridge/ping", 7), ("127.0.0.1", bridge.port))
+        assert ipad.collect(10.0, until=lambda m: any(a == "/bridge/pong" for _, a, _ in m))
+        tick(bridge, listener)
+    finally:
+        code, out, err = bridge.stop()
+        ipad.close()
+    assert code == 0 and "Traceback" not in err
+    assert "\x1b" not in out + err and "\r" not in err
+    assert "printable text" in err and "lead ipad-a" in out
+    lines = [line for line in err.splitlines() if "switch" in line]
+    assert 1 <= len(lines) <= 5 and max(map(len, lines)) < 300, lines
