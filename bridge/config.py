@@ -158,13 +158,15 @@ def parse_web(text: str) -> tuple[str, int]:
     return host, check_port(port, "--web")
 
 
-def check_port(value, option: str) -> int:
+def check_port(value, option: str, free: bool = False) -> int:
+    """A port 1-65535, or with ``free`` also 0: a free one, chosen when it is bound."""
+    low = 0 if free else 1
     try:
         port = int(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{option} {value!r}: a port is a whole number 1-65535") from None
-    if isinstance(value, float) or not 1 <= port <= 65535:
-        raise ConfigError(f"{option} {value!r}: a port is a whole number 1-65535")
+        raise ConfigError(f"{option} {value!r}: a port is a whole number {low}-65535") from None
+    if isinstance(value, float) or not low <= port <= 65535:
+        raise ConfigError(f"{option} {value!r}: a port is a whole number {low}-65535")
     return port
 
 
@@ -274,7 +276,7 @@ def check(config: BridgeConfig) -> None:
             setattr(config, name, path)
     if not isinstance(config.host, str) or not config.host:
         raise ConfigError(f"--host must be an address, got {config.host!r}")
-    config.port = check_port(config.port, "--port")
+    config.port = check_port(config.port, "--port", free=True)
     if isinstance(config.osc_out, str):
         config.osc_out = [config.osc_out]
     config.osc_targets()

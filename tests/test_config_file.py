@@ -51,7 +51,7 @@ def test_a_value_of_the_wrong_type_names_the_file_and_the_key(tmp_path, text, sa
 @pytest.mark.parametrize(
     "text, says",
     [
-        ("port = 70000", ": port 70000: a port is a whole number 1-65535"),
+        ("port = 70000", ": port 70000: a port is a whole number 0-65535"),
         ("temperature = 9.0", ": temperature: expected a temperature in 0.05-5, got 9.0"),
         ("period = 0", ": period 0.0: must be from"),
         ("clock = 'sundial'", ": clock 'sundial': choose one of"),
