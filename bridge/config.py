@@ -162,6 +162,8 @@ def check_port(value, option: str, free: bool = False) -> int:
     """A port 1-65535, or with ``free`` also 0: a free one, chosen when it is bound."""
     low = 0 if free else 1
     try:
+        if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+            raise ValueError  # int() also takes " 9_000" and other scripts' digits ("٣")
         port = int(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{option} {value!r}: a port is a whole number {low}-65535") from None
@@ -267,6 +269,12 @@ def _named_in_file(error: ConfigError, from_file, where: str) -> ConfigError:
 
 def check(config: BridgeConfig) -> None:
     """Every option, before anything starts; raises ConfigError naming the option."""
+    for item in fields(config):  # TOML can write one ("\u0000"); system calls cannot
+        value = getattr(config, item.name)
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str | Path) and "\0" in str(text):
+                flag = "--" + item.name.replace("_", "-")
+                raise ConfigError(f"{flag} {str(text)!r}: a NUL character is not allowed here")
     for name in ("model", "corpus", "record", "stats"):
         value = getattr(config, name)
         if value is not None and not isinstance(value, Path):
