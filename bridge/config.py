@@ -131,13 +131,19 @@ class BridgeConfig:
 
 def parse_network(text) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     """ADDR or ADDR/PREFIX (``192.168.1.20``, ``192.168.1.0/24``, ``::1``); host bits
-    beyond the prefix are ignored (``192.168.1.5/24`` is ``192.168.1.0/24``)."""
+    beyond the prefix are ignored (``192.168.1.5/24`` is ``192.168.1.0/24``). An
+    IPv4-mapped IPv6 network (``::ffff:192.168.1.20``, as a dual-stack socket names IPv4
+    senders) is its IPv4 network: the bridge checks IPv4 senders as IPv4."""
     try:
-        return ipaddress.ip_network(str(text).strip(), strict=False)
+        network = ipaddress.ip_network(str(text).strip(), strict=False)
     except ValueError:
         raise ConfigError(
             f"--allow {text!r}: expected an address or ADDR/PREFIX, e.g. 192.168.1.0/24"
         ) from None
+    mapped = network.network_address.ipv4_mapped if network.version == 6 else None
+    if mapped is not None and network.prefixlen >= 96:
+        return ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+    return network
 
 
 def parse_host_port(text: str, option: str) -> tuple[str, int]:
