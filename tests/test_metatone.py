@@ -329,3 +329,27 @@ def test_what_devices_send_never_drives_the_terminal(tiny_model, listener):
     assert "printable text" in err and "lead ipad-a" in out
     lines = [line for line in err.splitlines() if "switch" in line]
     assert 1 <= len(lines) <= 5 and max(map(len, lines)) < 300, lines
+
+
+def test_a_flood_of_device_names_over_udp_keeps_max_devices_online(tiny_model, listener):
+    """Each tick sends every online device every device's gesture, so the work grows with
+    the square of the devices: 64 flooding devices made a tick's compute about 72 ms.
+    A name past MAX_DEVICES is rejected, counted, and the ticks go on."""
+    from bridge.metatone import MAX_DEVICES
+
+    assert MAX_DEVICES <= 16
+    bridge = BridgeProcess("--model", tiny_model, "--osc-out", f"127.0.0.1:{listener.port}",
+                           "--clock", "osc")  # fmt: skip
+    flood = Device("flood", bridge)
+    try:
+        for i in range(64):
+            flood.send("/metatone/online", f"ipad-{i}", "MetatoneApp")
+        flood.sock.sendto(osc("/bridge/ping", 7), ("127.0.0.1", bridge.port))
+        assert flood.collect(10.0, until=lambda m: any(a == "/bridge/pong" for _, a, _ in m))
+        tick(bridge, listener)
+    finally:
+        code, out, err = bridge.stop()
+        flood.close()
+    assert code == 0, err
+    view = [line for line in out.splitlines() if line.startswith("tick")][-1]
+    assert f"devices {MAX_DEVICES} " in view and f"rejected {64 - MAX_DEVICES} " in view
