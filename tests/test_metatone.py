@@ -4,11 +4,14 @@ talking to several fake devices over UDP."""
 from __future__ import annotations
 
 import logging
+import math
 import select
 import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pythonosc.osc_message import OscMessage
 
 from bridge.metatone import APP_GESTURE_NAMES, MetatoneDevices, parse_metatone
@@ -353,3 +356,41 @@ def test_a_flood_of_device_names_over_udp_keeps_max_devices_online(tiny_model, l
     assert code == 0, err
     view = [line for line in out.splitlines() if line.startswith("tick")][-1]
     assert f"devices {MAX_DEVICES} " in view and f"rejected {64 - MAX_DEVICES} " in view
+
+
+METATONE_ADDRESSES = ["/metatone/online", "/metatone/touch", "/metatone/switch",
+                      "/metatone/remote", "/metatone/app", "/metatone/dance"]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(METATONE_ADDRESSES),
+    st.one_of(  # the tags the messages take, or any
+        st.sampled_from(["s", "ss", "sss", "sfff"]), st.text(alphabet="sfihdTFNbc[]", max_size=6)
+    ),
+    st.lists(
+        st.one_of(
+            st.binary(max_size=12).map(lambda raw: pad(raw.replace(b"\0", b""))),  # a string
+            st.binary(min_size=4, max_size=4),  # a number's bytes: NaN, inf, anything
+        ),
+        max_size=5,
+    ).map(b"".join),
+)
+def test_any_metatone_datagram_gives_a_message_or_a_short_printable_rejection(
+    address, tags, payload
+):
+    data = pad(address.encode()) + pad(b"," + tags.encode()) + payload
+    try:
+        message = parse_metatone(data)
+    except OscRejected as error:
+        assert len(str(error)) <= 200 and str(error).isprintable()
+        return
+    if message is not None:
+        assert message.device.isprintable() and 1 <= len(message.device) <= 256
+        if message.kind == "touch":
+            assert all(math.isfinite(v) for v in message.args)
+
+
+def pad(raw: bytes) -> bytes:
+    raw += b"\0"
+    return raw + b"\0" * (-len(raw) % 4)
