@@ -22,6 +22,14 @@ def check_new_output(path: str | Path, force: bool = False) -> Path:
         raise OutputError(f"cannot write {path}: it is a folder")
     if path.exists() and not force:
         raise OutputExistsError(f"{path} already exists; use --force to overwrite it")
+    # A folder may exist and refuse files (a read-only file system, no permission, /proc):
+    # find out now, not after the work (the bridge's --stats, after a whole performance).
+    probe = path.with_name(f".{path.name}.probe-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
+    os.unlink(probe)
     return path
 
 
