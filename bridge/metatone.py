@@ -32,6 +32,7 @@ from gesture_rnn.gestures import GESTURE_NAMES
 from gesture_rnn.touch_features import LEAD_SCREEN
 
 from .osc import (
+    MAX_SHOWN,
     NOT_OSC,
     OscRejected,
     RateLimitedLog,
@@ -402,6 +403,7 @@ class Metatone:
         lead = self.devices.lead
         playing = sum(1 for p in self.devices.parts if p.device)
         found = len(self.apps_found())
+        lead = shown(lead, MAX_SHOWN) if lead is not None else None  # names are up to 256
         return f" | devices {len(online)} lead {lead} playback {playing} apps found {found}"
 
     def _send_part_gesture(self, part: Part, gesture: int) -> None:

@@ -187,6 +187,15 @@ def test_a_device_flapping_online_and_offline_logs_a_few_lines(classifier, caplo
     assert "'ipad1' is online" in caplog.records[0].getMessage()
 
 
+def test_the_live_view_shows_a_long_lead_name_cut_short(classifier):
+    from bridge.metatone import Metatone
+
+    devices = MetatoneDevices(classifier, 3, clock=FakeClock())
+    devices.online("ipad-" + "x" * 250, "MetatoneApp")  # a name may be 256 characters
+    status = Metatone(devices, session=None, sock=None, sender=None).status()
+    assert "lead ipad-xxx" in status and len(status) < 100, status
+
+
 def test_app_gesture_names_are_the_lower_case_short_names():
     assert APP_GESTURE_NAMES == ("n", "ft", "st", "fs", "fsa", "vss", "bs", "ss", "c")
 
