@@ -287,6 +287,7 @@ def build(config):
     )
     try:
         sock.bind((config.host, config.port))
+        config.port = sock.getsockname()[1]  # --port 0: the free port it took
     except OSError as error:
         sock.close()
         reason = error.strerror or str(error)

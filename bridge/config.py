@@ -134,13 +134,19 @@ class BridgeConfig:
 
 def parse_network(text) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     """ADDR or ADDR/PREFIX (``192.168.1.20``, ``192.168.1.0/24``, ``::1``); host bits
-    beyond the prefix are ignored (``192.168.1.5/24`` is ``192.168.1.0/24``)."""
+    beyond the prefix are ignored (``192.168.1.5/24`` is ``192.168.1.0/24``). An
+    IPv4-mapped IPv6 network (``::ffff:192.168.1.20``, as a dual-stack socket names IPv4
+    senders) is its IPv4 network: the bridge checks IPv4 senders as IPv4."""
     try:
-        return ipaddress.ip_network(str(text).strip(), strict=False)
+        network = ipaddress.ip_network(str(text).strip(), strict=False)
     except ValueError:
         raise ConfigError(
             f"--allow {text!r}: expected an address or ADDR/PREFIX, e.g. 192.168.1.0/24"
         ) from None
+    mapped = network.network_address.ipv4_mapped if network.version == 6 else None
+    if mapped is not None and network.prefixlen >= 96:
+        return ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+    return network
 
 
 def parse_host_port(text: str, option: str) -> tuple[str, int]:
@@ -161,13 +167,17 @@ def parse_web(text: str) -> tuple[str, int]:
     return host, check_port(port, "--web")
 
 
-def check_port(value, option: str) -> int:
+def check_port(value, option: str, free: bool = False) -> int:
+    """A port 1-65535, or with ``free`` also 0: a free one, chosen when it is bound."""
+    low = 0 if free else 1
     try:
+        if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+            raise ValueError  # int() also takes " 9_000" and other scripts' digits ("٣")
         port = int(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{option} {value!r}: a port is a whole number 1-65535") from None
-    if isinstance(value, float) or not 1 <= port <= 65535:
-        raise ConfigError(f"{option} {value!r}: a port is a whole number 1-65535")
+        raise ConfigError(f"{option} {value!r}: a port is a whole number {low}-65535") from None
+    if isinstance(value, float) or not low <= port <= 65535:
+        raise ConfigError(f"{option} {value!r}: a port is a whole number {low}-65535")
     return port
 
 
@@ -268,6 +278,12 @@ def _named_in_file(error: ConfigError, from_file, where: str) -> ConfigError:
 
 def check(config: BridgeConfig) -> None:
     """Every option, before anything starts; raises ConfigError naming the option."""
+    for item in fields(config):  # TOML can write one ("\u0000"); system calls cannot
+        value = getattr(config, item.name)
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str | Path) and "\0" in str(text):
+                flag = "--" + item.name.replace("_", "-")
+                raise ConfigError(f"{flag} {str(text)!r}: a NUL character is not allowed here")
     for name in ("model", "corpus", "record", "stats"):
         value = getattr(config, name)
         if value is not None and not isinstance(value, Path):
@@ -277,7 +293,7 @@ def check(config: BridgeConfig) -> None:
             setattr(config, name, path)
     if not isinstance(config.host, str) or not config.host:
         raise ConfigError(f"--host must be an address, got {config.host!r}")
-    config.port = check_port(config.port, "--port")
+    config.port = check_port(config.port, "--port", free=True)
     if isinstance(config.osc_out, str):
         config.osc_out = [config.osc_out]
     config.osc_targets()

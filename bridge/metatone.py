@@ -32,7 +32,17 @@ from pythonosc.osc_message import OscMessage, ParseError
 from gesture_rnn.gestures import GESTURE_NAMES
 from gesture_rnn.touch_features import LEAD_SCREEN
 
-from .osc import NOT_OSC, OscRejected, RateLimitedLog, _check_length, _padded, _type_tags, build
+from .osc import (
+    MAX_SHOWN,
+    NOT_OSC,
+    OscRejected,
+    RateLimitedLog,
+    _check_length,
+    _padded,
+    _type_tags,
+    build,
+    shown,
+)
 from .session import LeadTouches, TouchEvent
 
 log = logging.getLogger(__name__)
@@ -40,7 +50,10 @@ log = logging.getLogger(__name__)
 PREFIX = b"/metatone/"
 APP_PORT = 51200  # where the apps listen (their OSC server and playback port)
 SILENT_TIMEOUT = 30.0  # seconds without a message before a device counts as offline
-MAX_DEVICES = 64  # more names than this are rejected: a flood of names costs no memory
+# More names than this are rejected: a flood of names costs no memory, and every device's
+# touches are classified each tick (64 flooding devices, when each was also sent every
+# device's gesture, made a tick's compute about 72 ms at p50; 16 about 4 ms).
+MAX_DEVICES = 16
 MAX_NAME = 256
 BROADCAST = "255.255.255.255"
 # The apps' gesture names: the short names in lower case, as the original server sent them.
@@ -141,6 +154,8 @@ def playback_host(ip: str) -> str | None:
 def _device(name: str, address: str) -> str:
     if not name or len(name) > MAX_NAME:
         raise OscRejected(f"{address}: a device name is 1-{MAX_NAME} characters")
+    if not name.isprintable():  # it is shown in the live view: no terminal escapes
+        raise OscRejected(f"{address}: a device name is printable text, got {name!r}")
     return name
 
 
@@ -192,6 +207,9 @@ class MetatoneDevices:
         self.clock = clock
         self.timeout = timeout
         self.lead_name = lead_name
+        # What the network says is logged at most once a second per (kind, device): a
+        # device flapping online and offline, or a flood of names, writes a few lines.
+        self.log = RateLimitedLog(log)
         self.devices: dict[str, Device] = {}
         self.parts = [Part(number) for number in range(1, players + 1)]
         self._order: list[str] = []  # online devices, in the order they came online
@@ -392,7 +410,8 @@ class Metatone:
         elif message.kind == "switch":
             devices.heard(name, sender, said)
             self.devices.log.info(
-                "switch", "Metatone switch from {!r}: {} {}".format(name, *message.args)
+                "switch",
+                f"Metatone switch from {name!r}: {' '.join(shown(a) for a in message.args)}",
             )
             self.sender.send(data)
         elif message.kind == "remote":  # a player of parts, not a performer: not classified
@@ -456,6 +475,7 @@ class Metatone:
         lead = self.devices.lead
         playing = sum(1 for p in self.devices.parts if p.device)
         found = len(self.apps_found())
+        lead = shown(lead, MAX_SHOWN) if lead is not None else None  # names are up to 256
         return f" | devices {len(online)} lead {lead} playback {playing} apps found {found}"
 
     def _send_part_gesture(self, part: Part, gesture: int) -> None:

@@ -40,6 +40,10 @@ CLOCK_TYPES = ("clock", "start", "continue", "stop")
 # sooner after the last message loses that message, so the last ones (all-notes-off) wait.
 OUTPUT_DRAIN = 0.2  # seconds (0.1 lost it once on a machine loaded far past its cores)
 INPUT_QUEUE = 4096  # messages rtmidi holds between two reads of the loop (1 ms apart)
+# Messages one read takes from an input; the rest wait for the next read, a millisecond on,
+# so a flood (JACK hands over up to some 4,000 a cycle) cannot hold the loop, its ticks
+# and its stop: drained whole, it made internal-clock ticks up to 79 ms late.
+READ_MAX = 256
 
 
 class MidiError(Exception):
@@ -134,8 +138,12 @@ class MidiInput:
             raise MidiError(f"cannot open MIDI input {name!r}: {error}") from None
 
     def receive(self) -> Iterator[mido.Message]:
-        """The messages waiting, oldest first; bytes that are no MIDI message are skipped."""
-        while (item := self._rt.get_message()) is not None:
+        """The messages waiting, oldest first, at most READ_MAX of them (the rest stay
+        queued for the next call); bytes that are no MIDI message are skipped."""
+        for _ in range(READ_MAX):
+            item = self._rt.get_message()
+            if item is None:
+                return
             message = parse_message(item[0])
             if message is not None:
                 yield message
@@ -207,7 +215,8 @@ class MidiIO:
         return port
 
     def receive(self) -> Iterator[mido.Message]:
-        """Every message waiting on every input (called by the loop, about every ms)."""
+        """The messages waiting on every input, at most READ_MAX from each (called by
+        the loop, about every ms)."""
         for port in self.inputs:
             yield from port.receive()
 

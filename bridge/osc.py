@@ -68,13 +68,23 @@ class OscRejected(ValueError):
     """
 
     def __init__(self, message: str, address: str = "(not OSC)", kind: str = ARGUMENTS):
-        super().__init__(_cut(message, MAX_REASON))
-        self.address = _cut(address, MAX_SHOWN)
+        super().__init__(shown(message, MAX_REASON))
+        self.address = shown(address, MAX_SHOWN)
         self.kind = kind
 
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def shown(text: str, limit: int = MAX_SHOWN) -> str:
+    """``text`` from the network as a log line or the live view may show it: at most
+    ``limit`` characters, and every character that is not printable (control characters
+    such as ESC, whose sequences would drive the terminal, bidirectional overrides, zero
+    widths) written as its Python escape (``\\x1b``, ``\\u202e``)."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[: limit * 2])
+    return _cut(text, limit)
 
 
 def _osc_string(text: str) -> bytes:
@@ -134,7 +144,7 @@ def parse_command(data: bytes) -> Command:
         raise OscRejected("not an OSC message (no address)", kind=NOT_OSC)
     address = _KNOWN.get(data[:end])
     if address is None:
-        return Unknown(_cut(data[:end].decode("utf-8", "replace"), MAX_SHOWN))
+        return Unknown(shown(data[:end].decode("utf-8", "replace")))
     try:
         tags, start = _type_tags(data, _padded(end), address)
         try:
@@ -161,7 +171,7 @@ def _type_tags(data: bytes, index: int, address: str) -> tuple[bytes, int]:
     unread = tags.translate(None, known)  # the tags not in ``known``, at C speed
     if unread:
         shown = _cut(tags.decode("ascii", "replace"), MAX_SHOWN)
-        if b"[" in unread or b"]" in unread:
+        if unread[:1] in (b"[", b"]"):
             raise OscRejected(f"{address} ,{shown}: arrays are not accepted", kind=TYPE_TAGS)
         first = unread[:1].decode("ascii", "replace")
         readable = " ".join(chr(tag) for tag in known)

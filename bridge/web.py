@@ -38,7 +38,7 @@ from gesture_rnn.gestures import GESTURE_NAMES, GestureError, parse_gesture
 from gesture_rnn.touch_features import LEAD_SCREEN
 
 from .commands import Command, LeadTouch, Reset, SetLead, SetLiveliness, SetTemperature
-from .osc import RateLimitedLog
+from .osc import RateLimitedLog, shown
 from .session import Tick, TouchEvent, check_temperature, check_touch
 
 log = logging.getLogger(__name__)
@@ -308,14 +308,18 @@ class WebServer:
         """Serve the page's files; let through a WebSocket from the page's own origin."""
         refused = self._refused(connection.remote_address[0], request.headers.get("Host", ""))
         if refused:
-            log.warning("web: refused a request: %s", refused)
+            # Rate-limited per kind: a flood of requests writes a few lines (was one each).
+            self._flood_log.warning("web request", f"web: refused a request: {shown(refused, 200)}")
             return connection.respond(403, f"Forbidden: {refused}\n")
         path = request.path.split("?", 1)[0]
         if path == WS_PATH:
             origin = request.headers.get("Origin")
             host = request.headers.get("Host", "")
             if origin is not None and origin != f"http://{host}":
-                log.warning("web: refused a WebSocket from origin %s (page is %s)", origin, host)
+                self._flood_log.warning(
+                    "web origin",
+                    f"web: refused a WebSocket from origin {shown(origin)} (page is {shown(host)})",
+                )
                 return connection.respond(403, "Forbidden: the page's own origin only\n")
             from websockets.protocol import State
 

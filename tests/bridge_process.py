@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import socket
@@ -59,12 +60,19 @@ class Listener:
         self.sock.close()
 
 
+def listening_port(ready_line: str) -> int:
+    """The port in the ready line's ``listening on HOST:PORT (OSC)``."""
+    found = re.search(r"listening on \S+:(\d+) \(OSC\)", ready_line)
+    assert found, f"no port in the ready line: {ready_line}"
+    return int(found.group(1))
+
+
 class BridgeProcess:
     def __init__(self, *args, cwd: Path | None = None, env: dict | None = None, wrap=()):
-        """Start ``gesture-rnn bridge --port FREE ARGS``, under the command ``wrap``
-        (e.g. ``unshare -rn``) if given, and wait for its ready line."""
-        self.port = free_udp_port()
-        self.args = ["--port", str(self.port), *map(str, args)]
+        """Start ``gesture-rnn bridge --port 0 ARGS``, under the command ``wrap``
+        (e.g. ``unshare -rn``) if given, and wait for its ready line, which names the
+        port the bridge took (``port``): no other program can take it first."""
+        self.args = ["--port", "0", *map(str, args)]
         self.proc = subprocess.Popen(
             [*wrap, sys.executable, "-m", "gesture_rnn", "bridge", *self.args],
             stdout=subprocess.PIPE,
@@ -74,6 +82,7 @@ class BridgeProcess:
             env={**os.environ, "PYTHONFAULTHANDLER": "1", **(env or {})},
         )
         self.ready_line = self._wait_ready()
+        self.port = listening_port(self.ready_line)
         self.send_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.send_sock.bind(("127.0.0.1", 0))
 

@@ -82,3 +82,27 @@ def test_unknown_midi_port_is_one_line_and_exit_code_2(jack_server, tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     assert "No Such Keyboard" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_flood_is_read_a_bounded_batch_at_a_time(mido_jack, jack_server):
+    """One read takes at most READ_MAX messages, so a flood cannot hold the bridge's loop
+    (drained whole, it made internal-clock ticks up to 79 ms late); nothing is lost or
+    reordered on the way."""
+    from bridge.midi import READ_MAX, MidiInput
+
+    port = MidiInput("flood in", virtual=True, client_name="flood-test")
+    sender = mido_jack.open_output(jack_server.wait_for_port("flood in"))
+    try:
+        sent = [mido_jack.Message("control_change", control=1, value=i % 128) for i in range(3000)]
+        for message in sent:
+            sender.send(message)
+        batches: list[list] = []
+        end = time.monotonic() + 20
+        while sum(map(len, batches)) < len(sent) and time.monotonic() < end:
+            batches.append(list(port.receive()))
+            time.sleep(0.001)  # the bridge's loop reads about every millisecond
+    finally:
+        sender.close()
+        port.close()
+    assert [m for batch in batches for m in batch] == sent
+    assert max(map(len, batches)) <= READ_MAX

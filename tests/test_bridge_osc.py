@@ -174,6 +174,35 @@ def test_an_unknown_address_is_not_read_and_comes_back_short():
     assert command.address.startswith("/aaa")
 
 
+ESC = "\x1b"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        raw_message(f"/{ESC}]0;pwned\a{ESC}[2J", b""),  # set the title, clear the screen
+        raw_message("/lead/gesture", f"{ESC}[2Ji".encode(), struct.pack(">i", 3)),
+        raw_message("/lead/gesture", b"s", pad(f"{ESC}[31mFS".encode())),
+        raw_message("/their/\u202eppa", b""),  # a right-to-left override
+        raw_message("/lead/\r\x9b2J", b"f", struct.pack(">f", 0.5)),  # a C1 CSI
+    ],
+)
+def test_what_a_log_line_quotes_of_a_message_has_no_terminal_escapes(data):
+    """Control characters from the network are written as escapes, not sent to the
+    terminal (ESC [2J cleared the screen of the log)."""
+    try:
+        shown = parse_command(data).address  # an Unknown: the only command that quotes
+    except OscRejected as error:
+        shown = f"{error} {error.address}"
+    assert shown.isprintable() and ESC not in shown
+    assert "\\x1b" in shown or "\\u202e" in shown or "\\r" in shown
+
+
+def test_a_type_tag_that_is_not_a_bracket_is_named_even_after_a_bracket():
+    with pytest.raises(OscRejected, match="type tag 'c'"):
+        parse_command(raw_message("/lead/gesture", b"c[i]"))
+
+
 def test_a_string_cut_short_or_padded_is_refused():
     good = reference("/lead/gesture", "FS")
     assert parse_command(good) == SetLead(3)
@@ -189,11 +218,12 @@ def check_outcome(data: bytes) -> None:
         command = parse_command(data)
     except OscRejected as error:
         assert len(str(error)) <= MAX_REASON and len(error.address) <= 40
+        assert str(error).isprintable() and error.address.isprintable()  # no escapes
         assert error.kind in ("not OSC", "bundle", "type tags", "arguments")
         return
     assert isinstance(command, Command)  # one of the union
     if isinstance(command, Unknown):
-        assert len(command.address) <= 40
+        assert len(command.address) <= 40 and command.address.isprintable()
 
 
 @settings(max_examples=400, deadline=None)

@@ -340,3 +340,28 @@ def test_the_ready_line_says_who_can_reach_the_bridge(tiny_model):
     limited.stop()
     assert "OPEN" not in limited.ready_line
     assert "OSC only from 127.0.0.1/32 (--allow)" in limited.ready_line
+
+
+def test_port_0_takes_a_free_port_that_the_ready_line_names(tiny_model):
+    """No free port is picked before the bridge starts (another program could take it
+    first): --port 0 binds a free one, and the ready line says which."""
+    bridge = BridgeProcess("--model", tiny_model)  # --port 0
+    try:
+        assert bridge.port != 0 and f"127.0.0.1:{bridge.port} (OSC)" in bridge.ready_line
+        sync(bridge)  # the port named is the port it listens on
+    finally:
+        code, _, err = bridge.stop()
+    assert code == 0, err
+
+
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+@pytest.mark.parametrize("allow", ["::ffff:127.0.0.1", "::ffff:127.0.0.0/104"])
+def test_an_ipv4_mapped_allow_lets_that_ipv4_sender_in(tiny_model, allow):
+    """On a dual-stack socket (--host ::) the log names an IPv4 sender ::ffff:127.0.0.1;
+    that form given to --allow was never matched (senders are checked as IPv4)."""
+    bridge = BridgeProcess("--model", tiny_model, "--host", "::", "--allow", allow)
+    try:
+        sync(bridge)  # from 127.0.0.1: answered
+    finally:
+        code, _, err = bridge.stop()
+    assert code == 0 and "not in --allow" not in err, err

@@ -89,6 +89,18 @@ def test_record_on_a_read_only_file_system_is_refused_at_start(small_fs, tmp_pat
     assert list(small_fs.iterdir()) == []
 
 
+def test_stats_on_a_read_only_file_system_is_refused_at_start(small_fs, tmp_path):
+    """The folder exists but takes no file: the stats were lost after the performance
+    ('could not write --stats' at the end); now one line at start, exit 2."""
+    subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
+    stats = small_fs / "stats.json"
+    result = run_bridge_once(
+        "--port", free_udp_port(), "--model", tiny_model_file(tmp_path / "m.h5"), "--stats", stats
+    )
+    assert_refused(result, stats)
+    assert "Read-only" in result.stderr and "--stats" in result.stderr
+
+
 @pytest.mark.parametrize("force", [False, True])
 def test_record_to_a_fifo_is_refused_at_start(tmp_path, force):
     fifo = tmp_path / "take.csv"

@@ -230,6 +230,33 @@ def test_a_page_asked_for_by_another_name_is_refused(web_bridge):
         assert response.status == 200
 
 
+def test_refused_requests_are_logged_a_few_lines_a_second_without_escapes(tiny_model, listener):
+    """Each refused request was a log line (300 requests, 300 lines), and an Origin
+    header's C1 control (0x9b, a CSI to some terminals) was written as it came."""
+    import socket
+
+    bridge, url = start_bridge(tiny_model, listener)
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    try:
+        for i in range(300):
+            host, origin = (f"evil.example:{i}", "") if i % 2 else (
+                f"127.0.0.1:{port}", f"\r\nOrigin: http://evil\x9b2J{i}"
+            )  # fmt: skip
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(
+                    f"GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    f"Sec-WebSocket-Version: 13{origin}\r\n\r\n".encode("latin-1")
+                )
+                assert s.recv(100).startswith(b"HTTP/1.1 403")
+    finally:
+        code, _, err = bridge.stop()
+    assert code == 0, err
+    refused = [line for line in err.splitlines() if "web: refused" in line]
+    assert 2 <= len(refused) <= 12, len(refused)
+    assert "\x9b" not in err and "evil\\x9b2J" in err
+
+
 def test_allow_keeps_other_browsers_out(tiny_model, listener):
     from urllib.error import HTTPError
     from urllib.request import urlopen

@@ -52,7 +52,7 @@ def test_a_value_of_the_wrong_type_names_the_file_and_the_key(tmp_path, text, sa
 @pytest.mark.parametrize(
     "text, says",
     [
-        ("port = 70000", ": port 70000: a port is a whole number 1-65535"),
+        ("port = 70000", ": port 70000: a port is a whole number 0-65535"),
         ("temperature = 9.0", ": temperature: expected a temperature in 0.05-5, got 9.0"),
         ("liveliness = 11.0", ": liveliness: expected a liveliness in 0-10, got 11.0"),
         ("period = 0", ": period 0.0: must be from"),
@@ -64,6 +64,29 @@ def test_a_value_out_of_range_names_the_key_not_a_flag(tmp_path, text, says):
     path = tmp_path / "bridge.toml"
     message = error_of(path, text)
     assert message.startswith(f"{path}{says}") and "--" not in message
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ('record = "take\\u0000.csv"', "record"),  # a traceback at start
+        ('stats = "stats\\u0000.json"', "stats"),  # the stats were lost at the end
+        ('host = "127.0.0.1\\u0000"', "host"),
+        ('web = "127.0.0.1\\u0000:0"', "web"),
+        ('osc_out = ["127.0.0.1\\u0000:9"]', "osc_out"),  # sent to 127.0.0.1:9
+        ('lead_device = "ipad\\u0000"', "lead_device"),
+    ],
+)
+def test_a_nul_character_in_a_text_value_names_the_key(tmp_path, text, key):
+    path = tmp_path / "bridge.toml"
+    assert f"{path}: {key} " in error_of(path, text)
+    assert "NUL character" in error_of(path, text)
+
+
+@pytest.mark.parametrize("port", ["\u0663", " 9000", "9_000", "+9000", "9000\n"])
+def test_a_port_is_ascii_digits(port):
+    with pytest.raises(ConfigError, match="^--port .*: a port is a whole number 0-65535"):
+        from_sources({}, {"port": port})
 
 
 def test_a_flag_still_names_the_flag(tmp_path):

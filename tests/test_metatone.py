@@ -3,6 +3,8 @@ talking to several fake devices over UDP."""
 
 from __future__ import annotations
 
+import logging
+import math
 import select
 import shlex
 import subprocess
@@ -12,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pythonosc.osc_message import OscMessage
 
 from bridge.metatone import APP_GESTURE_NAMES, MetatoneDevices, parse_metatone
@@ -77,6 +81,8 @@ def test_metatone_messages_are_checked_into_commands(address, args, kind, rest):
         ("/metatone/switch", ["ipad1", "a", 1], "takes a string"),
         ("/metatone/remote", ["ipad1"], "takes 2 arguments"),
         ("/metatone/app", [], "device name first"),
+        ("/metatone/online", ["\x1b[2Jipad", "MetatoneApp"], "printable text"),  # live view
+        ("/metatone/touch", ["ipad\u202e", 1.0, 2.0, 0.0], "printable text"),
         ("/metatone/touch", ["ipad1", 1.0, 2.0, [0.0]], "arrays are not accepted"),
     ],
 )
@@ -245,6 +251,28 @@ def test_a_flood_of_device_names_costs_no_more_than_max_devices(classifier):
     devices.offline("d0")  # an offline device is forgotten to make room
     devices.touch("one-too-many", 1.0, 1.0, 0.0)
     assert len(devices.devices) == MAX_DEVICES
+
+
+def test_a_device_flapping_online_and_offline_logs_a_few_lines(classifier, caplog):
+    devices = MetatoneDevices(classifier, 3, clock=FakeClock())
+    with caplog.at_level(logging.INFO, logger="bridge.metatone"):
+        for _ in range(1000):  # every change of state was a line: 2,000 lines
+            devices.online("ipad1", "MetatoneApp")
+            devices.offline("ipad1")
+        for i in range(1000):  # and a flood of names
+            devices.online(f"ipad-{i}", "MetatoneApp")
+            devices.offline(f"ipad-{i}")
+    assert 2 <= len(caplog.records) <= 2 * 64, len(caplog.records)
+    assert "'ipad1' is online" in caplog.records[0].getMessage()
+
+
+def test_the_live_view_shows_a_long_lead_name_cut_short(classifier):
+    from bridge.metatone import Metatone
+
+    devices = MetatoneDevices(classifier, 3, clock=FakeClock())
+    devices.online("ipad-" + "x" * 250, "MetatoneApp")  # a name may be 256 characters
+    status = Metatone(devices, session=None, sock=None, sender=None).status()
+    assert "lead ipad-xxx" in status and len(status) < 100, status
 
 
 def test_app_gesture_names_are_the_lower_case_short_names():
@@ -510,3 +538,91 @@ def test_a_bridge_on_ipv6_any_plays_to_an_ipv4_playback_device(tiny_model):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "/metatone/playback/gesture" in done.stdout and "p1" in done.stdout
+
+
+def test_what_devices_send_never_drives_the_terminal(tiny_model, listener):
+    """Names and switch values reach the log and the live view as escapes, and a switch
+    flood writes a few lines (each was a line, quoting up to 64 KB)."""
+    bridge = BridgeProcess("--model", tiny_model, "--osc-out", f"127.0.0.1:{listener.port}",
+                           "--clock", "osc")  # fmt: skip
+    ipad = Device("ipad-a", bridge)
+    try:
+        ipad.send("/metatone/online", "\x1b[2J\x1b]0;pwned\x07", "MetatoneApp")
+        ipad.send("/metatone/online", "ipad-a", "MetatoneApp")
+        for _ in range(300):
+            ipad.send("/metatone/switch", "ipad-a", "\x1b[2J" + "x" * 20_000, "on\r")
+            if _ % 50 == 0:
+                ipad.collect(0.05)  # the socket buffer drains
+        ipad.sock.sendto(osc("/bridge/ping", 7), ("127.0.0.1", bridge.port))
+        assert ipad.collect(10.0, until=lambda m: any(a == "/bridge/pong" for _, a, _ in m))
+        tick(bridge, listener)
+    finally:
+        code, out, err = bridge.stop()
+        ipad.close()
+    assert code == 0 and "Traceback" not in err
+    assert "\x1b" not in out + err and "\r" not in err
+    assert "printable text" in err and "lead ipad-a" in out
+    lines = [line for line in err.splitlines() if "switch" in line]
+    assert 1 <= len(lines) <= 5 and max(map(len, lines)) < 300, lines
+
+
+def test_a_flood_of_device_names_over_udp_keeps_max_devices_online(tiny_model, listener):
+    """Every online device is classified each tick (64 flooding devices, when each was
+    also sent every device's gesture, made a tick's compute about 72 ms). A name past
+    MAX_DEVICES is rejected, counted, and the ticks go on."""
+    from bridge.metatone import MAX_DEVICES
+
+    assert MAX_DEVICES <= 16
+    bridge = BridgeProcess("--model", tiny_model, "--osc-out", f"127.0.0.1:{listener.port}",
+                           "--clock", "osc")  # fmt: skip
+    flood = Device("flood", bridge)
+    try:
+        for i in range(64):
+            flood.send("/metatone/online", f"ipad-{i}", "MetatoneApp")
+        flood.sock.sendto(osc("/bridge/ping", 7), ("127.0.0.1", bridge.port))
+        assert flood.collect(10.0, until=lambda m: any(a == "/bridge/pong" for _, a, _ in m))
+        tick(bridge, listener)
+    finally:
+        code, out, err = bridge.stop()
+        flood.close()
+    assert code == 0, err
+    view = [line for line in out.splitlines() if line.startswith("tick")][-1]
+    assert f"devices {MAX_DEVICES} " in view and f"rejected {64 - MAX_DEVICES} " in view
+
+
+METATONE_ADDRESSES = ["/metatone/online", "/metatone/touch", "/metatone/switch",
+                      "/metatone/remote", "/metatone/app", "/metatone/dance"]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(METATONE_ADDRESSES),
+    st.one_of(  # the tags the messages take, or any
+        st.sampled_from(["s", "ss", "sss", "sfff"]), st.text(alphabet="sfihdTFNbc[]", max_size=6)
+    ),
+    st.lists(
+        st.one_of(
+            st.binary(max_size=12).map(lambda raw: pad(raw.replace(b"\0", b""))),  # a string
+            st.binary(min_size=4, max_size=4),  # a number's bytes: NaN, inf, anything
+        ),
+        max_size=5,
+    ).map(b"".join),
+)
+def test_any_metatone_datagram_gives_a_message_or_a_short_printable_rejection(
+    address, tags, payload
+):
+    data = pad(address.encode()) + pad(b"," + tags.encode()) + payload
+    try:
+        message = parse_metatone(data)
+    except OscRejected as error:
+        assert len(str(error)) <= 200 and str(error).isprintable()
+        return
+    if message is not None:
+        assert message.device.isprintable() and 1 <= len(message.device) <= 256
+        if message.kind == "touch":
+            assert all(math.isfinite(v) for v in message.args)
+
+
+def pad(raw: bytes) -> bytes:
+    raw += b"\0"
+    return raw + b"\0" * (-len(raw) % 4)
