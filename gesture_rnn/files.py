@@ -36,15 +36,16 @@ def check_new_output(path: str | Path, force: bool = False, suffix: str | None =
         )
     if path.exists() and not force:
         raise OutputExistsError(f"{path} already exists; use --force to overwrite it")
-    if not os.access(path.parent, os.W_OK | os.X_OK):  # also a read-only mount, even as root
-        raise OutputError(f"cannot write {path}: the folder {path.parent} is not writable")
     # A folder may exist and refuse files (a read-only file system, no permission, /proc):
     # find out now, not after the work (the bridge's --stats, after a whole performance).
     probe = path.with_name(f".{path.name}.probe-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as error:
-        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
+        reason = error.strerror or error
+        raise OutputError(
+            f"cannot write {path}: the folder {path.parent} is not writable ({reason})"
+        ) from None
     os.unlink(probe)
     if suffix is not None and path.suffix.lower() != suffix:
         raise OutputError(

@@ -13,7 +13,7 @@ from bridge.session import Session
 from gesture_rnn.corpus import read_gesture_file
 from gesture_rnn.gestures import GestureError, decode_ensemble
 from gesture_rnn.runtime import load
-from tests.bridge_process import BridgeProcess, free_udp_port, osc, run_bridge_once
+from tests.bridge_process import BridgeProcess, osc, run_bridge_once
 
 
 def session(model_path, seed=1, temperature=1.0):
@@ -297,11 +297,20 @@ def test_flood_of_messages_does_not_stop_the_clock(tiny_model, listener):
         (["--host", "not an address"], "not an address"),
     ],
 )
-def test_bad_options_get_one_line_and_exit_code_2(args, says, tiny_model):
-    result = run_bridge_once("--port", free_udp_port(), "--model", tiny_model, *args)
-    assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and says in lines[0] and "Traceback" not in result.stderr
+def test_bad_options_get_one_line_and_exit_code_2(args, says, tiny_model, capsys, monkeypatch):
+    """In-process (the command's own main): each is refused before anything starts."""
+    from bridge.app import Bridge
+    from gesture_rnn_cli import main
+
+    monkeypatch.setattr(Bridge, "run", lambda self, ready="": pytest.fail(f"started: {ready}"))
+    try:
+        code = main(["bridge", "--port", "0", "--model", str(tiny_model), *map(str, args)])
+    except SystemExit as exit:  # argparse's own refusals
+        code = exit.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and says in lines[0] and "Traceback" not in err
 
 
 def test_damaged_model_and_index_files_are_refused(tmp_path, tiny_model):
