@@ -251,7 +251,9 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "metatone-analysis")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--slack", type=float, default=1.0)
-    parser.add_argument("--at-once", type=int, default=7, help="performances per bridge")
+    parser.add_argument(
+        "--at-once", type=int, default=3, help="performances per bridge (at most 16 devices)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="first N held-out only")
     args = parser.parse_args()
     names = held_out()[: args.limit]
