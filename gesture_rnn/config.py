@@ -42,19 +42,24 @@ def check_temperature(value: object) -> float:
     TOML file and OSC). Raises ``ValueError`` naming the range for anything else: not a
     number, a bool, NaN or infinity, or a number outside the range.
     """
-    low, high = TEMPERATURE_RANGE
-    allowed = f"a temperature in {low:g}-{high:g}"
+    return _number_in(value, "a temperature", TEMPERATURE_RANGE)
+
+
+def _number_in(value: object, what: str, allowed_range: tuple[float, float]) -> float:
+    """``value`` as a float in ``allowed_range``, or ValueError: "expected WHAT in LOW-HIGH"."""
+    low, high = allowed_range
+    allowed = f"{what} in {low:g}-{high:g}"
     if isinstance(value, bool):
         raise ValueError(f"expected {allowed}, got {value!r}")
     try:
-        t = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ValueError(f"expected {allowed} (a number), got {value!r}") from None
-    if not math.isfinite(t):
+    if not math.isfinite(number):
         raise ValueError(f"expected {allowed} (a finite number), got {value!r}")
-    if not low <= t <= high:
+    if not low <= number <= high:
         raise ValueError(f"expected {allowed}, got {value!r}")
-    return t
+    return number
 
 
 LIVELINESS_RANGE = (0.0, 10.0)
@@ -70,19 +75,7 @@ def check_liveliness(value: object) -> float:
     TOML file, OSC, MIDI and the web page). Raises ``ValueError`` naming the range for
     anything else: not a number, a bool, NaN or infinity, or a number outside the range.
     """
-    low, high = LIVELINESS_RANGE
-    allowed = f"a liveliness in {low:g}-{high:g}"
-    if isinstance(value, bool):
-        raise ValueError(f"expected {allowed}, got {value!r}")
-    try:
-        lively = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"expected {allowed} (a number), got {value!r}") from None
-    if not math.isfinite(lively):
-        raise ValueError(f"expected {allowed} (a finite number), got {value!r}")
-    if not low <= lively <= high:
-        raise ValueError(f"expected {allowed}, got {value!r}")
-    return lively
+    return _number_in(value, "a liveliness", LIVELINESS_RANGE)
 
 
 class ConfigError(ValueError):
