@@ -16,6 +16,7 @@ import subprocess
 import pytest
 
 from tests.bridge_process import BridgeProcess, free_udp_port, run_bridge_once
+from tests.commands import tmpfs
 from tests.models import tiny_model_file
 
 PAGE = 4096
@@ -24,19 +25,8 @@ PAGE = 4096
 @pytest.fixture
 def small_fs(tmp_path):
     """A 64 KiB tmpfs at tmp_path/fs; skips with the reason where mounting is not allowed."""
-    where = tmp_path / "fs"
-    where.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "fs", "size=64k") as where:
         yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=True)
 
 
 def fill(where, leave: int = 0) -> None:

@@ -3,17 +3,8 @@ import sys
 
 import numpy as np
 
+from tests.commands import run
 from tests.synthetic import random_performance, write_corpus
-
-
-def run(*args, check=False):
-    return subprocess.run(
-        [sys.executable, "-m", "gesture_rnn", *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=check,
-        timeout=120,
-    )
 
 
 def test_help_lists_commands_and_does_not_import_tensorflow():

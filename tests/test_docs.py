@@ -14,18 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.bridge_process import BridgeProcess
+from tests.commands import run
 from tests.synthetic import random_performance, write_corpus
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "gesture_rnn", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def doc(name: str) -> str:

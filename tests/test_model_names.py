@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from tests.bridge_process import BridgeProcess
+from tests.commands import run
 from tests.synthetic import random_performance, write_corpus
-
-
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "gesture_rnn", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.mark.parametrize(("name", "players"), [("trio", "2 players,"), ("duet", "1 player,")])

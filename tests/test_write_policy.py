@@ -3,27 +3,15 @@ an existing file is kept unless --force, and nothing half-written is left behind
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import stat
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from tests.bridge_process import free_udp_port
+from tests.commands import run, tmpfs
 from tests.synthetic import random_performance, write_corpus
-
-
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "gesture_rnn", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -143,23 +131,6 @@ def test_bridge_stats_written_at_exit_and_replaced_only_with_force(tiny_model, l
         assert bridge.stop()[0] == 0
         assert json.loads(stats.read_text())["tick_late"]["n"] >= 1
     assert [p.name for p in tmp_path.iterdir()] == ["stats.json"]
-
-
-@contextlib.contextmanager
-def tmpfs(folder, options):
-    """A small tmpfs at ``folder`` (read-only, or nearly full): a real mount, as root."""
-    folder.mkdir()
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        pytest.skip("mounting a tmpfs needs root")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 @pytest.mark.parametrize("name", WRITERS)
