@@ -27,20 +27,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pythonosc.osc_message import OscMessage, ParseError
-
 from gesture_rnn.gestures import GESTURE_NAMES
 from gesture_rnn.touch_features import LEAD_SCREEN
 
 from .osc import (
     MAX_SHOWN,
-    NOT_OSC,
     OscRejected,
     RateLimitedLog,
-    _check_length,
-    _padded,
-    _type_tags,
+    address_of,
     build,
+    read_arguments,
     shown,
 )
 from .session import LeadTouches, TouchEvent
@@ -93,20 +89,11 @@ def parse_metatone(data: bytes) -> MetatoneMessage | None:
     libraries send whole numbers as ints); touch coordinates must be finite and velocity
     0 or more.
     """
-    end = data.find(b"\0")
-    if not data.startswith(b"/") or end < 0 or _padded(end) > len(data):
-        raise OscRejected("not an OSC message (no address)", kind=NOT_OSC)
-    address = data[:end].decode("utf-8", "replace")
+    address = address_of(data).decode("utf-8", "replace")
     if address != "/metatone/app" and address not in _MESSAGES:
         return None
     try:
-        tags, start = _type_tags(data, _padded(end), address)
-        try:
-            args = list(OscMessage(data).params)
-        except (ParseError, IndexError, ValueError) as error:  # UnicodeDecodeError too
-            raise OscRejected(f"not an OSC message ({error})", kind=NOT_OSC) from None
-        _check_length(data, start, tags)
-        return _check(address, args)
+        return _check(address, read_arguments(data, address))
     except OscRejected as error:
         raise OscRejected(str(error), address, error.kind) from None
 

@@ -139,23 +139,41 @@ def parse_command(data: bytes) -> Command:
     """
     if data.startswith(b"#bundle"):
         raise OscRejected("OSC bundles are not accepted; send plain messages", "#bundle", BUNDLE)
-    end = data.find(b"\0")
-    if not data.startswith(b"/") or end < 0 or _padded(end) > len(data):
-        raise OscRejected("not an OSC message (no address)", kind=NOT_OSC)
-    address = _KNOWN.get(data[:end])
+    raw = address_of(data)
+    address = _KNOWN.get(raw)
     if address is None:
-        return Unknown(shown(data[:end].decode("utf-8", "replace")))
+        return Unknown(shown(raw.decode("utf-8", "replace")))
     try:
-        tags, start = _type_tags(data, _padded(end), address)
-        try:
-            args = list(OscMessage(data).params)
-        except (ParseError, IndexError, ValueError) as error:  # UnicodeDecodeError too
-            raise OscRejected(f"not an OSC message ({error})", kind=NOT_OSC) from None
-        if address != "/bridge/ping":
-            _check_length(data, start, tags)
+        # A ping's pong carries its arguments back as they came, so its length is its own.
+        args = read_arguments(data, address, exact_length=address != "/bridge/ping")
         return _check(address, args, data)
     except OscRejected as error:
         raise OscRejected(str(error), address, error.kind) from None
+
+
+def address_of(data: bytes) -> bytes:
+    """The address of one datagram, as its bytes; OscRejected if it has none."""
+    end = data.find(b"\0")
+    if not data.startswith(b"/") or end < 0 or _padded(end) > len(data):
+        raise OscRejected("not an OSC message (no address)", kind=NOT_OSC)
+    return data[:end]
+
+
+def read_arguments(data: bytes, address: str, *, exact_length: bool = True) -> list:
+    """The arguments of a datagram to ``address`` (ASCII, as :func:`address_of` read it).
+
+    The type tags are checked on the raw bytes first (READ_TAGS, at most MAX_ARGUMENTS),
+    so python-osc reads a bounded message; with ``exact_length`` the message must also be
+    as long as its tags say. Raises :class:`OscRejected` (without the address).
+    """
+    tags, start = _type_tags(data, _padded(len(address)), address)
+    try:
+        args = list(OscMessage(data).params)
+    except (ParseError, IndexError, ValueError) as error:  # UnicodeDecodeError too
+        raise OscRejected(f"not an OSC message ({error})", kind=NOT_OSC) from None
+    if exact_length:
+        _check_length(data, start, tags)
+    return args
 
 
 def _type_tags(data: bytes, index: int, address: str) -> tuple[bytes, int]:
