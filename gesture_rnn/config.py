@@ -30,6 +30,10 @@ included; the *others* are the k-1 players the model answers for; *players* coun
 (``Performance.num_players``, ``ModelConfig.ensemble``) and *others* the k-1
 (``ModelConfig.others``)."""
 
+CALIBRATION_ITERATIONS = (30, 2, 1000)
+"""``gesture-rnn calibrate``'s moment-matching iterations: the default, the fewest and the
+most (:mod:`gesture_rnn.calibrate`)."""
+
 TEMPERATURE_RANGE = (0.05, 5.0)
 """Sampling temperatures accepted everywhere (runtime, generate, the bridge): below 1
 sharpens the distribution toward the most likely state, above 1 flattens it toward uniform."""

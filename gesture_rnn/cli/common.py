@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from ..config import ENSEMBLES
+
+log = logging.getLogger(__name__)
 
 CORPUS_HELP = "corpus folder in the metatone-analysis layout (see: gesture-rnn corpus download)"
 
@@ -104,3 +107,37 @@ def show_progress(args) -> bool:
 def add_force_argument(parser: argparse.ArgumentParser, what: str = "the output file") -> None:
     """--force: the one way to replace a file that exists (see gesture_rnn.files)."""
     parser.add_argument("--force", action="store_true", help=f"overwrite {what} if it exists")
+
+
+def split_names(model, split: str, option: str) -> set[str] | None:
+    """The performance names the model's metadata puts in ``split`` (None for all)."""
+    if split == "all":
+        return None
+    recorded = (model.metadata or {}).get("split")
+    if not isinstance(recorded, dict) or not isinstance(recorded.get(split), list | tuple):
+        instead = "--split all" if option.startswith("--split") else "--baseline-train DIR"
+        raise CommandError(
+            f"{option}: the model records no {split} split of its performances "
+            f"(models trained elsewhere may not); use {instead}"
+        )
+    return {str(name) for name in recorded[split]}
+
+
+def keep_split(performances, names: set[str] | None, what: str):
+    """The performances named in ``names`` (all for None); CommandError if none is."""
+    if names is None:
+        return performances
+    kept = [p for p in performances if p.name in names]
+    if not kept:
+        raise CommandError(
+            f"none of the {len(names)} performances of the model's {what} is among the "
+            f"{len(performances)} selected in the data folder"
+        )
+    if len(kept) < len(names):
+        log.info(
+            "%d of the %d performances of the model's %s are among those selected in the data",
+            len(kept),
+            len(names),
+            what,
+        )
+    return kept

@@ -12,10 +12,12 @@ from pathlib import Path
 from .common import (
     CommandError,
     add_selection_arguments,
+    keep_split,
     model_arg,
     path_arg,
     positive_int,
     selection,
+    split_names,
 )
 
 log = logging.getLogger(__name__)
@@ -54,39 +56,6 @@ def _model_name(path: Path | None) -> str:
     return str(path) if path is not None else "bundled"
 
 
-def _split_names(model, split: str, option: str) -> set[str] | None:
-    """The performance names the model's metadata puts in ``split`` (None for all)."""
-    if split == "all":
-        return None
-    recorded = (model.metadata or {}).get("split")
-    if not isinstance(recorded, dict) or not isinstance(recorded.get(split), list | tuple):
-        instead = "--split all" if option.startswith("--split") else "--baseline-train DIR"
-        raise CommandError(
-            f"{option}: the model records no {split} split of its performances "
-            f"(models trained elsewhere may not); use {instead}"
-        )
-    return {str(name) for name in recorded[split]}
-
-
-def _keep(performances, names: set[str] | None, what: str):
-    if names is None:
-        return performances
-    kept = [p for p in performances if p.name in names]
-    if not kept:
-        raise CommandError(
-            f"none of the {len(names)} performances of the model's {what} is among the "
-            f"{len(performances)} selected in the data folder"
-        )
-    if len(kept) < len(names):
-        log.info(
-            "%d of the %d performances of the model's %s are among those selected in the data",
-            len(kept),
-            len(names),
-            what,
-        )
-    return kept
-
-
 @_one_line_errors
 def cmd_evaluate(args) -> None:
     from ..corpus import CorpusError, is_single_file, load_corpus, read_metadata
@@ -119,13 +88,11 @@ def cmd_evaluate(args) -> None:
         raise  # a folder that is not a corpus: bad input, named as it is (exit 2)
     except CorpusError as error:
         raise CommandError(f"the model is for an ensemble of {k} players: {error}") from None
-    split = _split_names(model, args.split, f"--split {args.split}")
-    performances = _keep(performances, split, f"{args.split} split")
+    split = split_names(model, args.split, f"--split {args.split}")
+    performances = keep_split(performances, split, f"{args.split} split")
     markov = None
     if args.baseline_train is not None or args.baseline_split:
-        fit_names = (
-            _split_names(model, "train", "--baseline-split") if args.baseline_split else None
-        )
+        fit_names = split_names(model, "train", "--baseline-split") if args.baseline_split else None
         fit_on = args.baseline_train or args.data
         try:
             fitting = load_corpus(fit_on, selection_for(k, base))
@@ -133,7 +100,9 @@ def cmd_evaluate(args) -> None:
             raise
         except CorpusError as error:
             raise CommandError(f"the Markov baseline's data {fit_on}: {error}") from None
-        markov = MarkovBaseline.fit(_keep(fitting, fit_names, "train split"), k, args.markov_alpha)
+        markov = MarkovBaseline.fit(
+            keep_split(fitting, fit_names, "train split"), k, args.markov_alpha
+        )
     log.info(
         "evaluating on %d performances, %d steps",
         len(performances),

@@ -1,4 +1,4 @@
-"""``gesture-rnn train`` and ``gesture-rnn export``: make a model file.
+"""``gesture-rnn train``, ``export`` and ``calibrate``: make a model file.
 
 TensorFlow is imported inside the command functions only, never when the CLI loads.
 """
@@ -9,13 +9,15 @@ import argparse
 import shlex
 import sys
 
-from ..config import INPUTS, SIZES
+from ..config import CALIBRATION_ITERATIONS, INPUTS, SIZES
 from .common import (
     CommandError,
     add_data_argument,
     add_ensemble_argument,
     add_force_argument,
     add_selection_arguments,
+    keep_split,
+    model_arg,
     path_arg,
     positive_int,
     selection,
@@ -161,6 +163,81 @@ def cmd_export(args) -> None:
     print(f"wrote {path}")
 
 
+def cmd_calibrate(args) -> None:
+    """Fit the calibration biases on the model's training split and write a new file."""
+    import time
+
+    from .. import calibrate, model_format
+    from ..bundled import MODEL_NAMES
+    from ..corpus import CorpusError, load_corpus
+    from ..errors import CorpusFolderError
+    from ..evaluate import evaluate_model
+    from ..export import write_model_file
+    from ..files import check_new_output
+    from ..prepare import selection_for
+    from ..runtime import GestureModel
+
+    check_new_output(args.out, args.force)
+    started = time.monotonic()
+    weights, metadata = model_format.read(args.model)  # ModelFileError: exit code 2
+    if "calibration" in metadata:
+        raise CommandError(
+            f"{args.model} is already calibrated; calibrate the model that training wrote"
+        )
+    model = GestureModel(weights, metadata, args.model)
+    k = model.ensemble
+    recorded = metadata.get("split")
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("train"), list):
+        raise CommandError(
+            f"{args.model} records no train split: calibration fits on the performances a "
+            "model learnt from, so it needs a model file that gesture-rnn train wrote"
+        )
+    try:
+        everything = load_corpus(args.data, selection_for(k, selection(args, "improvisation")))
+    except CorpusFolderError:
+        raise  # a folder that is not a corpus: bad input (exit code 2)
+    except CorpusError as error:
+        raise CommandError(f"the model is for an ensemble of {k} players: {error}") from None
+    train = keep_split(everything, set(map(str, recorded["train"])), "train split")
+    fitted = calibrate.fit(weights, metadata, train, args.iterations, seed=args.seed)
+    new_weights, new_metadata = calibrate.apply(
+        weights, metadata, fitted.gesture_bias, fitted.keep_bias
+    )
+    calibrated = GestureModel(new_weights, new_metadata)
+    nll = {}
+    for split in ("validation", "test"):
+        names = (metadata.get("split") or {}).get(split)
+        held_out = [p for p in everything if p.name in set(map(str, names or ()))]
+        if held_out:
+            nll[split] = {
+                "before": round(evaluate_model(model, held_out)["nll"], 4),
+                "after": round(evaluate_model(calibrated, held_out)["nll"], 4),
+            }
+    name = next((n for n in MODEL_NAMES if args.model.name == f"{n}.h5"), None)
+    new_metadata["calibration"] = {
+        **fitted.record(),
+        "iterations": args.iterations,
+        "step": calibrate.STEP,
+        "seeds": calibrate.SEEDS,
+        "seed": args.seed,
+        "nll": nll,
+        "seconds": round(time.monotonic() - started, 1),
+        "command": shlex.join(["gesture-rnn", *sys.argv[1:]]),
+        "calibrated": name or args.model.name,
+    }
+    write_model_file(args.out, new_weights, new_metadata, args.force)
+    last = fitted.history[-1]
+    shown = ", ".join(
+        f"{split} NLL {v['before']:.4f} -> {v['after']:.4f}" for split, v in nll.items()
+    )
+    print(
+        f"wrote {args.out}: generated share of N {fitted.history[0]['share_of_n']:.2f} -> "
+        f"{last['share_of_n']:.2f} (real {fitted.real['histogram'][0]:.2f}), flux "
+        f"{fitted.history[0]['flux']:.3f} -> {last['flux']:.3f} (real {fitted.real['flux']:.3f})"
+        + (f"; {shown}" if shown else "")
+    )
+
+
 def register(commands) -> None:
     train = commands.add_parser(
         "train", help="train a model on the corpus and export it (needs TensorFlow)"
@@ -249,3 +326,37 @@ def register(commands) -> None:
     export.add_argument("--out", required=True, type=path_arg, help="the model file (.h5) to write")
     add_force_argument(export, "--out")
     export.set_defaults(func=cmd_export)
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="make a model's sampled ensemble play as often and as much like real players "
+        "as its training performances (docs/models.md)",
+    )
+    calibrate.add_argument(
+        "--model",
+        type=model_arg,
+        required=True,
+        metavar="FILE|NAME",
+        help="the model file that training wrote (it must record its split)",
+    )
+    add_data_argument(calibrate)
+    calibrate.add_argument("--out", required=True, type=path_arg, help="the model file to write")
+    calibrate.add_argument(
+        "--iterations",
+        type=_iterations,
+        default=CALIBRATION_ITERATIONS[0],
+        help="moment-matching iterations, {1}-{2} (default {0}; about 2 s each for a "
+        "quartet)".format(*CALIBRATION_ITERATIONS),
+    )
+    calibrate.add_argument("--seed", type=int, default=0, help="seed of the sampling (default 0)")
+    add_force_argument(calibrate, "--out")
+    add_selection_arguments(calibrate, default_type="improvisation")
+    calibrate.set_defaults(func=cmd_calibrate)
+
+
+def _iterations(text: str) -> int:
+    value = positive_int(text)
+    _, fewest, most = CALIBRATION_ITERATIONS
+    if not fewest <= value <= most:
+        raise argparse.ArgumentTypeError(f"expected {fewest}-{most}, got {value}")
+    return value
