@@ -489,12 +489,15 @@ def keras_network(model_path: Path):
         names: list[str] = []
         f.visititems(lambda name, obj: names.append(name) if hasattr(obj, "shape") else None)
         weights = {name: f[name][()] for name in names}
-    # The architecture says whether there is a stay logit (files from before it have none).
+    # The architecture says whether there are stay and copy logits (older files: none;
+    # a calibrated file has a copy logit, gesture_rnn.calibrate).
     stay = bool(metadata["architecture"].get("stay", False))
-    config = replace(ModelConfig.from_dict(metadata["config"]), stay=stay)
+    copy = bool(metadata["architecture"].get("copy", False))
+    config = replace(ModelConfig.from_dict(metadata["config"]), stay=stay, copy=copy)
     net = build_model(config, batch_size=1, stateful=True)
-    if stay:
-        net.get_layer("stay").set_weights([weights["output/stay"]])
+    for name in ("stay", "copy"):
+        if f"output/{name}" in weights:
+            net.get_layer(name).set_weights([weights[f"output/{name}"]])
     table = weights["embedding"]
     net.get_layer("embedding").set_weights([table.reshape(-1, table.shape[-1])])
     for i in range(config.layers):

@@ -118,7 +118,8 @@ def apply(
     weights: dict[str, np.ndarray], metadata: dict, gesture_bias, keep_bias
 ) -> tuple[dict[str, np.ndarray], dict]:
     """New weights and metadata with the biases folded into ``output/bias`` and
-    ``output/copy`` (created, and ``architecture.copy`` set, if the model had none).
+    ``output/copy`` (created, and ``copy`` set in the architecture and the config, if the
+    model had none).
     Applying twice adds up; the inputs are not changed."""
     others = int(metadata["ensemble"]) - 1
     states = NUM_GESTURES**others
@@ -131,6 +132,8 @@ def apply(
     new["output/copy"] = (old_copy + c[None, :]).astype(np.float32)
     metadata = copy.deepcopy(metadata)
     metadata["architecture"]["copy"] = True
+    if isinstance(metadata.get("config"), dict):  # the Keras model that holds these weights
+        metadata["config"]["copy"] = True
     return new, metadata
 
 

@@ -91,6 +91,7 @@ def test_calibrate_writes_a_model_that_loads_and_keeps_its_record(tmp_path, corp
     assert record["iterations"] == 2 and len(record["history"]) == 2
     assert set(record["nll"]) == {"validation", "test"}
     assert model.metadata["architecture"]["copy"] is True
+    assert model.metadata["config"]["copy"] is True  # a Keras model built from it holds it
     # Never over a file without --force; a calibrated model is not calibrated again.
     again = run("calibrate", "--model", source, "--data", corpus_dir, "--out", out)
     assert again.returncode == 1 and "exists" in again.stderr
