@@ -119,3 +119,32 @@ def test_calibrate_refuses_bad_input_in_one_line(tmp_path, corpus_dir, tiny_mode
     broken = run("calibrate", "--model", damaged, "--data", corpus_dir, "--out", out)
     assert broken.returncode == 2 and len(broken.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_negative_seed_is_refused_in_one_line_by_every_command(tmp_path, corpus_dir):
+    # numpy's generators take no negative seed: it was a traceback after the work began.
+    lead = tmp_path / "lead.csv"
+    lead.write_text("time,lead\n0,0\n1,3\n2,3\n")
+    out = tmp_path / "out"
+    for command in (
+        ["calibrate", "--model", "duet", "--data", corpus_dir, "--out", out],
+        ["generate", "--model", "duet", "--lead", lead, "--out-csv", out],
+        ["train", "--data", corpus_dir, "--out", out],
+        ["touches", "train", "--data", corpus_dir, "--out", out],
+        ["corpus", "info", "--procedural", "--round-trip"],
+        ["corpus", "plot", "--procedural", "--out", out],
+    ):
+        done = run(*command, "--seed", "-1")
+        assert done.returncode == 2, (command, done.stderr)
+        assert "Traceback" not in done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.endswith("argument --seed: expected 0 or more, got -1"), command
+    assert list(tmp_path.iterdir()) == [lead]
+
+
+def test_too_few_iterations_name_the_range(tmp_path, corpus_dir):
+    for value in ("0", "-3", "1"):
+        done = run("calibrate", "--model", "duet", "--data", corpus_dir, "--out",
+                   tmp_path / "out.h5", "--iterations", value)  # fmt: skip
+        assert done.returncode == 2
+        assert done.stderr.strip().endswith(f"expected 2-1000, got {value}")

@@ -20,6 +20,7 @@ from .common import (
     model_arg,
     path_arg,
     positive_int,
+    seed_arg,
     selection,
     show_progress,
 )
@@ -278,7 +279,10 @@ def register(commands) -> None:
         help="halve the learning rate after this many epochs without a better one (default 3)",
     )
     train.add_argument(
-        "--seed", type=int, default=0, help="seed of the split, windows and weights (default 0)"
+        "--seed",
+        type=seed_arg,
+        default=0,
+        help="seed of the split, windows and weights (default 0)",
     )
     train.add_argument("--input", choices=INPUTS, help="input representation (default players)")
     train.add_argument("--layers", type=positive_int, help="override the size's LSTM layers")
@@ -348,14 +352,19 @@ def register(commands) -> None:
         help="moment-matching iterations, {1}-{2} (default {0}; about 2 s each for a "
         "quartet)".format(*CALIBRATION_ITERATIONS),
     )
-    calibrate.add_argument("--seed", type=int, default=0, help="seed of the sampling (default 0)")
+    calibrate.add_argument(
+        "--seed", type=seed_arg, default=0, help="seed of the sampling (default 0)"
+    )
     add_force_argument(calibrate, "--out")
     add_selection_arguments(calibrate, default_type="improvisation")
     calibrate.set_defaults(func=cmd_calibrate)
 
 
 def _iterations(text: str) -> int:
-    value = positive_int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     _, fewest, most = CALIBRATION_ITERATIONS
     if not fewest <= value <= most:
         raise argparse.ArgumentTypeError(f"expected {fewest}-{most}, got {value}")
