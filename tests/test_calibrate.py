@@ -148,3 +148,26 @@ def test_too_few_iterations_name_the_range(tmp_path, corpus_dir):
                    tmp_path / "out.h5", "--iterations", value)  # fmt: skip
         assert done.returncode == 2
         assert done.stderr.strip().endswith(f"expected 2-1000, got {value}")
+
+
+def test_calibrate_refuses_a_corpus_that_lacks_part_of_the_train_split(tmp_path, corpus_dir):
+    # Fitting on the rest would silently be another calibration than the one documented.
+    source = tmp_path / "duet.h5"
+    weights, metadata = model_format.read(runtime.bundled_path(2))
+    metadata.pop("calibration")
+    model_format.write(source, weights, metadata)
+    partial = tmp_path / "corpus"
+    (partial / "data").mkdir(parents=True)
+    (partial / "metadata").symlink_to(corpus_dir.resolve() / "metadata")
+    gone = metadata["split"]["train"][0]
+    for file in (corpus_dir / "data").iterdir():
+        if not file.name.startswith(gone):
+            (partial / "data" / file.name).symlink_to(file.resolve())
+    out = tmp_path / "out.h5"
+    done = run("calibrate", "--model", source, "--data", partial, "--out", out)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    total = len(metadata["split"]["train"])
+    assert last.startswith(f"gesture-rnn: error: 1 of the {total} performances of the model's")
+    assert f"(first: {gone})" in last
+    assert "Traceback" not in done.stderr and not out.exists()

@@ -199,7 +199,15 @@ def cmd_calibrate(args) -> None:
         raise  # a folder that is not a corpus: bad input (exit code 2)
     except CorpusError as error:
         raise CommandError(f"the model is for an ensemble of {k} players: {error}") from None
-    train = keep_split(everything, set(map(str, recorded["train"])), "train split")
+    train_names = set(map(str, recorded["train"]))
+    train = keep_split(everything, train_names, "train split")
+    missing = sorted(train_names - {p.name for p in train})
+    if missing:  # a fit on part of the split is another calibration, and would say nothing
+        raise CommandError(
+            f"{len(missing)} of the {len(train_names)} performances of the model's train split "
+            f"are not among those selected in {args.data} (first: {missing[0]}); calibration "
+            "fits on all of them: give the corpus and selection the model was trained on"
+        )
     fitted = calibrate.fit(weights, metadata, train, args.iterations, seed=args.seed)
     new_weights, new_metadata = calibrate.apply(
         weights, metadata, fitted.gesture_bias, fitted.keep_bias
