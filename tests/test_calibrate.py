@@ -10,6 +10,7 @@ import pytest
 
 from gesture_rnn import calibrate, model_format, runtime
 from gesture_rnn.corpus import EVERYTHING, load_corpus
+from gesture_rnn.evaluate import single_threaded_blas
 from gesture_rnn.gestures import NUM_GESTURES
 from tests.commands import run
 
@@ -91,6 +92,16 @@ def test_calibrate_writes_a_model_that_loads_and_keeps_its_record(tmp_path, corp
     assert record["iterations"] == 2 and len(record["history"]) == 2
     assert set(record["nll"]) == {"validation", "test"}
     assert model.metadata["architecture"]["copy"] is True
+    # The printed "after" is what the written model plays, not the last iteration's biases.
+    result = record["result"]
+    assert f"-> {result['share_of_n']:.2f} (real" in done.stdout
+    assert f"-> {result['flux']:.3f} (real" in done.stdout
+    train_names = set(metadata["split"]["train"])
+    train = [p for p in load_corpus(corpus_dir, EVERYTHING) if p.name in train_names]
+    with single_threaded_blas():
+        shares, _, flux = calibrate.played_statistics(model, train, calibrate.SEEDS, 2)
+    assert result["share_of_n"] == round(float(shares[0]), 4)
+    assert result["flux"] == round(flux, 4)
     # Never over a file without --force; a calibrated model is not calibrated again.
     again = run("calibrate", "--model", source, "--data", corpus_dir, "--out", out)
     assert again.returncode == 1 and "exists" in again.stderr

@@ -235,7 +235,7 @@ def cmd_calibrate(args) -> None:
         "calibrated": name or args.model.name,
     }
     write_model_file(args.out, new_weights, new_metadata, args.force)
-    last = fitted.history[-1]
+    last = fitted.result
     shown = ", ".join(
         f"{split} NLL {v['before']:.4f} -> {v['after']:.4f}" for split, v in nll.items()
     )
