@@ -125,6 +125,11 @@ def test_calibrate_refuses_bad_input_in_one_line(tmp_path, corpus_dir, tiny_mode
     assert no_split.returncode == 1
     assert len(no_split.stderr.strip().splitlines()) == 1
     assert "records no train split" in no_split.stderr
+    weights, metadata = model_format.read(tiny_model)
+    model_format.write(tmp_path / "empty-split.h5", weights, {**metadata, "split": {"train": []}})
+    empty = run("calibrate", "--model", tmp_path / "empty-split.h5", "--data", corpus_dir,
+                "--out", out)  # fmt: skip
+    assert empty.returncode == 1 and "records no train split" in empty.stderr
     damaged = tmp_path / "damaged.h5"
     damaged.write_bytes(b"not a model")
     broken = run("calibrate", "--model", damaged, "--data", corpus_dir, "--out", out)

@@ -188,7 +188,11 @@ def cmd_calibrate(args) -> None:
     model = GestureModel(weights, metadata, args.model)
     k = model.ensemble
     recorded = metadata.get("split")
-    if not isinstance(recorded, dict) or not isinstance(recorded.get("train"), list):
+    if (
+        not isinstance(recorded, dict)
+        or not isinstance(recorded.get("train"), list)
+        or not recorded["train"]
+    ):
         raise CommandError(
             f"{args.model} records no train split: calibration fits on the performances a "
             "model learnt from, so it needs a model file that gesture-rnn train wrote"
