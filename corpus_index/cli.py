@@ -10,7 +10,13 @@ import argparse
 import json
 from pathlib import Path
 
-from gesture_rnn.cli.common import CommandError, path_arg, positive_int, show_progress
+from gesture_rnn.cli.common import (
+    CommandError,
+    path_arg,
+    positive_int,
+    seed_arg,
+    show_progress,
+)
 
 
 def cmd_build(args) -> None:
@@ -186,7 +192,7 @@ def register(actions) -> None:
     info.add_argument(
         "--trials", type=positive_int, default=60, help="round trips per gesture (default 60)"
     )
-    info.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    info.add_argument("--seed", type=seed_arg, default=0, help="random seed (default 0)")
     info.add_argument(
         "--classifier",
         type=path_arg,
@@ -219,5 +225,5 @@ def register(actions) -> None:
     plot.add_argument(
         "--duration", type=_duration, default=3.0, help="seconds per sequence (default 3)"
     )
-    plot.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    plot.add_argument("--seed", type=seed_arg, default=0, help="random seed (default 0)")
     plot.set_defaults(func=cmd_plot)

@@ -23,7 +23,8 @@ liveliness 1), and each iteration moves ``b[g]`` by ``step * (log real share of 
 generated share of g)`` and ``c[a]`` by ``step * (logit real P(keep a) - logit generated
 P(keep a))``, shares and keep rates pooled over every second of every part. The result is
 the mean of the second half of the iterations, which smooths the sampling noise. Held-out
-performances are not used, so evaluating on them stays honest.
+performances are not used, so evaluating on them stays honest. The fitted model then plays
+once more (seed ``seed + iterations``); what it plays is :attr:`Calibration.result`.
 """
 
 from __future__ import annotations
@@ -59,13 +60,15 @@ class Calibration:
 
     ``gesture_bias`` (9,) is ``b`` and ``keep_bias`` (9,) is ``c`` of the module's formula,
     in logits (nats). ``history``: per iteration, the generated pooled histogram's total
-    variation from the real one, its share of N and its mean flux.
+    variation from the real one, its share of N and its mean flux, played with that
+    iteration's biases; ``result``: the same, played with the fitted (mean) biases.
     """
 
     gesture_bias: np.ndarray
     keep_bias: np.ndarray
     real: dict
     history: list[dict] = field(default_factory=list)
+    result: dict = field(default_factory=dict)
 
     def record(self) -> dict:
         """JSON-ready, for the model file's ``metadata["calibration"]``."""
@@ -75,6 +78,7 @@ class Calibration:
             "keep_bias": [round(float(v), 5) for v in self.keep_bias],
             "real": self.real,
             "history": self.history,
+            "result": self.result,
         }
 
 
@@ -159,28 +163,32 @@ def fit(
             f"iterations, not {iterations}"
         )
     real_shares, real_keeps = real_statistics(performances)
+
+    def played(b: np.ndarray, c: np.ndarray, at: int) -> tuple[np.ndarray, np.ndarray, dict]:
+        model = GestureModel(*apply(weights, metadata, b, c))
+        shares, keeps, flux = played_statistics(model, performances, seeds, at)
+        figures = {
+            "histogram_distance": round(float(np.abs(shares - real_shares).sum() / 2), 4),
+            "share_of_n": round(float(shares[0]), 4),
+            "flux": round(flux, 4),
+        }
+        return shares, keeps, figures
+
     b, c = np.zeros(NUM_GESTURES), np.zeros(NUM_GESTURES)
     kept_b, kept_c = [], []
     history = []
     with single_threaded_blas():
         for i in range(iterations):
             started = time.monotonic()
-            model = GestureModel(*apply(weights, metadata, b, c))
-            shares, keeps, flux = played_statistics(model, performances, seeds, seed + i)
-            history.append(
-                {
-                    "histogram_distance": round(float(np.abs(shares - real_shares).sum() / 2), 4),
-                    "share_of_n": round(float(shares[0]), 4),
-                    "flux": round(flux, 4),
-                }
-            )
+            shares, keeps, figures = played(b, c, seed + i)
+            history.append(figures)
             log.info(
                 "calibration %d/%d: histogram distance %.3f, N %.3f, flux %.3f (%.1f s)",
                 i + 1,
                 iterations,
                 history[-1]["histogram_distance"],
                 shares[0],
-                flux,
+                figures["flux"],
                 time.monotonic() - started,
             )
             b += step * (np.log(real_shares + 1e-4) - np.log(shares + 1e-4))
@@ -189,6 +197,8 @@ def fit(
             if i >= iterations // 2:
                 kept_b.append(b.copy())
                 kept_c.append(c.copy())
+        b, c = np.mean(kept_b, axis=0), np.mean(kept_c, axis=0)
+        _, _, result = played(b, c, seed + iterations)
     real_flux = float(
         np.mean(
             [
@@ -199,8 +209,8 @@ def fit(
         )
     )
     return Calibration(
-        np.mean(kept_b, axis=0),
-        np.mean(kept_c, axis=0),
+        b,
+        c,
         real={
             "histogram": [round(float(v), 4) for v in real_shares],
             "keep": [round(float(v), 4) for v in real_keeps],
@@ -208,6 +218,7 @@ def fit(
             "performances": len(performances),
         },
         history=history,
+        result=result,
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from gesture_rnn import calibrate, model_format, runtime
 from gesture_rnn.corpus import EVERYTHING, load_corpus
+from gesture_rnn.evaluate import single_threaded_blas
 from gesture_rnn.gestures import NUM_GESTURES
 from tests.commands import run
 
@@ -92,6 +93,16 @@ def test_calibrate_writes_a_model_that_loads_and_keeps_its_record(tmp_path, corp
     assert set(record["nll"]) == {"validation", "test"}
     assert model.metadata["architecture"]["copy"] is True
     assert model.metadata["config"]["copy"] is True  # a Keras model built from it holds it
+    # The printed "after" is what the written model plays, not the last iteration's biases.
+    result = record["result"]
+    assert f"-> {result['share_of_n']:.2f} (real" in done.stdout
+    assert f"-> {result['flux']:.3f} (real" in done.stdout
+    train_names = set(metadata["split"]["train"])
+    train = [p for p in load_corpus(corpus_dir, EVERYTHING) if p.name in train_names]
+    with single_threaded_blas():
+        shares, _, flux = calibrate.played_statistics(model, train, calibrate.SEEDS, 2)
+    assert result["share_of_n"] == round(float(shares[0]), 4)
+    assert result["flux"] == round(flux, 4)
     # Never over a file without --force; a calibrated model is not calibrated again.
     again = run("calibrate", "--model", source, "--data", corpus_dir, "--out", out)
     assert again.returncode == 1 and "exists" in again.stderr
@@ -115,8 +126,65 @@ def test_calibrate_refuses_bad_input_in_one_line(tmp_path, corpus_dir, tiny_mode
     assert no_split.returncode == 1
     assert len(no_split.stderr.strip().splitlines()) == 1
     assert "records no train split" in no_split.stderr
+    weights, metadata = model_format.read(tiny_model)
+    model_format.write(tmp_path / "empty-split.h5", weights, {**metadata, "split": {"train": []}})
+    empty = run("calibrate", "--model", tmp_path / "empty-split.h5", "--data", corpus_dir,
+                "--out", out)  # fmt: skip
+    assert empty.returncode == 1 and "records no train split" in empty.stderr
     damaged = tmp_path / "damaged.h5"
     damaged.write_bytes(b"not a model")
     broken = run("calibrate", "--model", damaged, "--data", corpus_dir, "--out", out)
     assert broken.returncode == 2 and len(broken.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_negative_seed_is_refused_in_one_line_by_every_command(tmp_path, corpus_dir):
+    # numpy's generators take no negative seed: it was a traceback after the work began.
+    lead = tmp_path / "lead.csv"
+    lead.write_text("time,lead\n0,0\n1,3\n2,3\n")
+    out = tmp_path / "out"
+    for command in (
+        ["calibrate", "--model", "duet", "--data", corpus_dir, "--out", out],
+        ["generate", "--model", "duet", "--lead", lead, "--out-csv", out],
+        ["train", "--data", corpus_dir, "--out", out],
+        ["touches", "train", "--data", corpus_dir, "--out", out],
+        ["corpus", "info", "--procedural", "--round-trip"],
+        ["corpus", "plot", "--procedural", "--out", out],
+    ):
+        done = run(*command, "--seed", "-1")
+        assert done.returncode == 2, (command, done.stderr)
+        assert "Traceback" not in done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.endswith("argument --seed: expected 0 or more, got -1"), command
+    assert list(tmp_path.iterdir()) == [lead]
+
+
+def test_too_few_iterations_name_the_range(tmp_path, corpus_dir):
+    for value in ("0", "-3", "1"):
+        done = run("calibrate", "--model", "duet", "--data", corpus_dir, "--out",
+                   tmp_path / "out.h5", "--iterations", value)  # fmt: skip
+        assert done.returncode == 2
+        assert done.stderr.strip().endswith(f"expected 2-1000, got {value}")
+
+
+def test_calibrate_refuses_a_corpus_that_lacks_part_of_the_train_split(tmp_path, corpus_dir):
+    # Fitting on the rest would silently be another calibration than the one documented.
+    source = tmp_path / "duet.h5"
+    weights, metadata = model_format.read(runtime.bundled_path(2))
+    metadata.pop("calibration")
+    model_format.write(source, weights, metadata)
+    partial = tmp_path / "corpus"
+    (partial / "data").mkdir(parents=True)
+    (partial / "metadata").symlink_to(corpus_dir.resolve() / "metadata")
+    gone = metadata["split"]["train"][0]
+    for file in (corpus_dir / "data").iterdir():
+        if not file.name.startswith(gone):
+            (partial / "data" / file.name).symlink_to(file.resolve())
+    out = tmp_path / "out.h5"
+    done = run("calibrate", "--model", source, "--data", partial, "--out", out)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    total = len(metadata["split"]["train"])
+    assert last.startswith(f"gesture-rnn: error: 1 of the {total} performances of the model's")
+    assert f"(first: {gone})" in last
+    assert "Traceback" not in done.stderr and not out.exists()

@@ -45,6 +45,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def seed_arg(text: str) -> int:
+    """A random seed: a whole number, 0 or more (numpy's generators take no negative seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=path_arg, help=CORPUS_HELP)
 

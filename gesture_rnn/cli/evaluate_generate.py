@@ -16,6 +16,7 @@ from .common import (
     model_arg,
     path_arg,
     positive_int,
+    seed_arg,
     selection,
     split_names,
 )
@@ -465,7 +466,7 @@ def register(commands) -> None:
     source.add_argument("--player", metavar="NAME", help="the performer in it to follow")
     _add_sampling_arguments(generate)
     generate.add_argument(
-        "--seed", type=int, metavar="N", help="random seed (default: a fresh one, printed)"
+        "--seed", type=seed_arg, metavar="N", help="random seed (default: a fresh one, printed)"
     )
     out = generate.add_argument_group("outputs (at least one)")
     out.add_argument(

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, replace
 
 from ..touch_training import TrainConfig
-from .common import CommandError, add_data_argument, path_arg, positive_int
+from .common import CommandError, add_data_argument, path_arg, positive_int, seed_arg
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -139,7 +139,10 @@ def register(commands) -> None:
         help=f"share of performances held out ({defaults.held_out})",
     )
     train.add_argument(
-        "--seed", type=int, default=defaults.seed, help=f"split and training seed ({defaults.seed})"
+        "--seed",
+        type=seed_arg,
+        default=defaults.seed,
+        help=f"split and training seed ({defaults.seed})",
     )
     train.set_defaults(func=cmd_train)
 

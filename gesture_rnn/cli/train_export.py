@@ -20,6 +20,7 @@ from .common import (
     model_arg,
     path_arg,
     positive_int,
+    seed_arg,
     selection,
     show_progress,
 )
@@ -187,7 +188,11 @@ def cmd_calibrate(args) -> None:
     model = GestureModel(weights, metadata, args.model)
     k = model.ensemble
     recorded = metadata.get("split")
-    if not isinstance(recorded, dict) or not isinstance(recorded.get("train"), list):
+    if (
+        not isinstance(recorded, dict)
+        or not isinstance(recorded.get("train"), list)
+        or not recorded["train"]
+    ):
         raise CommandError(
             f"{args.model} records no train split: calibration fits on the performances a "
             "model learnt from, so it needs a model file that gesture-rnn train wrote"
@@ -198,7 +203,15 @@ def cmd_calibrate(args) -> None:
         raise  # a folder that is not a corpus: bad input (exit code 2)
     except CorpusError as error:
         raise CommandError(f"the model is for an ensemble of {k} players: {error}") from None
-    train = keep_split(everything, set(map(str, recorded["train"])), "train split")
+    train_names = set(map(str, recorded["train"]))
+    train = keep_split(everything, train_names, "train split")
+    missing = sorted(train_names - {p.name for p in train})
+    if missing:  # a fit on part of the split is another calibration, and would say nothing
+        raise CommandError(
+            f"{len(missing)} of the {len(train_names)} performances of the model's train split "
+            f"are not among those selected in {args.data} (first: {missing[0]}); calibration "
+            "fits on all of them: give the corpus and selection the model was trained on"
+        )
     fitted = calibrate.fit(weights, metadata, train, args.iterations, seed=args.seed)
     new_weights, new_metadata = calibrate.apply(
         weights, metadata, fitted.gesture_bias, fitted.keep_bias
@@ -213,7 +226,12 @@ def cmd_calibrate(args) -> None:
                 "before": round(evaluate_model(model, held_out)["nll"], 4),
                 "after": round(evaluate_model(calibrated, held_out)["nll"], 4),
             }
-    name = next((n for n in MODEL_NAMES if args.model.name == f"{n}.h5"), None)
+    from ..runtime import bundled_path
+
+    name = next(  # a bundled model by its name, any other file by its file name
+        (n for n, k in MODEL_NAMES.items() if args.model.resolve() == bundled_path(k).resolve()),
+        None,
+    )
     new_metadata["calibration"] = {
         **fitted.record(),
         "iterations": args.iterations,
@@ -226,7 +244,7 @@ def cmd_calibrate(args) -> None:
         "calibrated": name or args.model.name,
     }
     write_model_file(args.out, new_weights, new_metadata, args.force)
-    last = fitted.history[-1]
+    last = fitted.result
     shown = ", ".join(
         f"{split} NLL {v['before']:.4f} -> {v['after']:.4f}" for split, v in nll.items()
     )
@@ -278,7 +296,10 @@ def register(commands) -> None:
         help="halve the learning rate after this many epochs without a better one (default 3)",
     )
     train.add_argument(
-        "--seed", type=int, default=0, help="seed of the split, windows and weights (default 0)"
+        "--seed",
+        type=seed_arg,
+        default=0,
+        help="seed of the split, windows and weights (default 0)",
     )
     train.add_argument("--input", choices=INPUTS, help="input representation (default players)")
     train.add_argument("--layers", type=positive_int, help="override the size's LSTM layers")
@@ -348,14 +369,19 @@ def register(commands) -> None:
         help="moment-matching iterations, {1}-{2} (default {0}; about 2 s each for a "
         "quartet)".format(*CALIBRATION_ITERATIONS),
     )
-    calibrate.add_argument("--seed", type=int, default=0, help="seed of the sampling (default 0)")
+    calibrate.add_argument(
+        "--seed", type=seed_arg, default=0, help="seed of the sampling (default 0)"
+    )
     add_force_argument(calibrate, "--out")
     add_selection_arguments(calibrate, default_type="improvisation")
     calibrate.set_defaults(func=cmd_calibrate)
 
 
 def _iterations(text: str) -> int:
-    value = positive_int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     _, fewest, most = CALIBRATION_ITERATIONS
     if not fewest <= value <= most:
         raise argparse.ArgumentTypeError(f"expected {fewest}-{most}, got {value}")
