@@ -77,11 +77,18 @@ def test_the_bundled_models_are_calibrated_and_say_how():
         assert len(record["gesture_bias"]) == len(record["keep_bias"]) == NUM_GESTURES
 
 
-def test_calibrate_writes_a_model_that_loads_and_keeps_its_record(tmp_path, corpus_dir):
-    source = tmp_path / "duet.h5"
+def uncalibrated_duet(folder):
+    """The bundled duet's weights in a file without the calibration record, which
+    ``calibrate`` takes as a model that training wrote; and its metadata."""
+    source = folder / "duet.h5"
     weights, metadata = model_format.read(runtime.bundled_path(2))
     metadata.pop("calibration")
     model_format.write(source, weights, metadata)
+    return source, metadata
+
+
+def test_calibrate_writes_a_model_that_loads_and_keeps_its_record(tmp_path, corpus_dir):
+    source, metadata = uncalibrated_duet(tmp_path)
     out = tmp_path / "calibrated.h5"
     done = run("calibrate", "--model", source, "--data", corpus_dir, "--out", out,
                "--iterations", "2")  # fmt: skip
@@ -169,10 +176,7 @@ def test_too_few_iterations_name_the_range(tmp_path, corpus_dir):
 
 def test_calibrate_refuses_a_corpus_that_lacks_part_of_the_train_split(tmp_path, corpus_dir):
     # Fitting on the rest would silently be another calibration than the one documented.
-    source = tmp_path / "duet.h5"
-    weights, metadata = model_format.read(runtime.bundled_path(2))
-    metadata.pop("calibration")
-    model_format.write(source, weights, metadata)
+    source, metadata = uncalibrated_duet(tmp_path)
     partial = tmp_path / "corpus"
     (partial / "data").mkdir(parents=True)
     (partial / "metadata").symlink_to(corpus_dir.resolve() / "metadata")
