@@ -7,6 +7,7 @@ Tiny models (a few units) and short runs on made-up performances; one end-to-end
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -213,6 +214,14 @@ def test_cli_train_end_to_end_on_the_corpus(corpus_dir, tmp_path):
     training_record = model.metadata["training"]
     assert "--ensemble 2" in training_record["command"]
     assert training_record["seed"] == 1 and training_record["seconds"] < 120
+    # The command it prints next calibrates the new model.
+    hint = result.stdout.strip().splitlines()[-1]
+    assert hint.startswith("so that its ensemble plays as often as real players, calibrate it")
+    command = shlex.split(hint.split(": ", 1)[1])
+    assert command[:2] == ["gesture-rnn", "calibrate"]
+    calibrated = run_cli(*command[1:], "--iterations", "2")
+    assert calibrated.returncode == 0, calibrated.stderr[-2000:]
+    assert runtime.load(tmp_path / "duet-calibrated.h5").metadata["calibration"]["iterations"] == 2
     split = model.metadata["split"]
     assert split["test"] and not set(split["test"]) & set(split["train"] + split["validation"])
     assert (tmp_path / "duet.keras").is_file()

@@ -116,6 +116,14 @@ def cmd_train(args) -> None:
         f"validation NLL {result.metadata['metrics']['validation']['nll']:.4f}, "
         f"test NLL {test['nll']:.4f}, test accuracy {test['accuracy']:.4f}"
     )
+    calibrated = args.out.with_name(f"{args.out.stem}-calibrated{args.out.suffix}")
+    print(
+        "so that its ensemble plays as often as real players, calibrate it (docs/models.md): "
+        + shlex.join(
+            ["gesture-rnn", "calibrate", "--model", str(args.out), "--data", str(args.data)]
+            + ["--out", str(calibrated)]
+        )
+    )
 
 
 def _extra_subsets(args, base) -> list:
