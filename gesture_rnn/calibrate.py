@@ -41,7 +41,7 @@ from .config import CALIBRATION_ITERATIONS
 from .corpus import Performance
 from .evaluate import single_threaded_blas
 from .gestures import NUM_GESTURES
-from .realism import generate_batch
+from .realism import flux, generate_batch
 from .runtime import GestureModel
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,7 @@ def played_statistics(
         leads = np.repeat(p.gestures.T, seeds, axis=0)
         for ensemble in generate_batch(model, leads, 1.0, np.random.default_rng([seed, i])):
             parts.extend(ensemble.T)
-    flux = float(np.mean([np.count_nonzero(q[1:] != q[:-1]) / max(1, len(q) - 1) for q in parts]))
-    return (*pooled_statistics(parts), flux)
+    return (*pooled_statistics(parts), float(np.mean([flux(q) for q in parts])))
 
 
 def apply(
@@ -166,11 +165,11 @@ def fit(
 
     def played(b: np.ndarray, c: np.ndarray, at: int) -> tuple[np.ndarray, np.ndarray, dict]:
         model = GestureModel(*apply(weights, metadata, b, c))
-        shares, keeps, flux = played_statistics(model, performances, seeds, at)
+        shares, keeps, mean_flux = played_statistics(model, performances, seeds, at)
         figures = {
             "histogram_distance": round(float(np.abs(shares - real_shares).sum() / 2), 4),
             "share_of_n": round(float(shares[0]), 4),
-            "flux": round(flux, 4),
+            "flux": round(mean_flux, 4),
         }
         return shares, keeps, figures
 
@@ -199,15 +198,7 @@ def fit(
                 kept_c.append(c.copy())
         b, c = np.mean(kept_b, axis=0), np.mean(kept_c, axis=0)
         _, _, result = played(b, c, seed + iterations)
-    real_flux = float(
-        np.mean(
-            [
-                np.count_nonzero(q[1:] != q[:-1]) / max(1, len(q) - 1)
-                for p in performances
-                for q in p.gestures.T
-            ]
-        )
-    )
+    real_flux = float(np.mean([flux(q) for p in performances for q in p.gestures.T]))
     return Calibration(
         b,
         c,
