@@ -25,7 +25,14 @@ import sys
 import time
 from typing import TextIO
 
-from .clock import MIDI_CLOCK_MESSAGES, BeatClock, InternalClock, MidiClock, PeriodEstimate
+from .clock import (
+    MIDI_CLOCK_MESSAGES,
+    BeatClock,
+    InternalClock,
+    MidiClock,
+    PeriodEstimate,
+    TickLimit,
+)
 from .commands import (
     ClockTick,
     Command,
@@ -37,7 +44,7 @@ from .commands import (
     SetTemperature,
     Unknown,
 )
-from .config import BridgeConfig
+from .config import MIN_PERIOD, BridgeConfig
 from .inbox import Inbox
 from .metatone import PREFIX as METATONE_PREFIX
 from .osc import OscRejected, OscSender, RateLimitedLog, parse_command
@@ -59,6 +66,7 @@ LEAD_LAG = 2 * PREPARE_AHEAD
 SPIN_BEFORE_TICK = 0.0005
 # Each of these stops the bridge cleanly (SIGHUP: a closed terminal, a dropped SSH session).
 MIDI_POLL = 0.001  # seconds between reads of the MIDI inputs
+TICK_BURST = 8  # external ticks that may come at once before TickLimit holds them to its rate
 PORT_CHECK = 1.0  # seconds between looks for MIDI ports that went or came back
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
@@ -137,6 +145,8 @@ class Bridge:
         self._ran = False
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
+        # /bridge/tick and MIDI clock: no faster on average than the internal clock may run
+        self.tick_limit = TickLimit(rate=1 / MIN_PERIOD, burst=TICK_BURST)
         self.clock: InternalClock | BeatClock | None = None  # made when the loop starts
         self.schedule = TouchSchedule(config.midi.note_length)
         self._pending = None  # a Step prepared ahead of the next tick
@@ -370,8 +380,7 @@ class Bridge:
                         "tick without osc clock", "/bridge/tick ignored: the clock is not osc"
                     )
                     return
-                now = time.monotonic()
-                self.tick(now, self.period.tick(now))
+                self._external_tick(time.monotonic())
             case Unknown(address):
                 counts["ignored"] += 1
                 self.rejections.info(
@@ -398,8 +407,7 @@ class Bridge:
         if self.midi_clock is not None and kind in MIDI_CLOCK_MESSAGES:
             if kind == "clock":
                 if self.midi_clock.pulse():
-                    now = time.monotonic()
-                    self.tick(now, self.period.tick(now))
+                    self._external_tick(time.monotonic())
             elif kind == "start":
                 self.midi_clock.start()
                 self.period.pause()
@@ -426,6 +434,17 @@ class Bridge:
         if gesture is not None:
             self.stats.counts["received"] += 1
             self.session.lead = gesture
+
+    def _external_tick(self, now: float) -> None:
+        """A tick from /bridge/tick or the MIDI clock, unless they come too fast."""
+        if not self.tick_limit.take(now):
+            self.rejections.warning(
+                "tick flood",
+                f"external clock faster than {1 / MIN_PERIOD:.0f} ticks a second on average: "
+                "ticks skipped (--stats: ticks_skipped)",
+            )
+            return
+        self.tick(now, self.period.tick(now))
 
     # -- output -------------------------------------------------------------------------
 
@@ -518,6 +537,8 @@ class Bridge:
             send_failed=dict(self.sender.failed),  # per target, zeros included
             # Rows in the --record file: fewer than ticks if writing it failed on stage.
             ticks_recorded=self.recorder.ticks if self.recorder is not None else 0,
+            # External clock ticks beyond TickLimit's rate (a /bridge/tick or MIDI flood).
+            ticks_skipped=self.tick_limit.skipped,
         )
         if self.web is not None:
             summary["web"] = self.web.stats()

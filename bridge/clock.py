@@ -8,6 +8,9 @@
   whose session lives in bridge/link.py and hands over :class:`Timeline` snapshots).
 - ``osc``: one step per ``/bridge/tick`` message; no state needed beyond
   :class:`PeriodEstimate`.
+
+:class:`TickLimit` caps the external clocks (``osc``, ``midi``): a flood of ticks or
+clock pulses cannot make the ensemble step faster than the internal clock may.
 """
 
 from __future__ import annotations
@@ -57,6 +60,32 @@ class InternalClock:
             self.skipped += missed
             log.warning("clock was %.3f s late: skipped %d ticks", behind, missed)
         return self.deadline
+
+
+class TickLimit:
+    """A token bucket: at most ``rate`` ticks a second on average and ``burst`` at once.
+
+    ``take(now)`` says whether a tick arriving at ``now`` (monotonic seconds) may step the
+    ensemble; ``skipped`` counts those refused. A burst of a few ticks (a script sending
+    three at once) passes; a flood is held to ``rate``.
+    """
+
+    def __init__(self, rate: float, burst: int):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.last: float | None = None
+        self.skipped = 0
+
+    def take(self, now: float) -> bool:
+        if self.last is not None:
+            self.tokens = min(self.burst, self.tokens + max(0.0, now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        self.skipped += 1
+        return False
 
 
 class MidiClock:

@@ -365,3 +365,27 @@ def test_an_ipv4_mapped_allow_lets_that_ipv4_sender_in(tiny_model, allow):
     finally:
         code, _, err = bridge.stop()
     assert code == 0 and "not in --allow" not in err, err
+
+
+def test_a_flood_of_ticks_is_held_to_the_internal_clocks_fastest_rate(tiny_model, tmp_path):
+    # With --clock osc every /bridge/tick used to step the ensemble: a flood made it play
+    # as fast as the CPU allowed, and flooded the patch in turn.
+    stats = tmp_path / "stats.json"
+    bridge = BridgeProcess("--model", tiny_model, "--clock", "osc", "--stats", stats)
+    tick = osc("/bridge/tick")
+    try:
+        started = time.monotonic()
+        for i in range(3000):
+            bridge.send_raw(tick)
+            if i % 100 == 99:
+                sync(bridge)  # all of them are read, none lost in the socket's buffer
+        elapsed = time.monotonic() - started
+    finally:
+        code, _, err = bridge.stop()
+    assert code == 0
+    figures = json.loads(stats.read_text())
+    assert figures["ticks"] + figures["ticks_skipped"] == 3000
+    assert figures["ticks"] <= 8 + 100 * elapsed + 1  # a burst of 8, then 100 a second
+    assert figures["ticks_skipped"] > 0
+    flood = [w for w in warnings_in(err) if "ticks skipped" in w]
+    assert flood and len(warnings_in(err)) <= 12, err

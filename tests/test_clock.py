@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bridge.clock import PULSES_PER_STEP, InternalClock, MidiClock, PeriodEstimate
+from bridge.clock import PULSES_PER_STEP, InternalClock, MidiClock, PeriodEstimate, TickLimit
 
 # -- InternalClock: absolute deadlines -------------------------------------------------
 
@@ -110,3 +110,15 @@ def test_period_estimate_ignores_implausible_intervals(interval):
     estimate.tick(100.0)
     assert estimate.tick(100.0 + interval) == 0.5
     assert estimate.tick(100.0 + interval + 0.25) == pytest.approx(0.375)  # counts from there
+
+
+def test_the_tick_limit_lets_a_burst_through_and_holds_a_flood_to_its_rate():
+    limit = TickLimit(rate=100, burst=8)
+    # A script's burst of a few ticks at once passes whole.
+    assert all(limit.take(10.0) for _ in range(8))
+    assert not limit.take(10.0) and limit.skipped == 1
+    # A flood of 10,000 ticks over one second: about 100 step the ensemble.
+    passed = sum(limit.take(10.0 + i / 10_000) for i in range(1, 10_001))
+    assert 99 <= passed <= 101 and limit.skipped == 1 + 10_000 - passed
+    # After a quiet spell the burst is back, and no more than it.
+    assert sum(limit.take(20.0) for _ in range(20)) == 8
