@@ -58,7 +58,7 @@ def register(commands) -> None:
     )
     add("--period", help="seconds between ticks of the internal clock (default 1.0)")
     add("--temperature", help="sampling temperature, 0.05-5 (default 1.0)")
-    add("--liveliness", help="how often the ensemble changes, 0-10: 0 never, 1 as trained")
+    add("--liveliness", help="how often the ensemble changes, 0-10: 0 never, 1 the model as it is")
     add("--seed", help="random seed, for repeatable performances")
     add("--record", metavar="FILE.csv", help="write every tick to this CSV file")
     add("--stats", metavar="FILE.json", help="write timing statistics here at exit")

@@ -249,7 +249,7 @@ class Session:
 
     def set_liveliness(self, value) -> float:
         """How often the ensemble changes (gesture_rnn.runtime.sample_states): 0 never,
-        1 as trained, above 1 more often; ValueError out of range."""
+        1 the model as it is, above 1 more often; ValueError out of range."""
         self.liveliness = check_liveliness(value)
         return self.liveliness
 

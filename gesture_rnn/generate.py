@@ -96,7 +96,7 @@ def generate(
     """The lead with a generated ensemble: an int8 array (seconds, k), lead in column 0.
 
     ``liveliness`` reweights how often the ensemble changes
-    (:func:`gesture_rnn.runtime.sample_states`): 1 as trained, 0 never.
+    (:func:`gesture_rnn.runtime.sample_states`): 1 the model as it is, 0 never.
     """
     lead = check_gestures(np.asarray(lead), "the lead part").reshape(-1)
     try:

@@ -364,7 +364,7 @@ def _add_sampling_arguments(parser, default: float | None = 1.0) -> None:
         default=default,
         metavar="L",
         help=f"how often the ensemble changes, {LIVELINESS_RANGE[0]:g}-{LIVELINESS_RANGE[1]:g}: "
-        "0 never, 1 as trained (default), 2 each player's odds of a change doubled",
+        "0 never, 1 the model as it is (default), 2 each player's odds of a change doubled",
     )
 
 
