@@ -67,6 +67,9 @@ SPIN_BEFORE_TICK = 0.0005
 # Each of these stops the bridge cleanly (SIGHUP: a closed terminal, a dropped SSH session).
 MIDI_POLL = 0.001  # seconds between reads of the MIDI inputs
 TICK_BURST = 8  # external ticks that may come at once before TickLimit holds them to its rate
+# TickLimit's rate is this much above 1 / MIN_PERIOD: a sender ticking every MIN_PERIOD by
+# its own clock (a sound card's may run 100 ppm fast against ours) is never cut.
+TICK_SLACK = 1.01
 PORT_CHECK = 1.0  # seconds between looks for MIDI ports that went or came back
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
@@ -146,7 +149,7 @@ class Bridge:
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
         # /bridge/tick and MIDI clock: no faster on average than the internal clock may run
-        self.tick_limit = TickLimit(rate=1 / MIN_PERIOD, burst=TICK_BURST)
+        self.tick_limit = TickLimit(rate=TICK_SLACK / MIN_PERIOD, burst=TICK_BURST)
         self.clock: InternalClock | BeatClock | None = None  # made when the loop starts
         self.schedule = TouchSchedule(config.midi.note_length)
         self._pending = None  # a Step prepared ahead of the next tick

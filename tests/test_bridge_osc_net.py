@@ -385,7 +385,7 @@ def test_a_flood_of_ticks_is_held_to_the_internal_clocks_fastest_rate(tiny_model
     assert code == 0
     figures = json.loads(stats.read_text())
     assert figures["ticks"] + figures["ticks_skipped"] == 3000
-    assert figures["ticks"] <= 8 + 100 * elapsed + 1  # a burst of 8, then 100 a second
+    assert figures["ticks"] <= 8 + 101 * elapsed + 1  # a burst of 8, then 100 a second (+1%)
     assert figures["ticks_skipped"] > 0
     flood = [w for w in warnings_in(err) if "ticks skipped" in w]
     assert flood and len(warnings_in(err)) <= 12, err
