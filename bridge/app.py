@@ -540,8 +540,9 @@ class Bridge:
             send_failed=dict(self.sender.failed),  # per target, zeros included
             # Rows in the --record file: fewer than ticks if writing it failed on stage.
             ticks_recorded=self.recorder.ticks if self.recorder is not None else 0,
-            # External clock ticks beyond TickLimit's rate (a /bridge/tick or MIDI flood).
-            ticks_skipped=self.tick_limit.skipped,
+            # External clock ticks beyond TickLimit's rate (a /bridge/tick or MIDI flood),
+            # and the internal or Link clock's ticks missed in a stall or a beat jump.
+            ticks_skipped=self.tick_limit.skipped + (self.clock.skipped if self.clock else 0),
         )
         if self.web is not None:
             summary["web"] = self.web.stats()
