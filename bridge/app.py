@@ -67,6 +67,9 @@ SPIN_BEFORE_TICK = 0.0005
 # Each of these stops the bridge cleanly (SIGHUP: a closed terminal, a dropped SSH session).
 MIDI_POLL = 0.001  # seconds between reads of the MIDI inputs
 TICK_BURST = 8  # external ticks that may come at once before TickLimit holds them to its rate
+# TickLimit's rate is this much above 1 / MIN_PERIOD: a sender ticking every MIN_PERIOD by
+# its own clock (a sound card's may run 100 ppm fast against ours) is never cut.
+TICK_SLACK = 1.01
 PORT_CHECK = 1.0  # seconds between looks for MIDI ports that went or came back
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
@@ -146,7 +149,7 @@ class Bridge:
         self.period = PeriodEstimate(config.period)
         self.midi_clock = MidiClock() if config.clock == "midi" else None
         # /bridge/tick and MIDI clock: no faster on average than the internal clock may run
-        self.tick_limit = TickLimit(rate=1 / MIN_PERIOD, burst=TICK_BURST)
+        self.tick_limit = TickLimit(rate=TICK_SLACK / MIN_PERIOD, burst=TICK_BURST)
         self.clock: InternalClock | BeatClock | None = None  # made when the loop starts
         self.schedule = TouchSchedule(config.midi.note_length)
         self._pending = None  # a Step prepared ahead of the next tick
@@ -537,8 +540,9 @@ class Bridge:
             send_failed=dict(self.sender.failed),  # per target, zeros included
             # Rows in the --record file: fewer than ticks if writing it failed on stage.
             ticks_recorded=self.recorder.ticks if self.recorder is not None else 0,
-            # External clock ticks beyond TickLimit's rate (a /bridge/tick or MIDI flood).
-            ticks_skipped=self.tick_limit.skipped,
+            # External clock ticks beyond TickLimit's rate (a /bridge/tick or MIDI flood),
+            # and the internal or Link clock's ticks missed in a stall or a beat jump.
+            ticks_skipped=self.tick_limit.skipped + (self.clock.skipped if self.clock else 0),
         )
         if self.web is not None:
             summary["web"] = self.web.stats()

@@ -82,3 +82,13 @@ def test_a_tick_without_the_osc_clock_is_rejected(bridge):
 def test_something_that_is_not_a_command_is_a_programming_error(bridge):
     with pytest.raises(TypeError, match="no case in Bridge.apply"):
         bridge.apply("lead 4")
+
+
+def test_ticks_every_10_ms_by_a_clock_a_little_fast_are_never_skipped(bridge):
+    # A patch ticking every 10 ms (as fast as --period 0.01) by its sound card's clock,
+    # which may run 100 ppm fast against ours: after an hour it has sent 36 ticks more
+    # than 100 a second would allow. A limit of exactly 100 a second began skipping them
+    # after about 12 minutes.
+    interval = 0.01 / 1.0001
+    assert all(bridge.tick_limit.take(5.0 + i * interval) for i in range(360_000))
+    assert bridge.tick_limit.skipped == 0
