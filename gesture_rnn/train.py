@@ -51,6 +51,7 @@ class TrainOptions:
     patience: int = 10  # epochs without a better validation NLL before stopping
     lr_patience: int = 3  # halve the learning rate after this many epochs without one
     seed: int = 0  # split, window offsets, shuffling and weight initialisation
+    max_orderings: int | None = None  # at most this many orderings a training performance
     validation: float = 0.15  # fraction of performances (at least one)
     test: float = 0.15  # fraction of performances (at least one)
     progress: bool = True  # a progress bar per epoch
@@ -212,8 +213,11 @@ def train(
     everything = build_sequences(performances + extra, config.ensemble, config.steps)
     sides = {side: everything.subset(split[side]) for side in split}
     if extra:
-        sides["train"] = everything.subset(split["train"] + [p.name for p in extra])
         split["extra_train"] = [p.name for p in extra]
+    if extra or options.max_orderings is not None:
+        sides["train"] = everything.subset(
+            split["train"] + [p.name for p in extra], options.max_orderings, rng
+        )
     sizes = {side: int(len(s.x)) for side, s in sides.items()}
     log.info(
         "performances: %d train (and %d extra), %d validation, %d test (steps: %s)",

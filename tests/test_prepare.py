@@ -96,6 +96,30 @@ def test_subset_keeps_whole_performances_apart():
     np.testing.assert_array_equal(Yp, Y[seqs.window_performance == 1])
 
 
+def test_subset_caps_the_orderings_of_a_large_performance_seeded():
+    # A trio of a nine-player performance has P(9, 3) = 504 orderings, a trio performance 6.
+    performances = [fake("nine", 12, 9, 1), fake("three", 12, 3, 2)]
+    seqs = build_sequences(performances, ensemble=3, steps=4)
+    capped = seqs.subset(["nine", "three"], 60, np.random.default_rng(5))
+    counts = np.bincount(capped.sequence_performance, minlength=2)
+    assert counts.tolist() == [60, 6]  # the small one keeps all its orderings
+    again = seqs.subset(["nine", "three"], 60, np.random.default_rng(5))
+    np.testing.assert_array_equal(capped.sequence_order, again.sequence_order)
+    assert len({tuple(o) for o in capped.sequence_order[:60]}) == 60  # distinct orderings
+
+    # Each kept sequence is the whole ordering it was, inputs and targets together.
+    def key(sequences, j):
+        return sequences.sequence_performance[j], tuple(sequences.sequence_order[j])
+
+    whole = {key(seqs, j): seqs.sequence(j) for j in range(seqs.num_sequences)}
+    for j in range(capped.num_sequences):
+        x, y = capped.sequence(j)
+        np.testing.assert_array_equal(x, whole[key(capped, j)][0])
+        np.testing.assert_array_equal(y, whole[key(capped, j)][1])
+    with pytest.raises(ValueError, match="rng"):
+        seqs.subset(["nine"], 60)
+
+
 def test_player_subsets_take_distinct_columns_seeded_and_capped():
     nine = Performance("nine", np.arange(9 * 6, dtype=np.int8).reshape(6, 9) % 9,
                        tuple(f"p{i}" for i in range(9)))  # fmt: skip

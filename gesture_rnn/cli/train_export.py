@@ -81,6 +81,7 @@ def cmd_train(args) -> None:
         patience=args.patience,
         lr_patience=args.lr_patience,
         seed=args.seed,
+        max_orderings=args.max_orderings,
         progress=show_progress(args),
         record={
             "data": str(args.data),
@@ -327,6 +328,13 @@ def register(commands) -> None:
     train.add_argument("--steps", type=positive_int, help="training window in seconds (120)")
     train.add_argument("--batch-size", type=positive_int, help="windows a batch (64)")
     train.add_argument("--learning-rate", type=positive_float, help="Adam learning rate (0.003)")
+    train.add_argument(
+        "--max-orderings",
+        type=positive_int,
+        metavar="N",
+        help="train on at most N seeded orderings of each performance (trio, duet: the "
+        "nine-player performance's 504 trio orderings are otherwise most of the data)",
+    )
     train.add_argument(
         "--extra-subsets",
         type=positive_int,
