@@ -66,7 +66,9 @@ LEAD_LAG = 2 * PREPARE_AHEAD
 SPIN_BEFORE_TICK = 0.0005
 # Each of these stops the bridge cleanly (SIGHUP: a closed terminal, a dropped SSH session).
 MIDI_POLL = 0.001  # seconds between reads of the MIDI inputs
-TICK_BURST = 8  # external ticks that may come at once before TickLimit holds them to its rate
+# External ticks that may come at once before TickLimit holds them to its rate: a second's
+# worth, so a script that sends a few dozen ticks in a row is never cut.
+TICK_BURST = 100
 # TickLimit's rate is this much above 1 / MIN_PERIOD: a sender ticking every MIN_PERIOD by
 # its own clock (a sound card's may run 100 ppm fast against ours) is never cut.
 TICK_SLACK = 1.01
