@@ -385,7 +385,8 @@ class Bridge:
                         "tick without osc clock", "/bridge/tick ignored: the clock is not osc"
                     )
                     return
-                self._external_tick(time.monotonic())
+                if not self._external_tick(time.monotonic()):
+                    return  # read, not acted on: counted as ticks_skipped, not received
             case Unknown(address):
                 counts["ignored"] += 1
                 self.rejections.info(
@@ -440,16 +441,18 @@ class Bridge:
             self.stats.counts["received"] += 1
             self.session.lead = gesture
 
-    def _external_tick(self, now: float) -> None:
-        """A tick from /bridge/tick or the MIDI clock, unless they come too fast."""
+    def _external_tick(self, now: float) -> bool:
+        """A tick from /bridge/tick or the MIDI clock, unless they come too fast; whether
+        it stepped the ensemble."""
         if not self.tick_limit.take(now):
             self.rejections.warning(
                 "tick flood",
                 f"external clock faster than {1 / MIN_PERIOD:.0f} ticks a second on average: "
                 "ticks skipped (--stats: ticks_skipped)",
             )
-            return
+            return False
         self.tick(now, self.period.tick(now))
+        return True
 
     # -- output -------------------------------------------------------------------------
 

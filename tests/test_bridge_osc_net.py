@@ -387,6 +387,7 @@ def test_a_flood_of_ticks_is_held_to_the_internal_clocks_fastest_rate(tiny_model
     assert code == 0
     figures = json.loads(stats.read_text())
     assert figures["ticks"] + figures["ticks_skipped"] == 3000
+    assert figures["received"] == figures["ticks"] + 30  # acted on: the ticks and the pings
     assert figures["ticks"] <= TICK_BURST + 101 * elapsed + 1  # a burst, then 100 a second (+1%)
     assert figures["ticks_skipped"] > 0
     flood = [w for w in warnings_in(err) if "ticks skipped" in w]
