@@ -25,9 +25,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.bridge_process import BridgeProcess  # noqa: E402
-from tests.jack import JackServer, MidiPeer  # noqa: E402
+from tests.jack import JackServer  # noqa: E402
 from tests.models import tiny_model_file  # noqa: E402
-from tests.test_bridge_stop import channels_off, heard_all_off, sounding_notes  # noqa: E402
+from tests.test_bridge_stop import (  # noqa: E402
+    channels_off,
+    sounding_notes,
+    stop_bridge_on_midi_clock,
+)
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -66,34 +70,11 @@ def trial(jack, model, folder: Path, sig: int, twice: bool) -> tuple[str | None,
     take, stats = folder / "take.csv", folder / "stats.json"
     for path in (take, stats):
         path.unlink(missing_ok=True)
-    daw = MidiPeer(jack, "daw", "--clock", "--rate", "1000")
-    bridge = None
-    try:
-        bridge = BridgeProcess(
-            "--model", model, "--clock", "midi", "--midi-in", daw.keys, "--midi-out", daw.synth,
-            "--record", take, "--stats", stats, "--quiet", env=jack.env,
-        )  # fmt: skip
-        daw.wait_for_message()
-        began = time.monotonic()
-        bridge.proc.send_signal(sig)
-        if twice:
-            time.sleep(0.005)
-            bridge.proc.send_signal(sig)
-        try:
-            _, err = bridge.proc.communicate(timeout=10)
-        except Exception:
-            bridge.proc.kill()
-            return "no exit within 10 s", time.monotonic() - began
-        took = time.monotonic() - began
-        code = bridge.proc.returncode
-    finally:
-        if bridge is not None:
-            if bridge.proc.poll() is None:
-                bridge.proc.kill()
-                bridge.proc.communicate()
-            bridge.send_sock.close()
-        heard_all_off(daw)
-        heard = daw.stop()
+    signals = [sig, sig] if twice else [sig]
+    stopped = stop_bridge_on_midi_clock(jack, model, take, stats, signals, gap=0.005)
+    code, err, took, heard = stopped.code, stopped.err, stopped.seconds, stopped.heard
+    if code is None:
+        return err, took
     if code != 0:
         return f"exit {code}: {err.strip().splitlines()[-1:] or ''}", took
     if channels_off(heard) != {1, 2, 3}:

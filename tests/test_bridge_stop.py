@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -48,23 +51,43 @@ def heard_all_off(synth: MidiPeer, channels=(1, 2, 3), timeout: float = 10.0) ->
         synth.readline(0.1)
 
 
-def stop_while_midi_flows(jack, tmp_path, signals: list[int]) -> dict:
-    """Start a bridge on a DAW's 1 kHz clock, send ``signals`` back to back once it plays,
-    and check a clean stop; returns the stats."""
-    model = tiny_model_file(tmp_path / "tiny.h5")
-    take, stats = tmp_path / "take.csv", tmp_path / "stats.json"
+@dataclass
+class Stopped:
+    """How a bridge stopped: exit code (None: no exit within the timeout), stderr, seconds
+    from the first signal to the exit, and the lines the DAW's synth port heard."""
+
+    code: int | None
+    err: str
+    seconds: float
+    heard: list[str]
+
+
+def stop_bridge_on_midi_clock(
+    jack, model, take: Path, stats: Path, signals: list[int], gap: float = 0.0
+) -> Stopped:
+    """Start a bridge on a DAW's 1 kHz clock, recording ``take`` and writing ``stats``;
+    once it plays, send ``signals`` (``gap`` seconds apart); wait up to 10 s for the exit,
+    then for all-notes-off. Shared by the test below and bench/midi.py."""
     daw = MidiPeer(jack, "daw", "--clock", "--rate", "1000")
     bridge = None
+    code, err, began = None, "", time.monotonic()
     try:
         bridge = BridgeProcess(
             "--model", model, "--clock", "midi", "--midi-in", daw.keys, "--midi-out", daw.synth,
             "--record", take, "--stats", stats, "--quiet", env=jack.env,
         )  # fmt: skip
         daw.wait_for_message()  # the bridge plays (a tick's gesture CCs)
-        for sig in signals:
+        began = time.monotonic()
+        for i, sig in enumerate(signals):
+            if i and gap:
+                time.sleep(gap)
             bridge.proc.send_signal(sig)
-        _, err = bridge.proc.communicate(timeout=10)
-        code = bridge.proc.returncode
+        try:
+            _, err = bridge.proc.communicate(timeout=10)
+            code = bridge.proc.returncode
+        except subprocess.TimeoutExpired:
+            err = "no exit within 10 s"
+        took = time.monotonic() - began
     finally:
         if bridge is not None:
             if bridge.proc.poll() is None:
@@ -73,6 +96,16 @@ def stop_while_midi_flows(jack, tmp_path, signals: list[int]) -> dict:
             bridge.send_sock.close()
         heard_all_off(daw)
         heard = daw.stop()
+    return Stopped(code, err, took, heard)
+
+
+def stop_while_midi_flows(jack, tmp_path, signals: list[int]) -> dict:
+    """Start a bridge on a DAW's 1 kHz clock, send ``signals`` back to back once it plays,
+    and check a clean stop; returns the stats."""
+    model = tiny_model_file(tmp_path / "tiny.h5")
+    take, stats = tmp_path / "take.csv", tmp_path / "stats.json"
+    stopped = stop_bridge_on_midi_clock(jack, model, take, stats, signals)
+    code, err, heard = stopped.code, stopped.err, stopped.heard
     assert code == 0, err
     assert "Traceback" not in err and "Fatal" not in err, err
     assert sounding_notes(heard) == set()
