@@ -185,7 +185,7 @@ def cmd_calibrate(args) -> None:
     from ..export import write_model_file
     from ..files import check_new_output
     from ..prepare import selection_for
-    from ..runtime import GestureModel
+    from ..runtime import GestureModel, bundled_path
 
     check_new_output(args.out, args.force)
     started = time.monotonic()
@@ -228,17 +228,19 @@ def cmd_calibrate(args) -> None:
     calibrated = GestureModel(new_weights, new_metadata)
     nll = {}
     for split in ("validation", "test"):
-        names = (metadata.get("split") or {}).get(split)
-        held_out = [p for p in everything if p.name in set(map(str, names or ()))]
+        names = set(map(str, recorded.get(split) or ()))
+        held_out = [p for p in everything if p.name in names]
         if held_out:
             nll[split] = {
                 "before": round(evaluate_model(model, held_out)["nll"], 4),
                 "after": round(evaluate_model(calibrated, held_out)["nll"], 4),
             }
-    from ..runtime import bundled_path
-
     name = next(  # a bundled model by its name, any other file by its file name
-        (n for n, k in MODEL_NAMES.items() if args.model.resolve() == bundled_path(k).resolve()),
+        (
+            n
+            for n, size in MODEL_NAMES.items()
+            if args.model.resolve() == bundled_path(size).resolve()
+        ),
         None,
     )
     new_metadata["calibration"] = {
