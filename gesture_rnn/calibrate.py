@@ -40,7 +40,7 @@ import numpy as np
 from .config import CALIBRATION_ITERATIONS
 from .corpus import Performance
 from .evaluate import single_threaded_blas
-from .gestures import NUM_GESTURES
+from .gestures import NUM_GESTURES, decode_ensemble
 from .realism import flux, generate_batch
 from .runtime import GestureModel
 
@@ -125,10 +125,9 @@ def apply(
     model had none).
     Applying twice adds up; the inputs are not changed."""
     others = int(metadata["ensemble"]) - 1
-    states = NUM_GESTURES**others
     b = np.asarray(gesture_bias, dtype=np.float64)
     c = np.asarray(keep_bias, dtype=np.float64)
-    digits = (np.arange(states)[:, None] // NUM_GESTURES ** np.arange(others)) % NUM_GESTURES
+    digits = decode_ensemble(np.arange(NUM_GESTURES**others), others)  # (states, others)
     new = dict(weights)
     new["output/bias"] = (weights["output/bias"] + b[digits].sum(axis=1)).astype(np.float32)
     old_copy = weights.get("output/copy", np.zeros((others, NUM_GESTURES), dtype=np.float32))
